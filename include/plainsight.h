@@ -1,0 +1,20 @@
+/*
+ * plainsight — offline compromise assessment of Windows evidence.
+ *
+ * The public API of libplainsight. Include this one header; the parts live in
+ * include/plainsight/ by concept:
+ *   common.h  status codes, diagnostics (how the library reports problems)
+ *   event.h   the event model: one decoded record as typed fields, read by the matcher
+ *   evtx.h    reading EVTX files: dumping them as JSON/XML or streaming events
+ *
+ * The library never prints: problems go to the caller's diagnostic callback,
+ * results to the caller's output or event callbacks.
+ */
+#ifndef PLAINSIGHT_H
+#define PLAINSIGHT_H
+
+#include "plainsight/common.h"
+#include "plainsight/event.h"
+#include "plainsight/evtx.h"
+
+#endif

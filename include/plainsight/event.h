@@ -1,0 +1,69 @@
+/*
+ * The event model: one event (an EVTX record or one line of a JSON export)
+ * as a flat list of typed fields. It is what the Sigma matcher reads, so the
+ * decoder fills it straight from the record bytes, with no JSON round trip.
+ *
+ * Field paths follow the JSON layout of evtx_dump, joined with '.':
+ *   Event.System.EventID                      -> "4688"   (PS_KIND_INT)
+ *   Event.System.Provider.#attributes.Name    -> "Microsoft-Windows-Security-Auditing"
+ *   Event.System.TimeCreated.#attributes.SystemTime
+ *   Event.EventData.CommandLine               -> "cmd.exe /c ..."
+ *   Event.UserData.LogFileCleared.SubjectUserName
+ * An element with both attributes and text holds its text at "<path>.#text".
+ * A list (unnamed <Data> items, string arrays) gives one field per item, all
+ * with the same path, in order.
+ */
+#ifndef PLAINSIGHT_EVENT_H
+#define PLAINSIGHT_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How a value prints in JSON: bare number/bool, string or null. */
+typedef enum ps_kind {
+    PS_KIND_NULL = 0,   /* element with no content: JSON null, text "" */
+    PS_KIND_STRING = 1, /* text (also GUIDs, SIDs, hex ints, times, floats) */
+    PS_KIND_INT = 2,    /* signed or unsigned integer, text in decimal */
+    PS_KIND_BOOL = 3    /* text "true" or "false" */
+} ps_kind;
+
+typedef struct ps_field {
+    const char *path;   /* full dotted path, NUL-terminated */
+    const char *name;   /* last component of path (points into path) */
+    const char *value;  /* UTF-8 text of the value, unescaped, NUL-terminated */
+    uint32_t path_len;
+    uint32_t name_len;
+    uint32_t value_len;
+    uint8_t kind;       /* ps_kind */
+} ps_field;
+
+typedef struct ps_event {
+    const ps_field *fields;
+    uint32_t nfields;
+
+    /* Quick access to what every consumer needs (copies of field values;
+     * empty strings, never NULL, when the event lacks them). */
+    uint32_t event_id;
+    uint64_t record_id;
+    uint64_t time_filetime;   /* System/TimeCreated, 100 ns ticks since 1601 */
+    const char *channel;
+    const char *computer;
+    const char *provider;
+
+    /* Where it came from. */
+    const char *source;       /* input file path */
+    uint64_t offset;          /* byte offset of the record in the file */
+    int recovered;            /* 1 if carved from chunk slack (--recover) */
+} ps_event;
+
+/* The first field with exactly this path, or NULL. */
+const ps_field *ps_event_field(const ps_event *ev, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

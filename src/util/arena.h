@@ -1,0 +1,28 @@
+/* A bump allocator. Everything allocated for one unit of work (an EVTX
+ * chunk, a rule file) comes from one arena that is reset, not freed, when the
+ * unit is done, so the hot path makes no malloc/free pairs. A hard cap bounds
+ * memory whatever the input says. */
+#ifndef PS_UTIL_ARENA_H
+#define PS_UTIL_ARENA_H
+
+#include <stddef.h>
+
+typedef struct ps_arena_block ps_arena_block;
+
+typedef struct ps_arena {
+    ps_arena_block *head;   /* current block (others chained behind it) */
+    size_t block_size;      /* size of ordinary blocks */
+    size_t used_total;      /* bytes handed out since the last reset */
+    size_t limit;           /* 0 = unlimited; else allocations beyond fail */
+} ps_arena;
+
+void ps_arena_init(ps_arena *a, size_t block_size, size_t limit);
+void ps_arena_free(ps_arena *a);
+/* Forget every allocation, keeping the first block for reuse. */
+void ps_arena_reset(ps_arena *a);
+/* Aligned to 8 bytes. NULL on failure or when the limit would be passed. */
+void *ps_arena_alloc(ps_arena *a, size_t n);
+void *ps_arena_zalloc(ps_arena *a, size_t n);
+char *ps_arena_strndup(ps_arena *a, const char *s, size_t n);
+
+#endif
