@@ -26,11 +26,18 @@ typedef enum ps_format {
     PS_FORMAT_XML = 2    /* the event XML as Windows renders it */
 } ps_format;
 
+struct ps_evtx_stats;
+
 typedef struct ps_evtx_options {
     unsigned threads;    /* worker threads; 0 means one per online CPU */
-    int recover;         /* also deliver records carved from chunk slack */
+    int recover;         /* also deliver records carved from chunk slack,
+                            except copies of live records (by record id) */
     ps_diag_fn diag;     /* may be NULL */
     void *diag_ctx;
+    /* Called after each chunk with the running totals (serialised; keep it
+     * cheap, e.g. redraw a progress line at most a few times a second). */
+    void (*progress)(void *ctx, const struct ps_evtx_stats *stats);
+    void *progress_ctx;
 } ps_evtx_options;
 
 /* Counters for one run, filled by the calls below. */

@@ -1,0 +1,124 @@
+/*
+ * BinXML: the binary XML inside EVTX records ([MS-EVEN6] 2.2.12).
+ *
+ * Hand-written because it is the core of the product: no library parses
+ * EVTX both fast and safely (libevtx and python-evtx fail on template-less
+ * records; see docs/evtx-format.md in ../shared/docs).
+ *
+ * Decoding happens in two steps, both inside one 64 KiB chunk:
+ *  1. parse: a token stream becomes a tree of bx_node. Template definitions
+ *     are parsed once per chunk and cached by their chunk offset; their
+ *     substitutions stay as BX_SUBST nodes.
+ *  2. expand: a record's template tree plus its substitution values becomes
+ *     the record's own tree, with every substitution replaced by a typed
+ *     value, a nested fragment (value type 0x21) or nothing (NULL optional).
+ * Renderers (JSON, XML, event model) then walk the expanded tree.
+ *
+ * All memory comes from the chunk's arena; every pointer into chunk bytes is
+ * bounds-checked when the node is made.
+ */
+#ifndef PS_EVTX_BINXML_H
+#define PS_EVTX_BINXML_H
+
+#include <stdint.h>
+
+#include "plainsight/common.h"
+#include "util/arena.h"
+
+#define EVTX_CHUNK_SIZE 65536u
+#define EVTX_CHUNK_HEADER_SIZE 512u
+#define EVTX_FILE_HEADER_SIZE 4096u
+/* Limits that keep hostile input bounded. Real records nest about 5 deep. */
+#define BX_MAX_DEPTH 64      /* element nesting within one fragment */
+#define BX_MAX_NEST 16       /* nested BinXML values within values */
+#define BX_ARENA_LIMIT (32u << 20) /* per chunk; ~500x the chunk itself */
+
+/* Value types of substitution descriptors ([MS-EVEN6] 2.2.12.x). */
+enum bx_type {
+    BX_T_NULL = 0x00, BX_T_STRING = 0x01, BX_T_ANSI = 0x02,
+    BX_T_INT8 = 0x03, BX_T_UINT8 = 0x04, BX_T_INT16 = 0x05, BX_T_UINT16 = 0x06,
+    BX_T_INT32 = 0x07, BX_T_UINT32 = 0x08, BX_T_INT64 = 0x09, BX_T_UINT64 = 0x0A,
+    BX_T_REAL32 = 0x0B, BX_T_REAL64 = 0x0C, BX_T_BOOL = 0x0D, BX_T_BINARY = 0x0E,
+    BX_T_GUID = 0x0F, BX_T_SIZET = 0x10, BX_T_FILETIME = 0x11, BX_T_SYSTIME = 0x12,
+    BX_T_SID = 0x13, BX_T_HEX32 = 0x14, BX_T_HEX64 = 0x15,
+    BX_T_EVTHANDLE = 0x20, BX_T_BINXML = 0x21, BX_T_EVTXML = 0x23,
+    BX_T_ARRAY = 0x80
+};
+
+typedef struct bx_name {
+    const char *s;  /* UTF-8, NUL-terminated */
+    uint32_t len;
+} bx_name;
+
+enum bx_kind {
+    BX_ELEM,    /* element: name, attrs, children */
+    BX_ATTR,    /* attribute: name, children = value parts */
+    BX_VALUE,   /* typed value: type, data, size (text tokens are strings) */
+    BX_SUBST,   /* substitution (template definitions only): index, type */
+    BX_CDATA,   /* UTF-16 text in data/size */
+    BX_CHARREF, /* &#N; with N in index */
+    BX_ENTREF,  /* &name; */
+    BX_PI       /* <?target data?>: name = target, data/size = UTF-16 data */
+};
+
+typedef struct bx_node bx_node;
+struct bx_node {
+    bx_node *next;
+    bx_node *children;
+    bx_node *attrs;
+    const bx_name *name;
+    const uint8_t *data;
+    uint32_t size;
+    uint16_t index;
+    uint8_t kind;
+    uint8_t type;
+    uint8_t optional;   /* BX_SUBST: 0x0E optional substitution */
+};
+
+/* A cached template definition of one chunk. */
+typedef struct bx_template {
+    uint32_t offset;    /* chunk offset of the definition header */
+    bx_node *root;      /* parsed element tree, NULL if it failed to parse */
+} bx_template;
+
+typedef struct bx_value {
+    const uint8_t *data;
+    uint32_t size;
+    uint8_t type;
+} bx_value;
+
+/* Reports a problem at a chunk offset (the chunk adds file and position). */
+typedef void (*bx_warn_fn)(void *ctx, uint32_t chunk_offset, const char *msg);
+
+#define BX_NAME_SLOTS 512
+#define BX_TEMPLATE_SLOTS 128
+
+typedef struct bx_chunk {
+    const uint8_t *data;    /* the chunk's bytes */
+    uint32_t size;          /* normally 65536; less for a truncated last chunk */
+    ps_arena *arena;        /* names, templates: reset per chunk */
+    ps_arena *record_arena; /* expanded record trees: reset per record */
+    bx_warn_fn warn;
+    void *warn_ctx;
+    /* Per-chunk caches keyed by chunk offset; open addressing, cleared per
+     * chunk. Overflow is harmless: entries are then just not cached. */
+    struct { uint32_t offset; const bx_name *name; } names[BX_NAME_SLOTS];
+    bx_template templates[BX_TEMPLATE_SLOTS];
+    unsigned ntemplates_failed;
+} bx_chunk;
+
+/* Start decoding a new chunk (clears the caches; the arenas are the
+ * caller's, who resets them per chunk and per record). */
+void bx_chunk_begin(bx_chunk *c, const uint8_t *data, uint32_t size, ps_arena *arena,
+                    ps_arena *record_arena, bx_warn_fn warn, void *warn_ctx);
+
+/* Decode the BinXML of one record in [start, end) into an expanded tree
+ * (a list of top-level nodes; normally one <Event> element). Returns NULL
+ * and warns when nothing could be decoded. */
+bx_node *bx_decode_record(bx_chunk *c, uint32_t start, uint32_t end);
+
+/* Split an array value into its items; returns the count (0 when empty).
+ * Items are written to `items` up to `max`. */
+uint32_t bx_array_items(const bx_value *v, bx_value *items, uint32_t max);
+
+#endif

@@ -1,0 +1,405 @@
+/* The evtx_dump JSON layout (walker) and the JSON text sink. */
+#include <stdio.h>
+#include <string.h>
+
+#include "evtx/render.h"
+#include "evtx/values.h"
+
+/* --- text parts ------------------------------------------------------------ */
+
+static int is_text(const bx_node *n)
+{
+    return n->kind == BX_VALUE || n->kind == BX_CDATA || n->kind == BX_CHARREF ||
+           n->kind == BX_ENTREF;
+}
+
+ps_kind parts_kind(const bx_node *parts, bx_value *single)
+{
+    const bx_node *only = NULL;
+    unsigned count = 0;
+    for (const bx_node *n = parts; n; n = n->next)
+        if (is_text(n)) {
+            only = n;
+            count++;
+        }
+    if (count == 0)
+        return PS_KIND_NULL;
+    if (count > 1 || only->kind != BX_VALUE)
+        return PS_KIND_STRING;
+    /* A lone value keeps its type: integers and booleans print bare. */
+    single->data = only->data;
+    single->size = only->size;
+    single->type = only->type;
+    return value_kind(single);
+}
+
+static void put_charref(ps_buf *b, unsigned cp, int esc)
+{
+    if (esc == ESC_XML_TEXT || esc == ESC_XML_ATTR) {
+        ps_buf_printf(b, "&#%u;", cp);
+        return;
+    }
+    uint8_t u16[2] = {(uint8_t)(cp & 0xFF), (uint8_t)(cp >> 8)};
+    put_utf16(b, u16, 1, (text_escape)esc, 0);
+}
+
+void put_parts(ps_buf *b, const bx_node *parts, int esc, const struct value_style *st)
+{
+    for (const bx_node *n = parts; n; n = n->next) {
+        switch (n->kind) {
+        case BX_VALUE: {
+            bx_value v = {n->data, n->size, n->type};
+            put_value(b, &v, (text_escape)esc, st);
+            break;
+        }
+        case BX_CDATA:
+            if (esc == ESC_XML_TEXT) {
+                ps_buf_lit(b, "<![CDATA[");
+                put_utf16(b, n->data, n->size / 2, ESC_NONE, 0);
+                ps_buf_lit(b, "]]>");
+            } else {
+                put_utf16(b, n->data, n->size / 2, (text_escape)esc, 0);
+            }
+            break;
+        case BX_CHARREF: put_charref(b, n->index, esc); break;
+        case BX_ENTREF:
+            if (esc == ESC_XML_TEXT || esc == ESC_XML_ATTR) {
+                ps_buf_addc(b, '&');
+                put_utf8(b, n->name->s, n->name->len, (text_escape)esc);
+                ps_buf_addc(b, ';');
+            } else { /* resolve the five XML entities; keep others as written */
+                static const struct { const char *name, *text; } ents[] = {
+                    {"lt", "<"}, {"gt", ">"}, {"amp", "&"}, {"quot", "\""}, {"apos", "'"}};
+                const char *text = NULL;
+                for (size_t i = 0; i < 5; i++)
+                    if (!strcmp(n->name->s, ents[i].name))
+                        text = ents[i].text;
+                if (text) {
+                    put_utf8(b, text, 1, (text_escape)esc);
+                } else {
+                    put_utf8(b, "&", 1, (text_escape)esc);
+                    put_utf8(b, n->name->s, n->name->len, (text_escape)esc);
+                    put_utf8(b, ";", 1, (text_escape)esc);
+                }
+            }
+            break;
+        default: break;
+        }
+    }
+}
+
+/* --- the walker --------------------------------------------------------------- */
+
+typedef struct key_set {
+    const char **keys;
+    size_t *lens;
+    size_t len, cap;
+    ps_arena *arena;
+} key_set;
+
+static int key_used(const key_set *ks, const char *k, size_t n)
+{
+    for (size_t i = 0; i < ks->len; i++)
+        if (ks->lens[i] == n && !memcmp(ks->keys[i], k, n))
+            return 1;
+    return 0;
+}
+
+/* Returns a key unique in the object: `k`, else k_1, k_2, ... */
+static const char *unique_key(key_set *ks, const char *k, size_t *n)
+{
+    const char *out = k;
+    if (key_used(ks, k, *n)) {
+        char *tmp = ps_arena_alloc(ks->arena, *n + 12);
+        if (!tmp)
+            return k;
+        for (unsigned i = 1;; i++) {
+            int m = snprintf(tmp, *n + 12, "%.*s_%u", (int)*n, k, i);
+            if (!key_used(ks, tmp, (size_t)m)) {
+                *n = (size_t)m;
+                out = tmp;
+                break;
+            }
+        }
+    }
+    if (ks->len == ks->cap) {
+        size_t cap = ks->cap ? ks->cap * 2 : 16;
+        const char **keys = ps_arena_alloc(ks->arena, cap * sizeof *keys);
+        size_t *lens = ps_arena_alloc(ks->arena, cap * sizeof *lens);
+        if (!keys || !lens)
+            return out;
+        if (ks->len) {
+            memcpy(keys, ks->keys, ks->len * sizeof *keys);
+            memcpy(lens, ks->lens, ks->len * sizeof *lens);
+        }
+        ks->keys = keys;
+        ks->lens = lens;
+        ks->cap = cap;
+    }
+    ks->keys[ks->len] = out;
+    ks->lens[ks->len] = *n;
+    ks->len++;
+    return out;
+}
+
+typedef struct walker {
+    json_sink *sink;
+    ps_arena *arena;
+} walker;
+
+static void walk_element(walker *w, const bx_node *el, key_set *parent);
+
+static int has_kind(const bx_node *list, int elements)
+{
+    for (const bx_node *n = list; n; n = n->next)
+        if (elements ? n->kind == BX_ELEM : is_text(n))
+            return 1;
+    return 0;
+}
+
+static int name_is(const bx_node *n, const char *s)
+{
+    return n->name && !strcmp(n->name->s, s);
+}
+
+/* The Name attribute's value of a <Data> element, as UTF-8 (NULL if none or
+ * empty). */
+static const char *data_name(walker *w, const bx_node *el, size_t *len)
+{
+    if (el->kind != BX_ELEM || !name_is(el, "Data"))
+        return NULL;
+    for (const bx_node *a = el->attrs; a; a = a->next) {
+        if (!name_is(a, "Name"))
+            continue;
+        ps_buf tmp;
+        ps_buf_init(&tmp);
+        put_parts(&tmp, a->children, ESC_NONE, &STYLE_JSON);
+        char *s = NULL;
+        if (tmp.len && !tmp.failed)
+            s = ps_arena_strndup(w->arena, tmp.data, tmp.len);
+        *len = tmp.len;
+        ps_buf_free(&tmp);
+        return s;
+    }
+    return NULL;
+}
+
+static void walk_attributes(walker *w, const bx_node *attrs)
+{
+    key_set ks = {.arena = w->arena};
+    w->sink->open(w->sink, "#attributes", 11);
+    for (const bx_node *a = attrs; a; a = a->next) {
+        size_t n = a->name->len;
+        const char *k = unique_key(&ks, a->name->s, &n);
+        w->sink->scalar(w->sink, k, n, a->children, 1);
+    }
+    w->sink->close(w->sink);
+}
+
+/* Ordinary children: one key per element, duplicates suffixed. */
+static void walk_children(walker *w, const bx_node *el, key_set *ks)
+{
+    for (const bx_node *c = el->children; c; c = c->next)
+        if (c->kind == BX_ELEM)
+            walk_element(w, c, ks);
+}
+
+/* EventData/UserData with named <Data> items: "Name": value. */
+static void walk_named_data(walker *w, const bx_node *el, key_set *ks)
+{
+    for (const bx_node *c = el->children; c; c = c->next) {
+        if (c->kind != BX_ELEM)
+            continue;
+        size_t n = 0;
+        const char *name = data_name(w, c, &n);
+        if (name) {
+            const char *k = unique_key(ks, name, &n);
+            w->sink->scalar(w->sink, k, n, c->children, 1);
+        } else {
+            walk_element(w, c, ks);
+        }
+    }
+}
+
+/* EventData without names: all <Data> gather into "Data": {"#text": ...}. */
+static void walk_unnamed_data(walker *w, const bx_node *el, key_set *ks, unsigned ndata)
+{
+    int done = 0;
+    for (const bx_node *c = el->children; c; c = c->next) {
+        if (c->kind != BX_ELEM)
+            continue;
+        if (!name_is(c, "Data")) {
+            walk_element(w, c, ks);
+            continue;
+        }
+        if (done)
+            continue;
+        done = 1;
+        size_t n = 4;
+        const char *k = unique_key(ks, "Data", &n);
+        w->sink->open(w->sink, k, n);
+        if (ndata == 1) {
+            w->sink->scalar(w->sink, "#text", 5, c->children, 0);
+        } else {
+            w->sink->open_array(w->sink, "#text", 5);
+            for (const bx_node *d = c; d; d = d->next)
+                if (d->kind == BX_ELEM && name_is(d, "Data"))
+                    w->sink->scalar(w->sink, NULL, 0, d->children, 0);
+            w->sink->close_array(w->sink);
+        }
+        w->sink->close(w->sink);
+    }
+}
+
+static void walk_container(walker *w, const bx_node *el, const char *key, size_t klen)
+{
+    unsigned ndata = 0, named = 0;
+    for (const bx_node *c = el->children; c; c = c->next)
+        if (c->kind == BX_ELEM && name_is(c, "Data")) {
+            size_t n;
+            ndata++;
+            named += data_name(w, c, &n) != NULL;
+        }
+    key_set ks = {.arena = w->arena};
+    w->sink->open(w->sink, key, klen);
+    if (el->attrs)
+        walk_attributes(w, el->attrs);
+    if (named)
+        walk_named_data(w, el, &ks);
+    else
+        walk_unnamed_data(w, el, &ks, ndata);
+    w->sink->close(w->sink);
+}
+
+static void walk_element(walker *w, const bx_node *el, key_set *parent)
+{
+    size_t klen = el->name->len;
+    const char *key = unique_key(parent, el->name->s, &klen);
+    int elems = has_kind(el->children, 1);
+    if (elems && (name_is(el, "EventData") || name_is(el, "UserData"))) {
+        walk_container(w, el, key, klen);
+        return;
+    }
+    if (!el->attrs && !elems) {
+        w->sink->scalar(w->sink, key, klen, el->children, 0);
+        return;
+    }
+    key_set ks = {.arena = w->arena};
+    w->sink->open(w->sink, key, klen);
+    if (el->attrs)
+        walk_attributes(w, el->attrs);
+    walk_children(w, el, &ks);
+    if (has_kind(el->children, 0))
+        w->sink->scalar(w->sink, "#text", 5, el->children, 0);
+    w->sink->close(w->sink);
+}
+
+void json_walk(const bx_node *roots, json_sink *sink, ps_arena *arena)
+{
+    walker w = {.sink = sink, .arena = arena};
+    key_set ks = {.arena = arena};
+    sink->open(sink, NULL, 0);
+    for (const bx_node *n = roots; n; n = n->next)
+        if (n->kind == BX_ELEM)
+            walk_element(&w, n, &ks);
+    sink->close(sink);
+}
+
+/* --- the JSON text sink ----------------------------------------------------------- */
+
+typedef struct text_sink {
+    json_sink base;
+    ps_buf *out;
+    int pretty;
+    int level;
+    int first;   /* no member written yet at this level */
+} text_sink;
+
+static void newline(text_sink *t)
+{
+    if (!t->pretty)
+        return;
+    ps_buf_addc(t->out, '\n');
+    for (int i = 0; i < t->level; i++)
+        ps_buf_lit(t->out, "  ");
+}
+
+static void member(text_sink *t, const char *key, size_t klen)
+{
+    if (!t->first)
+        ps_buf_addc(t->out, ',');
+    t->first = 0;
+    if (t->level > 0)
+        newline(t);
+    if (key) {
+        ps_buf_addc(t->out, '"');
+        put_utf8(t->out, key, klen, ESC_JSON);
+        if (t->pretty)
+            ps_buf_lit(t->out, "\": ");
+        else
+            ps_buf_lit(t->out, "\":");
+    }
+}
+
+static void open_with(text_sink *t, const char *key, size_t klen, char c)
+{
+    member(t, key, klen);
+    ps_buf_addc(t->out, c);
+    t->level++;
+    t->first = 1;
+}
+
+static void close_with(text_sink *t, char c)
+{
+    t->level--;
+    if (!t->first)
+        newline(t);
+    ps_buf_addc(t->out, c);
+    t->first = 0;
+}
+
+static void ts_open(json_sink *s, const char *key, size_t klen)
+{
+    open_with((text_sink *)s, key, klen, '{');
+}
+static void ts_close(json_sink *s) { close_with((text_sink *)s, '}'); }
+static void ts_open_array(json_sink *s, const char *key, size_t klen)
+{
+    open_with((text_sink *)s, key, klen, '[');
+}
+static void ts_close_array(json_sink *s) { close_with((text_sink *)s, ']'); }
+
+static void ts_scalar(json_sink *s, const char *key, size_t klen, const bx_node *parts,
+                      int empty_is_string)
+{
+    text_sink *t = (text_sink *)s;
+    member(t, key, klen);
+    bx_value single;
+    ps_kind kind = parts_kind(parts, &single);
+    if (kind == PS_KIND_NULL) {
+        if (empty_is_string)
+            ps_buf_lit(t->out, "\"\"");
+        else
+            ps_buf_lit(t->out, "null");
+        return;
+    }
+    if (kind == PS_KIND_INT || kind == PS_KIND_BOOL) {
+        put_value(t->out, &single, ESC_NONE, &STYLE_JSON);
+        return;
+    }
+    ps_buf_addc(t->out, '"');
+    put_parts(t->out, parts, ESC_JSON, &STYLE_JSON);
+    ps_buf_addc(t->out, '"');
+}
+
+void render_json(ps_buf *out, const bx_node *roots, int pretty, ps_arena *arena)
+{
+    text_sink t = {
+        .base = {ts_open, ts_close, ts_open_array, ts_close_array, ts_scalar},
+        .out = out,
+        .pretty = pretty,
+        .level = 0,
+        .first = 1,
+    };
+    json_walk(roots, &t.base, arena);
+}

@@ -1,0 +1,340 @@
+#include "evtx/values.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "evtx/bytes.h"
+
+const value_style STYLE_JSON = {.guid_braces = 0, .time_digits = 6, .trim = 1};
+const value_style STYLE_XML = {.guid_braces = 1, .time_digits = 7, .trim = 0};
+
+/* Unicode White_Space code points (all in the BMP). */
+static int is_space16(uint32_t u)
+{
+    return (u >= 0x09 && u <= 0x0D) || u == 0x20 || u == 0x85 || u == 0xA0 || u == 0x1680 ||
+           (u >= 0x2000 && u <= 0x200A) || u == 0x2028 || u == 0x2029 || u == 0x202F ||
+           u == 0x205F || u == 0x3000;
+}
+
+/* A UTF-16 string value: up to its first NUL, optionally trimmed. */
+static void put_string16(ps_buf *b, const uint8_t *p, uint32_t size, text_escape esc, int trim)
+{
+    size_t n = size / 2, start = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rd16(p + 2 * i) == 0) {
+            n = i;
+            break;
+        }
+    if (trim) {
+        while (start < n && is_space16(rd16(p + 2 * start)))
+            start++;
+        while (n > start && is_space16(rd16(p + 2 * (n - 1))))
+            n--;
+    }
+    put_utf16(b, p + 2 * start, n - start, esc, 0);
+}
+
+static const char HEX_UPPER[] = "0123456789ABCDEF";
+
+/* Expected byte size of fixed-size types; 0 for variable-size ones. */
+static uint32_t fixed_size(uint8_t type)
+{
+    switch (type) {
+    case BX_T_INT8: case BX_T_UINT8: return 1;
+    case BX_T_INT16: case BX_T_UINT16: return 2;
+    case BX_T_INT32: case BX_T_UINT32: case BX_T_REAL32: case BX_T_BOOL:
+    case BX_T_HEX32: return 4;
+    case BX_T_INT64: case BX_T_UINT64: case BX_T_REAL64: case BX_T_FILETIME:
+    case BX_T_HEX64: return 8;
+    case BX_T_GUID: case BX_T_SYSTIME: return 16;
+    default: return 0;
+    }
+}
+
+static int well_sized(const bx_value *v)
+{
+    uint32_t want = fixed_size(v->type);
+    if (want)
+        return v->size == want;
+    if (v->type == BX_T_SIZET)
+        return v->size == 4 || v->size == 8;
+    if (v->type == BX_T_SID)
+        return v->size >= 8 && v->size >= 8 + 4u * v->data[1];
+    return 1;
+}
+
+ps_kind value_kind(const bx_value *v)
+{
+    if (v->type == BX_T_NULL)
+        return PS_KIND_NULL;
+    if (!well_sized(v))
+        return PS_KIND_STRING;
+    if (v->type >= BX_T_INT8 && v->type <= BX_T_UINT64)
+        return PS_KIND_INT;
+    if (v->type == BX_T_BOOL)
+        return PS_KIND_BOOL;
+    return PS_KIND_STRING;
+}
+
+/* Digits are written into a small stack buffer, then appended once. */
+static void put_u64(ps_buf *b, uint64_t x)
+{
+    char tmp[24];
+    int i = 24;
+    do {
+        tmp[--i] = (char)('0' + x % 10);
+        x /= 10;
+    } while (x);
+    ps_buf_add(b, tmp + i, (size_t)(24 - i));
+}
+
+static void put_i64(ps_buf *b, int64_t x)
+{
+    if (x < 0) {
+        ps_buf_addc(b, '-');
+        put_u64(b, (uint64_t)0 - (uint64_t)x);
+    } else {
+        put_u64(b, (uint64_t)x);
+    }
+}
+
+static void put_hex_lower(ps_buf *b, uint64_t x)
+{
+    char tmp[20];
+    int i = 20;
+    do {
+        tmp[--i] = "0123456789abcdef"[x & 15];
+        x >>= 4;
+    } while (x);
+    tmp[--i] = 'x';
+    tmp[--i] = '0';
+    ps_buf_add(b, tmp + i, (size_t)(20 - i));
+}
+
+static void put_hex_bytes(ps_buf *b, const uint8_t *p, uint32_t n)
+{
+    if (ps_buf_reserve(b, (size_t)n * 2) != 0)
+        return;
+    char *o = b->data + b->len;
+    for (uint32_t i = 0; i < n; i++) {
+        *o++ = HEX_UPPER[p[i] >> 4];
+        *o++ = HEX_UPPER[p[i] & 15];
+    }
+    b->len += (size_t)n * 2;
+}
+
+static void put_fixed_hex(char *o, uint64_t x, int digits)
+{
+    for (int i = digits - 1; i >= 0; i--, x >>= 4)
+        o[i] = HEX_UPPER[x & 15];
+}
+
+static void put_guid(ps_buf *b, const uint8_t *p, int braces)
+{
+    char s[38];
+    char *o = s;
+    if (braces)
+        *o++ = '{';
+    put_fixed_hex(o, rd32(p), 8);
+    o[8] = '-';
+    put_fixed_hex(o + 9, rd16(p + 4), 4);
+    o[13] = '-';
+    put_fixed_hex(o + 14, rd16(p + 6), 4);
+    o[18] = '-';
+    for (int i = 0; i < 2; i++)
+        put_fixed_hex(o + 19 + 2 * i, p[8 + i], 2);
+    o[23] = '-';
+    for (int i = 0; i < 6; i++)
+        put_fixed_hex(o + 24 + 2 * i, p[10 + i], 2);
+    o += 36;
+    if (braces)
+        *o++ = '}';
+    ps_buf_add(b, s, (size_t)(o - s));
+}
+
+static void put_sid(ps_buf *b, const uint8_t *p, uint32_t size)
+{
+    uint64_t authority = 0;
+    for (int i = 0; i < 6; i++)
+        authority = (authority << 8) | p[2 + i];
+    ps_buf_lit(b, "S-");
+    put_u64(b, p[0]);
+    ps_buf_addc(b, '-');
+    put_u64(b, authority);
+    uint32_t n = p[1];
+    for (uint32_t i = 0; i < n && 8 + 4 * i + 4 <= size; i++) {
+        ps_buf_addc(b, '-');
+        put_u64(b, rd32(p + 8 + 4 * i));
+    }
+}
+
+/* Civil date from days since 1970-01-01 (proleptic Gregorian), by the
+ * standard era/day-of-era arithmetic on a calendar starting in March. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static void put_digits(char *o, uint64_t x, int n)
+{
+    for (int i = n - 1; i >= 0; i--, x /= 10)
+        o[i] = (char)('0' + x % 10);
+}
+
+/* YYYY-MM-DDTHH:MM:SS[.fraction]Z; `frac7` is in 100 ns units. */
+static void put_iso(ps_buf *b, int64_t year, unsigned mon, unsigned day, unsigned h,
+                    unsigned mi, unsigned s, uint32_t frac7, unsigned digits)
+{
+    char t[40];
+    if (year < 0 || year > 9999)
+        year = year < 0 ? 0 : 9999;
+    put_digits(t, (uint64_t)year, 4);
+    t[4] = '-';
+    put_digits(t + 5, mon, 2);
+    t[7] = '-';
+    put_digits(t + 8, day, 2);
+    t[10] = 'T';
+    put_digits(t + 11, h, 2);
+    t[13] = ':';
+    put_digits(t + 14, mi, 2);
+    t[16] = ':';
+    put_digits(t + 17, s, 2);
+    size_t n = 19;
+    if (digits) {
+        static const uint32_t div[8] = {10000000, 1000000, 100000, 10000, 1000, 100, 10, 1};
+        t[n++] = '.';
+        put_digits(t + n, frac7 / div[digits], (int)digits);
+        n += digits;
+    }
+    t[n++] = 'Z';
+    ps_buf_add(b, t, n);
+}
+
+void put_filetime(ps_buf *b, uint64_t ft, unsigned digits)
+{
+    uint64_t secs = ft / 10000000u;
+    uint32_t frac = (uint32_t)(ft % 10000000u);
+    /* 1601-01-01 is 134774 days before 1970-01-01. */
+    int64_t days = (int64_t)(secs / 86400) - 134774;
+    uint32_t sod = (uint32_t)(secs % 86400);
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    put_iso(b, y, m, d, sod / 3600, sod / 60 % 60, sod % 60, frac, digits > 7 ? 7 : digits);
+}
+
+static void put_systemtime(ps_buf *b, const uint8_t *p, unsigned digits)
+{
+    unsigned year = rd16(p), mon = rd16(p + 2), day = rd16(p + 6);
+    if (year == 0 && mon == 0 && day == 0) { /* unset: as Windows, the epoch */
+        year = 1601;
+        mon = day = 1;
+    }
+    uint32_t ms = rd16(p + 14) % 1000;
+    put_iso(b, year, mon % 100, day % 100, rd16(p + 8) % 100, rd16(p + 10) % 100,
+            rd16(p + 12) % 100, ms * 10000, digits > 7 ? 7 : digits);
+}
+
+/* Shortest decimal text that reads back as the same double. */
+static void put_real(ps_buf *b, double x, int is_float)
+{
+    char tmp[40];
+    if (isnan(x)) {
+        ps_buf_lit(b, "NaN");
+        return;
+    }
+    if (isinf(x)) {
+        ps_buf_adds(b, x < 0 ? "-inf" : "inf");
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, x);
+        double back = strtod(tmp, NULL);
+        if (is_float ? (float)back == (float)x : back == x)
+            break;
+    }
+    ps_buf_adds(b, tmp);
+}
+
+/* Arrays as one text (the XML renderer repeats elements instead): items
+ * joined by commas, as evtx_dump does. */
+static void put_array(ps_buf *b, const bx_value *v, text_escape esc, const value_style *st)
+{
+    bx_value stack_items[64];
+    uint32_t n = bx_array_items(v, NULL, 0);
+    bx_value *items = n <= 64 ? stack_items : malloc(sizeof *items * n);
+    if (!items)
+        return;
+    bx_array_items(v, items, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i)
+            ps_buf_addc(b, ',');
+        put_value(b, &items[i], esc, st);
+    }
+    if (items != stack_items)
+        free(items);
+}
+
+void put_value(ps_buf *b, const bx_value *v, text_escape esc, const value_style *st)
+{
+    const uint8_t *p = v->data;
+    if (v->type & BX_T_ARRAY) {
+        put_array(b, v, esc, st);
+        return;
+    }
+    if (!well_sized(v)) { /* damaged descriptor: show the bytes, not garbage */
+        put_hex_bytes(b, p, v->size);
+        return;
+    }
+    switch (v->type) {
+    case BX_T_NULL: return;
+    case BX_T_STRING: put_string16(b, p, v->size, esc, st->trim); return;
+    case BX_T_ANSI: put_ansi(b, p, v->size, esc); return;
+    case BX_T_INT8: put_i64(b, (int8_t)p[0]); return;
+    case BX_T_UINT8: put_u64(b, p[0]); return;
+    case BX_T_INT16: put_i64(b, (int16_t)rd16(p)); return;
+    case BX_T_UINT16: put_u64(b, rd16(p)); return;
+    case BX_T_INT32: put_i64(b, (int32_t)rd32(p)); return;
+    case BX_T_UINT32: put_u64(b, rd32(p)); return;
+    case BX_T_INT64: put_i64(b, (int64_t)rd64(p)); return;
+    case BX_T_UINT64: put_u64(b, rd64(p)); return;
+    case BX_T_REAL32: {
+        float f;
+        memcpy(&f, p, 4);
+        put_real(b, f, 1);
+        return;
+    }
+    case BX_T_REAL64: {
+        double d;
+        memcpy(&d, p, 8);
+        put_real(b, d, 0);
+        return;
+    }
+    case BX_T_BOOL:
+        if (rd32(p))
+            ps_buf_lit(b, "true");
+        else
+            ps_buf_lit(b, "false");
+        return;
+    case BX_T_GUID: put_guid(b, p, st->guid_braces); return;
+    case BX_T_SIZET:
+        put_hex_lower(b, v->size == 8 ? rd64(p) : rd32(p));
+        return;
+    case BX_T_FILETIME: put_filetime(b, rd64(p), st->time_digits); return;
+    case BX_T_SYSTIME: put_systemtime(b, p, st->time_digits); return;
+    case BX_T_SID: put_sid(b, p, v->size); return;
+    case BX_T_HEX32: put_hex_lower(b, rd32(p)); return;
+    case BX_T_HEX64: put_hex_lower(b, rd64(p)); return;
+    default: put_hex_bytes(b, p, v->size); return; /* binary and unknown */
+    }
+}
