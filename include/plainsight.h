@@ -6,6 +6,7 @@
  *   common.h  status codes, diagnostics (how the library reports problems)
  *   event.h   the event model: one decoded record as typed fields, read by the matcher
  *   evtx.h    reading EVTX files: dumping them as JSON/XML or streaming events
+ *   scan.h    file sweeps: IOC lists (hashes, file names, C2, keywords) and YARA
  *
  * The library never prints: problems go to the caller's diagnostic callback,
  * results to the caller's output or event callbacks.
@@ -16,5 +17,6 @@
 #include "plainsight/common.h"
 #include "plainsight/event.h"
 #include "plainsight/evtx.h"
+#include "plainsight/scan.h"
 
 #endif

@@ -1,0 +1,70 @@
+/* Internal layout of an IOC set (include/plainsight/scan.h has the API). */
+#ifndef PS_IOC_INTERNAL_H
+#define PS_IOC_INTERNAL_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "plainsight/scan.h"
+#include "util/arena.h"
+
+/* Limits that keep hostile lists from costing unbounded memory or time. */
+#define PS_IOC_MAX_FILE_BYTES ((size_t)256 << 20) /* one list file */
+#define PS_IOC_MAX_LINE 65536                      /* one line */
+#define PS_IOC_MAX_SCORE 10000
+#define PS_IOC_MATCH_LIMIT 1000000u                /* PCRE2 backtracking steps per match */
+
+/* Scores used when a list gives none (Loki's defaults where Loki has one). */
+#define PS_IOC_DEFAULT_HASH_SCORE 100
+#define PS_IOC_DEFAULT_C2_SCORE 100
+#define PS_IOC_DEFAULT_KEYWORD_SCORE 60
+
+typedef struct ps_hash_ioc {
+    const char *hex;         /* lowercase */
+    const char *description;
+    int score;
+    uint32_t order;          /* load order: the later duplicate wins, as in Loki */
+} ps_hash_ioc;
+
+typedef struct ps_hash_table {
+    ps_hash_ioc *items;      /* sorted by hex after each load */
+    size_t n, cap;
+} ps_hash_table;
+
+typedef struct ps_filename_ioc {
+    const char *pattern;     /* as written in the list */
+    const char *description;
+    pcre2_code *re;
+    pcre2_code *fp_re;       /* false-positive exclusion, may be NULL */
+    int score;
+} ps_filename_ioc;
+
+typedef struct ps_text_ioc {  /* a C2 domain/IP or a keyword */
+    const char *value;       /* C2: lowercase */
+    const char *description;
+    size_t len;
+    int score;
+    int is_ip;
+} ps_text_ioc;
+
+struct ps_iocs {
+    ps_arena strings;        /* every string of the set */
+    ps_hash_table md5, sha1, sha256, fp;
+    ps_filename_ioc *fn;
+    size_t nfn, capfn;
+    ps_text_ioc *c2;         /* sorted by value */
+    size_t nc2, capc2;
+    ps_text_ioc *kw;
+    size_t nkw, capkw;
+    size_t bad_lines;
+    uint32_t next_order;
+    pcre2_match_context *mctx; /* shared, read-only while matching */
+};
+
+/* Grow an array of `size`-byte items to hold at least one more. */
+int ps_ioc_grow(void **items, size_t *cap, size_t n, size_t size);
+
+/* Sort the tables after a load (lookups use binary search). */
+void ps_iocs_finish(ps_iocs *iocs);
+
+#endif

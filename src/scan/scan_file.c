@@ -1,0 +1,344 @@
+/* One file: open it safely, read it once (hashing each chunk while it is in
+ * cache), scan the same buffer with YARA, match the IOCs and add up the
+ * score as Loki does. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "scan/scan_internal.h"
+
+static const char *const digest_names[3] = {"MD5", "SHA1", "SHA256"};
+
+int ps_worker_init(ps_worker *w, ps_scanner *s)
+{
+    memset(w, 0, sizeof *w);
+    w->s = s;
+    w->owner_uid = (uid_t)-1;
+    for (int i = 0; i < 3; i++) {
+        /* Fetched once: an implicit fetch on every init costs a lock. */
+        w->algo[i] = EVP_MD_fetch(NULL, digest_names[i], NULL);
+        w->md[i] = EVP_MD_CTX_new();
+        if (!w->algo[i] || !w->md[i])
+            return PS_ERR_NOMEM;
+    }
+    if (s->rules.rules) {
+        if (yr_scanner_create(s->rules.rules, &w->yara) != ERROR_SUCCESS)
+            return PS_ERR_NOMEM;
+        yr_scanner_set_timeout(w->yara, s->opt.yara_timeout);
+    }
+    return PS_OK;
+}
+
+void ps_worker_free(ps_worker *w)
+{
+    for (int i = 0; i < 3; i++) {
+        EVP_MD_CTX_free(w->md[i]);
+        EVP_MD_free(w->algo[i]);
+    }
+    if (w->yara)
+        yr_scanner_destroy(w->yara);
+    free(w->buf);
+    memset(w, 0, sizeof *w);
+}
+
+void ps_scan_item_free(ps_scan_item *it)
+{
+    if (!it)
+        return;
+    if (it->dir)
+        ps_dir_ref_release(it->dir);
+    free(it->reasons);
+    free(it->path);
+    free(it);
+}
+
+static void add_reason(ps_scan_item *it, ps_reason_type type, const char *name, int score,
+                       const char *description)
+{
+    if (it->nreasons == it->capreasons) {
+        size_t ncap = it->capreasons ? it->capreasons * 2 : 4;
+        ps_scan_reason *p = realloc(it->reasons, ncap * sizeof *p);
+        if (!p)
+            return; /* out of memory: the score still counts */
+        it->reasons = p;
+        it->capreasons = ncap;
+    }
+    it->reasons[it->nreasons++] = (ps_scan_reason){type, name, score, description ? description : ""};
+}
+
+static void add_score(ps_scan_item *it, ps_reason_type type, const char *name, int score,
+                      const char *description)
+{
+    add_reason(it, type, name, score, description);
+    it->res.score += score;
+}
+
+/* ------------------------------------------------------------- reading */
+
+static int open_item(ps_scan_item *it)
+{
+    /* O_NONBLOCK: should a FIFO appear where the walk saw a file, open()
+     * must not wait for a writer. O_NOFOLLOW: never a symlink. */
+    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+    int fd = it->dir ? openat(it->dir->fd, it->name, flags | O_NOATIME)
+                     : open(it->path, (flags & ~O_NOFOLLOW) | O_NOATIME);
+    if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership or CAP_FOWNER */
+        fd = it->dir ? openat(it->dir->fd, it->name, flags) : open(it->path, flags & ~O_NOFOLLOW);
+    return fd;
+}
+
+static int ensure_buffer(ps_worker *w, size_t need)
+{
+    if (w->cap >= need)
+        return 0;
+    size_t ncap = need < PS_SCAN_CHUNK ? PS_SCAN_CHUNK : need;
+    uint8_t *p = realloc(w->buf, ncap);
+    if (!p)
+        return -1;
+    w->buf = p;
+    w->cap = ncap;
+    return 0;
+}
+
+static void hash_update(ps_worker *w, const uint8_t *p, size_t n)
+{
+    for (int i = 0; i < 3; i++)
+        EVP_DigestUpdate(w->md[i], p, n);
+}
+
+static void hex_digest(EVP_MD_CTX *ctx, char *out)
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx, d, &n);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < n; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+/* Reads up to `size` bytes. In `keep` mode the whole file ends up in w->buf
+ * (for YARA); otherwise each chunk overwrites the last (hashing only).
+ * Returns the bytes read, or -1 with errno set on a read error. */
+static int64_t read_and_hash(ps_worker *w, int fd, uint64_t size, int keep, size_t *head_len)
+{
+    uint64_t total = 0;
+    *head_len = 0;
+    while (total < size) {
+        size_t want = size - total < PS_SCAN_CHUNK ? (size_t)(size - total) : PS_SCAN_CHUNK;
+        uint8_t *dst = keep ? w->buf + total : w->buf;
+        ssize_t r = read(fd, dst, want);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break; /* the file shrank since it was listed */
+        hash_update(w, dst, (size_t)r);
+        if (total == 0)
+            *head_len = (size_t)r;
+        total += (uint64_t)r;
+    }
+    return (int64_t)total;
+}
+
+/* ---------------------------------------------------------------- YARA */
+
+static int meta_score(const YR_META *meta, int fallback)
+{
+    if (meta->type == META_TYPE_INTEGER)
+        return (int)meta->integer;
+    if (meta->type == META_TYPE_STRING && meta->string) {
+        char *end;
+        long v = strtol(meta->string, &end, 10);
+        if (end != meta->string && v >= 0 && v <= 10000)
+            return (int)v;
+    }
+    return fallback;
+}
+
+static int on_yara_message(YR_SCAN_CONTEXT *ctx, int message, void *data, void *user)
+{
+    (void)ctx;
+    if (message != CALLBACK_MSG_RULE_MATCHING)
+        return CALLBACK_CONTINUE;
+    const YR_RULE *rule = data;
+    if (RULE_IS_PRIVATE(rule))
+        return CALLBACK_CONTINUE; /* helpers of other rules, never reported */
+    int score = PS_YARA_DEFAULT_SCORE;
+    const char *description = "not set"; /* Loki's words for a rule without one */
+    const YR_META *meta;
+    yr_rule_metas_foreach(rule, meta)
+    {
+        if (!strcmp(meta->identifier, "score"))
+            score = meta_score(meta, score);
+        else if (!strcmp(meta->identifier, "description") && meta->type == META_TYPE_STRING)
+            description = meta->string;
+    }
+    add_score(user, PS_REASON_YARA, rule->identifier, score, description);
+    return CALLBACK_CONTINUE;
+}
+
+static const char *owner_of(ps_worker *w, uid_t uid)
+{
+    if (uid != w->owner_uid) {
+        ps_owner_name(uid, w->owner, sizeof w->owner);
+        w->owner_uid = uid;
+    }
+    return w->owner;
+}
+
+/* The externals as Loki sets them: the base name, the directory it is in,
+ * the lowercase extension with its dot, the magic file type, the MD5. */
+static void set_externals(ps_worker *w, ps_scan_item *it, uid_t uid)
+{
+    char ext[64], dir[4096];
+    const char *slash = strrchr(it->path, '/');
+    size_t dlen = slash ? (size_t)(slash - it->path) : 0;
+    if (slash == it->path)
+        dlen = 1; /* a file right under "/" */
+    snprintf(dir, sizeof dir, "%.*s", (int)dlen, it->path);
+    ps_file_extension(it->path, ext, sizeof ext);
+    yr_scanner_define_string_variable(w->yara, "filename", slash ? slash + 1 : it->path);
+    yr_scanner_define_string_variable(w->yara, "filepath", dir);
+    yr_scanner_define_string_variable(w->yara, "extension", ext);
+    yr_scanner_define_string_variable(w->yara, "filetype", it->res.filetype);
+    yr_scanner_define_string_variable(w->yara, "md5", it->res.md5);
+    yr_scanner_define_string_variable(w->yara, "owner", owner_of(w, uid));
+}
+
+static void yara_scan(ps_worker *w, ps_scan_item *it, size_t len, uid_t uid)
+{
+    set_externals(w, it, uid);
+    yr_scanner_set_callback(w->yara, on_yara_message, it);
+    int rc = yr_scanner_scan_mem(w->yara, w->buf, len);
+    it->res.flags |= PS_SCAN_YARA;
+    if (rc != ERROR_SUCCESS) {
+        it->res.flags |= PS_SCAN_YARA_ERROR;
+        ps_scan_diag(w->s, PS_DIAG_WARNING, it->path, "YARA scan failed (libyara error %d%s)", rc,
+                     rc == ERROR_SCAN_TIMEOUT ? ": timeout" : "");
+    }
+}
+
+/* --------------------------------------------------------------- IOCs */
+
+static void match_filename_iocs(ps_worker *w, ps_scan_item *it)
+{
+    ps_ioc_hit hits[16];
+    size_t n = ps_iocs_match_path(w->s->iocs, it->path, strlen(it->path), hits, 16);
+    for (size_t i = 0; i < n && i < 16; i++)
+        add_score(it, PS_REASON_FILENAME, hits[i].ioc, hits[i].score, hits[i].description);
+}
+
+/* One reason per file even when several of its digests are listed; the
+ * strongest digest names it (Loki's later checks override earlier ones). */
+static void match_hash_iocs(ps_worker *w, ps_scan_item *it)
+{
+    const ps_iocs *iocs = w->s->iocs;
+    const char *digests[3] = {it->res.sha256, it->res.sha1, it->res.md5};
+    for (int i = 0; i < 3; i++) {
+        if (ps_iocs_match_hash(iocs, PS_IOC_FP_HASH, digests[i], NULL)) {
+            it->suppressed = 1;
+            return;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        ps_ioc_hit hit;
+        if (ps_iocs_match_hash(iocs, PS_IOC_HASH, digests[i], &hit)) {
+            add_score(it, PS_REASON_HASH, hit.ioc, hit.score, hit.description);
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ the file */
+
+static ps_scan_level level_for(const ps_scan_options *o, int score)
+{
+    if (score >= o->alert_score)
+        return PS_LEVEL_ALERT;
+    if (score >= o->warning_score)
+        return PS_LEVEL_WARNING;
+    if (score >= o->notice_score)
+        return PS_LEVEL_NOTICE;
+    return PS_LEVEL_NONE;
+}
+
+static void mark_unreadable(ps_worker *w, ps_scan_item *it, const char *what)
+{
+    it->unreadable = 1;
+    ps_scan_diag(w->s, PS_DIAG_WARNING, it->path, "skipped: %s: %s", what, strerror(errno));
+}
+
+static void read_file(ps_worker *w, ps_scan_item *it, int fd, const struct stat *st)
+{
+    ps_scanner *s = w->s;
+    uint64_t size = (uint64_t)st->st_size;
+    int yara_wanted = s->rules.rules && w->yara;
+    int too_large = size > s->opt.max_scan_size;
+    int keep = yara_wanted && !too_large;
+    if (ensure_buffer(w, keep ? (size_t)size : PS_SCAN_CHUNK) != 0) {
+        errno = ENOMEM;
+        mark_unreadable(w, it, "no memory for the file");
+        return;
+    }
+    for (int i = 0; i < 3; i++)
+        EVP_DigestInit_ex2(w->md[i], w->algo[i], NULL);
+    size_t head = 0;
+    int64_t got = read_and_hash(w, fd, size, keep, &head);
+    if (got < 0) {
+        mark_unreadable(w, it, "read error");
+        return;
+    }
+    it->bytes_read = (uint64_t)got;
+    hex_digest(w->md[0], it->res.md5);
+    hex_digest(w->md[1], it->res.sha1);
+    hex_digest(w->md[2], it->res.sha256);
+    it->res.flags |= PS_SCAN_HASHED;
+    it->res.filetype = ps_filetypes_match(&s->filetypes, w->buf, head);
+    if (too_large) {
+        it->res.flags |= PS_SCAN_TOO_LARGE;
+        if (yara_wanted)
+            ps_scan_diag(s, PS_DIAG_WARNING, it->path,
+                         "hashed but not YARA-scanned: %llu bytes is over the size limit",
+                         (unsigned long long)size);
+    }
+    if (s->iocs)
+        match_hash_iocs(w, it);
+    if (keep && !it->suppressed)
+        yara_scan(w, it, (size_t)got, st->st_uid);
+}
+
+void ps_scan_file(ps_worker *w, ps_scan_item *it)
+{
+    ps_scanner *s = w->s;
+    it->res.path = it->path;
+    it->res.filetype = "UNKNOWN";
+    if (s->iocs)
+        match_filename_iocs(w, it);
+    int fd = open_item(it);
+    struct stat st;
+    if (fd < 0) {
+        mark_unreadable(w, it, "cannot open");
+    } else if (fstat(fd, &st) != 0) {
+        mark_unreadable(w, it, "cannot stat");
+    } else if (!S_ISREG(st.st_mode) || st.st_dev != it->dev || st.st_ino != it->ino) {
+        errno = ESTALE;
+        mark_unreadable(w, it, "replaced by something else during the scan");
+    } else {
+        it->res.size = (uint64_t)st.st_size;
+        it->res.mtime = (int64_t)st.st_mtime;
+        read_file(w, it, fd, &st);
+    }
+    if (fd >= 0)
+        close(fd);
+    it->res.reasons = it->reasons;
+    it->res.nreasons = it->nreasons;
+    it->res.level = level_for(&s->opt, it->res.score);
+    it->report = !it->suppressed && (s->opt.report_all || it->res.level != PS_LEVEL_NONE);
+}
