@@ -192,3 +192,111 @@ def _first_object_difference(exp_pairs, got_pairs, path):
         if d:
             return d
     return None
+
+
+# ---------------------------------------------------------------- EVTX layout
+# Just enough of the file structure (see docs: evtx-format.md section 1) to
+# explain peer failures and to build benchmark corpora. Not a decoder.
+
+import struct  # noqa: E402
+import zlib  # noqa: E402
+
+FILE_HEADER_SIZE = 4096
+CHUNK_SIZE = 65536
+CHUNK_HEADER_SIZE = 512
+FILE_MAGIC = b"ElfFile\0"
+CHUNK_MAGIC = b"ElfChnk\0"
+RECORD_MAGIC = b"**\0\0"
+FRAGMENT_HEADER = b"\x0f\x01\x01\x00"
+
+
+class ChunkInfo:
+    """What a quick walk of one chunk's records found."""
+
+    def __init__(self, index, offset):
+        self.index = index
+        self.offset = offset            # file offset of the chunk
+        self.magic_ok = False
+        self.all_zero = False
+        self.header_crc_ok = False
+        self.data_crc_ok = False
+        self.first_id = self.last_id = 0
+        self.records = 0                # records walked from offset 512
+        self.template_less = 0          # of which plain element trees
+        self.damaged = False            # the walk stopped on a bad record
+
+
+def file_header(data):
+    """The interesting file-header fields, or None when not an EVTX file."""
+    if len(data) < 128 or data[:8] != FILE_MAGIC:
+        return None
+    first, last, next_id, hsize, minor, major, block, nchunks = struct.unpack_from(
+        "<QQQIHHHH", data, 8)
+    flags, crc = struct.unpack_from("<II", data, 120)
+    return {"first_chunk": first, "last_chunk": last, "next_record_id": next_id,
+            "minor": minor, "major": major, "header_block": block,
+            "chunk_count": nchunks, "flags": flags,
+            "crc_ok": zlib.crc32(data[:120]) == crc}
+
+
+def chunk_info(chunk, index=0, offset=0):
+    """Walk the records of one 64 KiB chunk (bytes)."""
+    info = ChunkInfo(index, offset)
+    if len(chunk) < CHUNK_SIZE:
+        return info
+    if chunk[:8] != CHUNK_MAGIC:
+        info.all_zero = not any(chunk)
+        return info
+    info.magic_ok = True
+    info.first_id, info.last_id = struct.unpack_from("<QQ", chunk, 24)
+    free, data_crc = struct.unpack_from("<II", chunk, 48)
+    hdr_crc = struct.unpack_from("<I", chunk, 124)[0]
+    info.header_crc_ok = zlib.crc32(chunk[128:512], zlib.crc32(chunk[:120])) == hdr_crc
+    end = min(max(free, CHUNK_HEADER_SIZE), CHUNK_SIZE)
+    info.data_crc_ok = zlib.crc32(chunk[CHUNK_HEADER_SIZE:end]) == data_crc
+    _walk_records(chunk, end, info)
+    return info
+
+
+def _walk_records(chunk, end, info):
+    off = CHUNK_HEADER_SIZE
+    while off + 28 <= end:
+        if chunk[off:off + 4] != RECORD_MAGIC:
+            info.damaged = any(chunk[off:off + 4])   # zeros: clean end
+            return
+        size = struct.unpack_from("<I", chunk, off + 4)[0]
+        if size < 28 or off + size > CHUNK_SIZE or \
+                struct.unpack_from("<I", chunk, off + size - 4)[0] != size:
+            info.damaged = True
+            return
+        info.records += 1
+        if _is_template_less(chunk[off + 24:off + 30]):
+            info.template_less += 1
+        rec_id = struct.unpack_from("<Q", chunk, off + 8)[0]
+        off += size
+        if rec_id == info.last_id:
+            return
+
+
+def _is_template_less(binxml):
+    # Records normally start with a template instance (0x0C), with or
+    # without a fragment header; a start element (0x01/0x41) means the
+    # record is a plain element tree (exported or forwarded logs).
+    if binxml.startswith(FRAGMENT_HEADER):
+        binxml = binxml[4:]
+    return bool(binxml) and (binxml[0] & 0xBF) == 0x01
+
+
+def evtx_layout(path):
+    """(file header dict or None, [ChunkInfo...], trailing bytes) of a file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    header = file_header(data)
+    chunks = []
+    if header is None:
+        return None, chunks, len(data)
+    off = FILE_HEADER_SIZE
+    while off + CHUNK_SIZE <= len(data):
+        chunks.append(chunk_info(data[off:off + CHUNK_SIZE], len(chunks), off))
+        off += CHUNK_SIZE
+    return header, chunks, len(data) - off

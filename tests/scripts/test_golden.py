@@ -23,6 +23,17 @@ MAX_RECORD_DIFFS = 3   # differing records shown per file
 # (see pslib.finish); set to False once the decoder passes everything.
 LENIENT = False
 
+# Reference files that do not match their own .evtx, checked by hand against
+# libevtx and python-evtx. They are still compared, reported as XFAIL and
+# counted as skipped; if one starts to match, it is reported too.
+KNOWN_BAD_REFERENCES = {
+    # Hand-edited JSON: SystemTime has 9 fraction digits (libevtx style; evtx_dump
+    # and the 201 other files print 6) and ParentCommandLine reads
+    # "Explorer.exe" where the record (and both peers) say "Explorer.EXE".
+    "ad691d92-15f2-4181-9aa4-723c74f9ddc3.evtx":
+        "hand-edited reference (SystemTime digits, ParentCommandLine case)",
+}
+
 
 def add_options(ap):
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
@@ -87,12 +98,18 @@ def main():
     for p in skipped:
         print("SKIP %s: no .json beside it" % os.path.relpath(p, root))
 
-    passed = failed = 0
+    passed = failed = xfailed = 0
     with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
         results = pool.map(lambda p: compare_file(args.plainsight, p), files)
         for path, problems in zip(files, results):
             rel = os.path.relpath(path, root)
-            if problems:
+            known = KNOWN_BAD_REFERENCES.get(os.path.basename(path))
+            if known:
+                xfailed += 1
+                print("%s %s: %s" % ("XFAIL" if problems else "XPASS", rel, known))
+                for line in problems:
+                    print("    " + line)
+            elif problems:
                 failed += 1
                 print("FAIL %s" % rel)
                 for line in problems:
@@ -101,7 +118,7 @@ def main():
                 passed += 1
                 if args.verbose:
                     print("ok   %s" % rel)
-    pslib.finish(passed, failed, len(skipped), lenient=LENIENT)
+    pslib.finish(passed, failed, len(skipped) + xfailed, lenient=LENIENT)
 
 
 if __name__ == "__main__":
