@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""plainsight scan end to end on fixtures this test builds: exit codes, the
+three output formats (CSV parsed as RFC 4180, JSONL as JSON), the summary,
+special files, and determinism across thread counts."""
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+FIXTURE = b"plainsight cli fixture\n"
+
+
+def build(root):
+    os.makedirs(f"{root}/tree/Windows/Temp")
+    os.makedirs(f"{root}/tree/sub")
+    os.makedirs(f"{root}/clean")
+    with open(f"{root}/tree/hash-hit.bin", "wb") as f:
+        f.write(FIXTURE)
+    with open(f"{root}/tree/Windows/Temp/usbclass.sys", "wb") as f:
+        f.write(b"x\n")
+    # A name that needs CSV quoting and JSON escaping.
+    with open(f'{root}/tree/sub/we,ird "name".txt', "wb") as f:
+        f.write(b"PLAINSIGHT-CLI-MARKER\n")
+    with open(f"{root}/clean/ok.txt", "wb") as f:
+        f.write(b"fine\n")
+    os.symlink("..", f"{root}/tree/sub/loop")
+    os.mkfifo(f"{root}/tree/fifo")
+    os.makedirs(f"{root}/iocs")
+    sha = hashlib.sha256(FIXTURE).hexdigest()
+    with open(f"{root}/iocs/hash-iocs.txt", "w") as f:
+        f.write(f"# fixture\n{sha};80;CLI fixture; with semicolon\nnothex;bad line\n")
+    with open(f"{root}/iocs/filename-iocs.txt", "w") as f:
+        f.write("# Regin\n\\\\usbclass\\.sys;80\n")
+    with open(f"{root}/rule.yar", "w") as f:
+        f.write('rule CLI_Marker { meta: description = "cli, \\"quoted\\"" score = 40\n'
+                ' strings: $a = "PLAINSIGHT-CLI-MARKER" condition: $a }\n')
+    return sha
+
+
+def run(ps, *args):
+    return subprocess.run([ps, "scan", *args], capture_output=True, timeout=120)
+
+
+def check(cond, msg):
+    if not cond:
+        print("FAIL:", msg)
+        sys.exit(1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--plainsight", required=True)
+    ap.add_argument("--build-dir")
+    ap.add_argument("--corpus")
+    a = ap.parse_args()
+    ps = a.plainsight
+    with tempfile.TemporaryDirectory() as root:
+        sha = build(root)
+        common = ["--iocs", f"{root}/iocs", "--yara", f"{root}/rule.yar"]
+
+        r = run(ps, "--help")
+        check(r.returncode == 0 and b"examples:" in r.stdout, "--help teaches with examples")
+        check(run(ps).returncode == 2, "no arguments is a usage error (2)")
+        check(run(ps, f"{root}/tree", "--format", "xml", *common).returncode == 2, "bad --format is 2")
+        check(run(ps, f"{root}/tree", "--iocs", f"{root}/missing").returncode == 2, "missing IOC dir is 2")
+
+        r = run(ps, f"{root}/clean", *common)
+        check(r.returncode == 0, f"clean tree exits 0, got {r.returncode}: {r.stderr}")
+        check(r.stdout == b"", "nothing printed for a clean tree")
+
+        r = run(ps, f"{root}/tree", "--format", "jsonl", *common)
+        check(r.returncode == 1, f"findings exit 1, got {r.returncode}: {r.stderr}")
+        err = r.stderr.decode()
+        check("hash-iocs.txt:3:" in err, "bad IOC line reported with file and line: " + err)
+        check("1 ALERT" not in err and "ALERT" in err, "summary on stderr")
+        rows = [json.loads(line) for line in r.stdout.decode().splitlines()]
+        paths = [x["Path"] for x in rows]
+        check(paths == sorted(paths), "sorted by path")
+        by_name = {os.path.basename(x["Path"]): x for x in rows}
+        check(set(by_name) == {"hash-hit.bin", "usbclass.sys", 'we,ird "name".txt'}, str(by_name.keys()))
+        h = by_name["hash-hit.bin"]
+        for key in ("Path", "Size", "Modified", "MD5", "SHA1", "SHA256", "Score", "Level", "Reasons"):
+            check(key in h, f"key {key} in JSONL")
+        check(h["SHA256"] == sha and h["MD5"] == hashlib.md5(FIXTURE).hexdigest(), "hashes")
+        check(h["SHA1"] == hashlib.sha1(FIXTURE).hexdigest(), "sha1")
+        check(h["Reasons"] == [{"Type": "hash", "Name": sha, "Score": 80,
+                                "Description": "CLI fixture; with semicolon"}], str(h["Reasons"]))
+        check(h["Level"] == "WARNING" and h["Score"] == 80, "level by score")
+        y = by_name['we,ird "name".txt']
+        check(y["Reasons"][0]["Type"] == "yara" and y["Reasons"][0]["Name"] == "CLI_Marker", "yara reason")
+        check(y["Level"] == "NOTICE", "score 40 is NOTICE")
+
+        r = run(ps, f"{root}/tree", "--format", "csv", "--quiet", *common)
+        check(r.returncode == 1 and r.stderr == b"", "quiet prints nothing on stderr")
+        table = list(csv.reader(io.StringIO(r.stdout.decode(), newline="")))
+        check(table[0] == ["Path", "Size", "Modified", "MD5", "SHA1", "SHA256", "Score", "Level",
+                           "Reasons"], "CSV header")
+        names = [os.path.basename(row[0]) for row in table[1:]]
+        check('we,ird "name".txt' in names, "CSV quoting round-trips: " + str(names))
+        check(all(len(row) == 9 for row in table), "9 fields per row")
+
+        out = f"{root}/out.txt"
+        r = run(ps, f"{root}/tree", "-o", out, *common)
+        check(r.returncode == 1 and r.stdout == b"", "-o writes the file, not stdout")
+        text = open(out).read()
+        check("usbclass.sys" in text and "filename" in text, "table lists reasons")
+
+        one = run(ps, f"{root}/tree", "--format", "jsonl", "--threads", "1", "--quiet", "--all", *common)
+        four = run(ps, f"{root}/tree", "--format", "jsonl", "--threads", "4", "--quiet", "--all", *common)
+        check(one.stdout == four.stdout and one.stdout, "same output with 1 and 4 threads")
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
