@@ -1,0 +1,414 @@
+/* Matching one event against the compiled rules. The per-thread scratch
+ * holds, for the current event, the field chains per symbol and lazily
+ * lower-cased copies of values, so each field is folded at most once however
+ * many rules read it. Nothing is allocated once the scratch has grown. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sigma/pattern.h"
+#include "sigma/sigma_internal.h"
+#include "util/buf.h"
+
+#define SG_REGEX_MATCH_LIMIT 100000
+#define SG_REGEX_DEPTH_LIMIT 10000
+
+struct ps_sigma_scratch {
+    const ps_sigma_set *set;
+    const ps_event *ev;
+    uint32_t epoch;
+    int fields_ready;
+    uint32_t *sym_stamp;     /* per symbol: epoch when sym_first was set */
+    int32_t *sym_first;      /* per symbol: first field index, chained by next */
+    uint32_t nsyms;
+    int32_t *next;           /* per field */
+    uint32_t *lower_stamp;   /* per field: epoch when lower_off is valid */
+    uint32_t *lower_off;
+    uint32_t field_cap;
+    ps_buf lower;
+    uint32_t *rule_stamp;    /* per rule: epoch when it was reported */
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    int failed;
+};
+
+ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
+{
+    ps_sigma_scratch *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->set = set;
+    s->nsyms = set->syms.n;
+    s->sym_stamp = calloc(s->nsyms + 1, sizeof *s->sym_stamp);
+    s->sym_first = calloc(s->nsyms + 1, sizeof *s->sym_first);
+    s->rule_stamp = calloc(set->nrules + 1, sizeof *s->rule_stamp);
+    s->md = pcre2_match_data_create(1, NULL);
+    s->mctx = pcre2_match_context_create(NULL);
+    ps_buf_init(&s->lower);
+    if (!s->sym_stamp || !s->sym_first || !s->rule_stamp || !s->md || !s->mctx) {
+        ps_sigma_scratch_free(s);
+        return NULL;
+    }
+    pcre2_set_match_limit(s->mctx, SG_REGEX_MATCH_LIMIT);
+    pcre2_set_depth_limit(s->mctx, SG_REGEX_DEPTH_LIMIT);
+    return s;
+}
+
+void ps_sigma_scratch_free(ps_sigma_scratch *s)
+{
+    if (!s)
+        return;
+    free(s->sym_stamp);
+    free(s->sym_first);
+    free(s->rule_stamp);
+    free(s->next);
+    free(s->lower_stamp);
+    free(s->lower_off);
+    ps_buf_free(&s->lower);
+    pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mctx);
+    free(s);
+}
+
+static int grow_fields(ps_sigma_scratch *s, uint32_t n)
+{
+    if (n <= s->field_cap)
+        return 0;
+    uint32_t cap = n < 64 ? 64 : n * 2;
+    int32_t *next = realloc(s->next, cap * sizeof *next);
+    if (next)
+        s->next = next;
+    uint32_t *ls = realloc(s->lower_stamp, cap * sizeof *ls);
+    if (ls)
+        s->lower_stamp = ls;
+    uint32_t *lo = realloc(s->lower_off, cap * sizeof *lo);
+    if (lo)
+        s->lower_off = lo;
+    if (!next || !ls || !lo)
+        return -1;
+    memset(s->lower_stamp + s->field_cap, 0, (cap - s->field_cap) * sizeof *ls);
+    s->field_cap = cap;
+    return 0;
+}
+
+/* Link every event field to its symbol (fields of one name stay in order). */
+static int prepare_fields(ps_sigma_scratch *s)
+{
+    const ps_event *ev = s->ev;
+    if (grow_fields(s, ev->nfields) != 0)
+        return -1;
+    for (uint32_t i = ev->nfields; i-- > 0;) {
+        const ps_field *f = &ev->fields[i];
+        const char *key;
+        size_t key_len;
+        sg_event_field_key(f->path, f->path_len, &key, &key_len);
+        int32_t sym = sg_sym_find(&s->set->syms, key, key_len);
+        s->next[i] = -1;
+        if (sym < 0)
+            continue;
+        if (s->sym_stamp[sym] != s->epoch) {
+            s->sym_stamp[sym] = s->epoch;
+            s->sym_first[sym] = -1;
+        }
+        s->next[i] = s->sym_first[sym];
+        s->sym_first[sym] = (int32_t)i;
+    }
+    ps_buf_reset(&s->lower);
+    s->fields_ready = 1;
+    return 0;
+}
+
+static int32_t first_field(const ps_sigma_scratch *s, int32_t sym)
+{
+    return s->sym_stamp[sym] == s->epoch ? s->sym_first[sym] : -1;
+}
+
+/* The lower-cased value of field i (computed once per event). */
+static const char *lowered(ps_sigma_scratch *s, uint32_t i)
+{
+    const ps_field *f = &s->ev->fields[i];
+    if (s->lower_stamp[i] != s->epoch) {
+        size_t off = s->lower.len;
+        sg_buf_add(&s->lower, f->value, f->value_len);
+        ps_buf_addc(&s->lower, 0);
+        if (s->lower.failed) {
+            s->failed = 1;
+            return f->value;  /* degrade to a case-sensitive comparison */
+        }
+        sg_lower(s->lower.data + off, f->value_len);
+        s->lower_off[i] = (uint32_t)off;
+        s->lower_stamp[i] = s->epoch;
+    }
+    return s->lower.data + s->lower_off[i];
+}
+
+static int parse_int_text(const char *t, int64_t *out)
+{
+    if (!*t)
+        return -1;
+    char *end;
+    long long v = strtoll(t, &end, 0);
+    if (*end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int shape_match(uint8_t shape, const char *lit, uint32_t ll, const char *t, size_t tl)
+{
+    switch (shape) {
+    case SH_EXACT: return tl == ll && memcmp(t, lit, ll) == 0;
+    case SH_PREFIX: return tl >= ll && memcmp(t, lit, ll) == 0;
+    case SH_SUFFIX: return tl >= ll && memcmp(t + tl - ll, lit, ll) == 0;
+    case SH_CONTAINS: return ll == 0 || memmem(t, tl, lit, ll) != NULL;
+    case SH_ANY: return 1;
+    default: return 0;
+    }
+}
+
+static int fieldref_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
+{
+    const ps_field *f = &s->ev->fields[i];
+    for (int32_t j = first_field(s, v->ref_sym); j >= 0; j = s->next[j]) {
+        const ps_field *r = &s->ev->fields[j];
+        const char *t = v->cased ? f->value : lowered(s, i);
+        const char *lit = v->cased ? r->value : lowered(s, (uint32_t)j);
+        if (shape_match(v->shape, lit, r->value_len, t, f->value_len))
+            return 1;
+    }
+    return 0;
+}
+
+static int number_match(const sg_value *v, const char *text)
+{
+    char *end;
+    double d = strtod(text, &end);
+    if (end == text || *end)
+        return 0;
+    switch (v->op) {
+    case CMP_LT: return d < v->number;
+    case CMP_LTE: return d <= v->number;
+    case CMP_GT: return d > v->number;
+    default: return d >= v->number;
+    }
+}
+
+/* Does field i's value satisfy v? */
+static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
+{
+    const ps_field *f = &s->ev->fields[i];
+    switch (v->kind) {
+    case SV_STRING: {
+        const char *t = v->cased ? f->value : lowered(s, i);
+        if (v->shape == SH_GLOB)
+            return sg_glob_match(v->lit, v->glob, v->lit_len, t, f->value_len);
+        if (shape_match(v->shape, v->lit, v->lit_len, t, f->value_len))
+            return 1;
+        int64_t n;
+        return v->is_int && parse_int_text(f->value, &n) == 0 && n == v->int_value;
+    }
+    case SV_REGEX:
+        return pcre2_match(v->re, (PCRE2_SPTR)f->value, f->value_len, 0, 0, s->md, s->mctx) >= 0;
+    case SV_CIDR: {
+        uint8_t ip[16];
+        int v6;
+        return sg_parse_ip(f->value, f->value_len, ip, &v6) == 0 &&
+               sg_ip_in_net(ip, v6, v->cidr_addr, v->cidr_v6, v->cidr_bits);
+    }
+    case SV_NUMBER_CMP: return number_match(v, f->value);
+    case SV_FIELDREF: return fieldref_match(s, v, i);
+    default: return 0;
+    }
+}
+
+/* Does any value of the field (chain from `first`) satisfy v? */
+static int chain_match(ps_sigma_scratch *s, const sg_value *v, int32_t first)
+{
+    if (v->kind == SV_NULL) {
+        for (int32_t i = first; i >= 0; i = s->next[i])
+            if (s->ev->fields[i].value_len == 0)
+                return 1;
+        return first < 0;
+    }
+    if (v->kind == SV_EXISTS)
+        return (first >= 0) == (v->op != 0);
+    for (int32_t i = first; i >= 0; i = s->next[i])
+        if (value_match(s, v, (uint32_t)i))
+            return 1;
+    return 0;
+}
+
+/* Keyword search: any field's value. */
+static int keyword_match(ps_sigma_scratch *s, const sg_value *v)
+{
+    for (uint32_t i = 0; i < s->ev->nfields; i++)
+        if (value_match(s, v, i))
+            return 1;
+    return 0;
+}
+
+static int one_value(ps_sigma_scratch *s, const sg_field_match *fm, const sg_value *v)
+{
+    return fm->sym < 0 ? keyword_match(s, v) : chain_match(s, v, first_field(s, fm->sym));
+}
+
+static int field_match(ps_sigma_scratch *s, const sg_field_match *fm)
+{
+    if (!fm->all) {
+        for (uint32_t k = 0; k < fm->nvalues; k++)
+            if (one_value(s, fm, &fm->values[k]))
+                return 1;
+        return 0;
+    }
+    /* all: every YAML value (group of alternatives, values sorted by group)
+     * must hold. */
+    uint32_t k = 0;
+    while (k < fm->nvalues) {
+        uint32_t g = fm->values[k].group;
+        int hit = 0;
+        for (; k < fm->nvalues && fm->values[k].group == g; k++)
+            if (!hit && one_value(s, fm, &fm->values[k]))
+                hit = 1;
+        if (!hit)
+            return 0;
+    }
+    return 1;
+}
+
+static int map_match(ps_sigma_scratch *s, const sg_map *m)
+{
+    for (uint32_t i = 0; i < m->n; i++)
+        if (!field_match(s, &m->items[i]))
+            return 0;
+    return 1;
+}
+
+static int selection_match(ps_sigma_scratch *s, const sg_selection *sel)
+{
+    for (uint32_t i = 0; i < sel->nmaps; i++)
+        if (map_match(s, &sel->maps[i]))
+            return 1;
+    return 0;
+}
+
+static int cond_eval(ps_sigma_scratch *s, const sg_detection *d, const sg_cond *c)
+{
+    switch (c->op) {
+    case OP_SEL: return selection_match(s, &d->sel[c->sel]);
+    case OP_NOT: return !cond_eval(s, d, c->kids[0]);
+    case OP_AND:
+        for (uint32_t i = 0; i < c->nkids; i++)
+            if (!cond_eval(s, d, c->kids[i]))
+                return 0;
+        return 1;
+    case OP_OR:
+        for (uint32_t i = 0; i < c->nkids; i++)
+            if (cond_eval(s, d, c->kids[i]))
+                return 1;
+        return 0;
+    case OP_AT_LEAST: {
+        uint32_t hits = 0;
+        for (uint32_t i = 0; i < c->nkids && hits < c->count; i++)
+            hits += (uint32_t)cond_eval(s, d, c->kids[i]);
+        return hits >= c->count;
+    }
+    default: return 1;
+    }
+}
+
+static int compiled_match(ps_sigma_scratch *s, const sg_compiled *c)
+{
+    if (!map_match(s, &c->extra) || !cond_eval(s, &c->det, c->det.cond))
+        return 0;
+    for (uint32_t i = 0; i < c->nfilters; i++)
+        if (!cond_eval(s, &c->filters[i], c->filters[i].cond))
+            return 0;
+    return 1;
+}
+
+static const sg_channel_bucket *find_bucket(const ps_sigma_set *set, const char *channel)
+{
+    if (!set->nbuckets || !channel)
+        return NULL;
+    size_t len = strlen(channel);
+    uint64_t h = sg_hash_lower(channel, len);
+    uint32_t mask = set->nbuckets - 1;
+    for (uint32_t i = (uint32_t)h & mask; set->buckets[i].channel; i = (i + 1) & mask) {
+        const sg_channel_bucket *b = &set->buckets[i];
+        if (b->hash == h && strlen(b->channel) == len && strncasecmp(b->channel, channel, len) == 0)
+            return b;
+    }
+    return NULL;
+}
+
+static const sg_eid_list *find_eid(const sg_channel_bucket *b, uint32_t eid)
+{
+    uint32_t lo = 0, hi = b->nby_eid;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (b->by_eid[mid].eid < eid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < b->nby_eid && b->by_eid[lo].eid == eid ? &b->by_eid[lo] : NULL;
+}
+
+typedef struct match_run {
+    ps_sigma_scratch *s;
+    ps_sigma_match_fn fn;
+    void *ctx;
+    int count;
+    int stop;
+} match_run;
+
+static void run_postings(match_run *r, uint32_t first, uint32_t n)
+{
+    ps_sigma_scratch *s = r->s;
+    const ps_sigma_set *set = s->set;
+    for (uint32_t k = first; k < first + n && !r->stop; k++) {
+        const sg_compiled *c = &set->compiled[set->postings[k]];
+        if (s->rule_stamp[c->rule] == s->epoch)
+            continue;
+        if (!s->fields_ready && prepare_fields(s) != 0) {
+            s->failed = 1;
+            r->stop = 1;
+            return;
+        }
+        if (!compiled_match(s, c))
+            continue;
+        s->rule_stamp[c->rule] = s->epoch;
+        r->count++;
+        if (r->fn && r->fn(r->ctx, &set->rules[c->rule].info, c->rule, s->ev) != 0)
+            r->stop = 2;
+    }
+}
+
+int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event *ev,
+                   ps_sigma_match_fn fn, void *ctx)
+{
+    if (!set || !s || !ev || s->set != set)
+        return PS_ERR_ARG;
+    if (++s->epoch == 0) { /* wrapped: forget every stamp */
+        memset(s->sym_stamp, 0, s->nsyms * sizeof *s->sym_stamp);
+        memset(s->rule_stamp, 0, set->nrules * sizeof *s->rule_stamp);
+        memset(s->lower_stamp, 0, s->field_cap * sizeof *s->lower_stamp);
+        s->epoch = 1;
+    }
+    s->ev = ev;
+    s->fields_ready = 0;
+    s->failed = 0;
+    match_run r = {.s = s, .fn = fn, .ctx = ctx};
+    const sg_channel_bucket *b = find_bucket(set, ev->channel);
+    if (b) {
+        const sg_eid_list *l = find_eid(b, ev->event_id);
+        if (l)
+            run_postings(&r, l->first, l->n);
+        run_postings(&r, b->any_first, b->any_n);
+    }
+    run_postings(&r, set->every_first, set->every_n);
+    if (r.stop == 2)
+        return PS_ERR_STOP;
+    if (s->failed && r.stop)
+        return PS_ERR_NOMEM;
+    return r.count;
+}

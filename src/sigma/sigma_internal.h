@@ -1,0 +1,222 @@
+/* Compiled form of Sigma rules, shared by the compiler, the index and the
+ * matcher. Everything here lives in the rule set's arena and is read-only
+ * once loading is done, so any number of threads can match at once. */
+#ifndef PS_SIGMA_INTERNAL_H
+#define PS_SIGMA_INTERNAL_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdint.h>
+
+#include "plainsight/sigma.h"
+#include "sigma/yaml_tree.h"
+#include "util/arena.h"
+
+/* ---- values ------------------------------------------------------------ */
+
+typedef enum sg_value_kind {
+    SV_STRING = 0,  /* literal or wildcard pattern */
+    SV_REGEX,       /* PCRE2 */
+    SV_CIDR,        /* IPv4/IPv6 network */
+    SV_NUMBER_CMP,  /* lt, lte, gt, gte */
+    SV_NULL,        /* field absent or empty */
+    SV_EXISTS,      /* field present (or absent) */
+    SV_FIELDREF     /* equal to (or contains...) another field's value */
+} sg_value_kind;
+
+typedef enum sg_shape {
+    SH_EXACT = 0, SH_PREFIX, SH_SUFFIX, SH_CONTAINS, SH_GLOB, SH_ANY
+} sg_shape;
+
+enum { GL_LIT = 0, GL_STAR = 1, GL_ONE = 2 };  /* glob token kinds */
+enum { CMP_LT = 0, CMP_LTE, CMP_GT, CMP_GTE };
+
+typedef struct sg_value {
+    uint8_t kind;        /* sg_value_kind */
+    uint8_t shape;       /* sg_shape (strings, fieldref) */
+    uint8_t cased;       /* compare case-sensitively */
+    uint8_t op;          /* CMP_* or, for SV_EXISTS, the wanted presence */
+    uint8_t is_int;      /* string value was a YAML integer: compare numerically too */
+    uint8_t cidr_v6, cidr_bits;
+    const char *lit;     /* literal bytes (lower-cased unless cased) */
+    const uint8_t *glob; /* SH_GLOB: token kind per byte of lit */
+    uint32_t lit_len;
+    int64_t int_value;
+    double number;
+    uint8_t cidr_addr[16];
+    int32_t ref_sym;     /* SV_FIELDREF: the other field */
+    uint32_t group;      /* which YAML value it came from (for `all`) */
+    pcre2_code *re;
+} sg_value;
+
+/* One `field|modifiers: values` item. sym < 0 is a keyword search. */
+typedef struct sg_field_match {
+    int32_t sym;
+    uint8_t all;         /* value groups ANDed instead of ORed */
+    uint32_t ngroups;
+    uint32_t nvalues;
+    sg_value *values;
+} sg_field_match;
+
+typedef struct sg_map {       /* AND of its items */
+    uint32_t n;
+    sg_field_match *items;
+} sg_map;
+
+typedef struct sg_selection { /* OR of its maps */
+    const char *name;
+    uint32_t nmaps;
+    sg_map *maps;
+} sg_selection;
+
+/* ---- conditions ---------------------------------------------------------- */
+
+typedef enum sg_op { OP_SEL = 0, OP_AND, OP_OR, OP_NOT, OP_AT_LEAST, OP_TRUE } sg_op;
+
+typedef struct sg_cond sg_cond;
+struct sg_cond {
+    uint8_t op;
+    uint32_t sel;        /* OP_SEL */
+    uint32_t count;      /* OP_AT_LEAST: how many kids must hold */
+    uint32_t nkids;
+    sg_cond **kids;
+};
+
+#define SG_MAX_COND_DEPTH 48
+
+typedef struct sg_detection {
+    uint32_t nsel;
+    sg_selection *sel;
+    sg_cond *cond;
+} sg_detection;
+
+/* ---- field symbols ----------------------------------------------------------- */
+
+/* Interned field keys: an event field is looked up by its name when it is
+ * under Event.EventData / Event.UserData, else by its full path. */
+typedef struct sg_symtab {
+    char **keys;         /* lower-cased */
+    uint32_t n, cap;     /* n keys; cap slots in the hash */
+    int32_t *slots;      /* open addressing: key index or -1 */
+} sg_symtab;
+
+int32_t sg_sym_intern(sg_symtab *t, const char *key, size_t len);
+int32_t sg_sym_find(const sg_symtab *t, const char *key, size_t len);
+void sg_sym_free(sg_symtab *t);
+
+/* ---- logsources -------------------------------------------------------------- */
+
+typedef struct sg_rename { const char *from, *to; } sg_rename;
+typedef struct sg_kv { const char *key, *value; } sg_kv;
+
+/* One way a logsource appears in Windows logs. */
+typedef struct sg_variant_def {
+    const char **channels;
+    uint32_t nchannels;
+    uint32_t *eids;
+    uint32_t neids;       /* 0: any event ID of the channels */
+    sg_rename *renames;
+    uint32_t nrenames;
+    sg_kv *conditions;    /* extra field: value equalities */
+    uint32_t nconditions;
+} sg_variant_def;
+
+typedef struct sg_logsource_def {
+    const char *product, *category, *service;  /* NULL = wildcard */
+    sg_variant_def *variants;
+    uint32_t nvariants;
+} sg_logsource_def;
+
+typedef struct sg_logsources {
+    sg_logsource_def *defs;
+    uint32_t ndefs;
+    sg_kv *aliases;       /* Sigma field name -> event path */
+    uint32_t naliases;
+} sg_logsources;
+
+int sg_logsources_parse(const char *text, size_t len, ps_arena *arena, sg_logsources *out,
+                        char *err, size_t errlen, uint32_t *err_line);
+/* The variants for a rule's logsource, or 0 when it maps to none. */
+uint32_t sg_logsources_lookup(const sg_logsources *ls, const char *product,
+                              const char *category, const char *service,
+                              const sg_variant_def **variants);
+
+extern const char ps_sigma_builtin_logsources[];
+extern const size_t ps_sigma_builtin_logsources_len;
+
+/* ---- compiled rules ------------------------------------------------------------ */
+
+/* A rule as it applies to one logsource variant (own field renames). */
+typedef struct sg_compiled {
+    uint32_t rule;        /* index into the set's rules */
+    const sg_variant_def *variant; /* NULL: meets every event */
+    sg_detection det;
+    sg_map extra;         /* the variant's own conditions (e.g. EventType) */
+    uint32_t nfilters;
+    sg_detection *filters;/* must all hold too (Sigma filter rules) */
+    uint32_t filters_cap;
+} sg_compiled;
+
+typedef struct sg_compile_ctx {
+    ps_arena *arena;
+    sg_symtab *syms;
+    const sg_logsources *ls;
+    const sg_variant_def *variant;  /* renames; NULL = none */
+    const ps_sigma_options *opt;
+    pcre2_code ***regexes;          /* every compiled regex, to free */
+    uint32_t *nregexes, *regex_cap;
+    /* error out */
+    ps_sigma_skip reason;
+    uint32_t line;
+    char msg[256];
+} sg_compile_ctx;
+
+int sg_compile_detection(sg_compile_ctx *cc, const yt_node *detection, sg_detection *out);
+int sg_compile_extra(sg_compile_ctx *cc, const sg_variant_def *v, sg_map *out);
+int sg_parse_condition(sg_compile_ctx *cc, const char *text, uint32_t line,
+                       const sg_detection *det, sg_cond **out);
+int sg_compile_fail(sg_compile_ctx *cc, ps_sigma_skip reason, uint32_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- the set --------------------------------------------------------------- */
+
+typedef struct sg_rule {
+    ps_sigma_rule_info info;
+    uint32_t first_compiled, ncompiled;
+    int unmapped;
+} sg_rule;
+
+typedef struct sg_eid_list { uint32_t eid; uint32_t first, n; } sg_eid_list;
+
+/* Rules that can match events of one channel. */
+typedef struct sg_channel_bucket {
+    const char *channel;          /* lower-cased */
+    uint64_t hash;
+    sg_eid_list *by_eid;          /* sorted by eid */
+    uint32_t nby_eid;
+    uint32_t any_first, any_n;    /* rules for any event ID */
+} sg_channel_bucket;
+
+struct ps_sigma_set {
+    ps_arena arena;
+    sg_symtab syms;
+    sg_rule *rules;
+    uint32_t nrules, rules_cap;
+    sg_compiled *compiled;
+    uint32_t ncompiled, compiled_cap;
+    pcre2_code **regexes;
+    uint32_t nregexes, regex_cap;
+    /* index */
+    uint32_t *postings;           /* compiled indices referenced by buckets */
+    sg_channel_bucket *buckets;
+    uint32_t nbuckets;            /* power of two; empty slots have channel NULL */
+    uint32_t every_first, every_n;/* compiled rules meeting every event */
+};
+
+uint64_t sg_hash_lower(const char *s, size_t len);
+int sg_build_index(ps_sigma_set *set, const sg_logsources *ls, int match_unmapped);
+
+/* Field keys of event fields and of Sigma field names. */
+void sg_event_field_key(const char *path, size_t path_len, const char **key, size_t *key_len);
+
+#endif
