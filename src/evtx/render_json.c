@@ -90,56 +90,88 @@ void put_parts(ps_buf *b, const bx_node *parts, int esc, const struct value_styl
 
 /* --- the walker --------------------------------------------------------------- */
 
+/* Keys already used in one JSON object. Hostile records can expand into
+ * thousands of same-named siblings, so lookups are hashed and each name
+ * remembers its next free suffix: the whole object stays linear. */
+typedef struct key_entry {
+    const char *k;
+    size_t n;
+    uint32_t next_suffix;
+} key_entry;
+
 typedef struct key_set {
-    const char **keys;
-    size_t *lens;
+    key_entry *slots;
     size_t len, cap;
     ps_arena *arena;
 } key_set;
 
-static int key_used(const key_set *ks, const char *k, size_t n)
+static uint32_t key_hash(const char *k, size_t n)
 {
-    for (size_t i = 0; i < ks->len; i++)
-        if (ks->lens[i] == n && !memcmp(ks->keys[i], k, n))
-            return 1;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)k[i]) * 16777619u;
+    return h;
+}
+
+static key_entry *key_find(key_set *ks, const char *k, size_t n)
+{
+    if (!ks->cap)
+        return NULL;
+    for (size_t i = key_hash(k, n) & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1)) {
+        key_entry *e = &ks->slots[i];
+        if (!e->k)
+            return NULL;
+        if (e->n == n && !memcmp(e->k, k, n))
+            return e;
+    }
+}
+
+static void key_place(key_entry *slots, size_t cap, const char *k, size_t n, uint32_t next)
+{
+    size_t i = key_hash(k, n) & (cap - 1);
+    while (slots[i].k)
+        i = (i + 1) & (cap - 1);
+    slots[i] = (key_entry){k, n, next};
+}
+
+static int key_insert(key_set *ks, const char *k, size_t n)
+{
+    if ((ks->len + 1) * 2 > ks->cap) {
+        size_t cap = ks->cap ? ks->cap * 2 : 16;
+        key_entry *slots = ps_arena_zalloc(ks->arena, cap * sizeof *slots);
+        if (!slots)
+            return -1;
+        for (size_t i = 0; i < ks->cap; i++)
+            if (ks->slots[i].k)
+                key_place(slots, cap, ks->slots[i].k, ks->slots[i].n, ks->slots[i].next_suffix);
+        ks->slots = slots;
+        ks->cap = cap;
+    }
+    key_place(ks->slots, ks->cap, k, n, 1);
+    ks->len++;
     return 0;
 }
 
 /* Returns a key unique in the object: `k`, else k_1, k_2, ... */
 static const char *unique_key(key_set *ks, const char *k, size_t *n)
 {
-    const char *out = k;
-    if (key_used(ks, k, *n)) {
-        char *tmp = ps_arena_alloc(ks->arena, *n + 12);
-        if (!tmp)
-            return k;
-        for (unsigned i = 1;; i++) {
-            int m = snprintf(tmp, *n + 12, "%.*s_%u", (int)*n, k, i);
-            if (!key_used(ks, tmp, (size_t)m)) {
-                *n = (size_t)m;
-                out = tmp;
-                break;
-            }
+    key_entry *base = key_find(ks, k, *n);
+    if (!base) {
+        key_insert(ks, k, *n);
+        return k;
+    }
+    char *tmp = ps_arena_alloc(ks->arena, *n + 12);
+    if (!tmp)
+        return k;
+    for (uint32_t i = base->next_suffix;; i++) {
+        int m = snprintf(tmp, *n + 12, "%.*s_%u", (int)*n, k, i);
+        if (!key_find(ks, tmp, (size_t)m)) {
+            base->next_suffix = i + 1; /* before the insert may move it */
+            key_insert(ks, tmp, (size_t)m);
+            *n = (size_t)m;
+            return tmp;
         }
     }
-    if (ks->len == ks->cap) {
-        size_t cap = ks->cap ? ks->cap * 2 : 16;
-        const char **keys = ps_arena_alloc(ks->arena, cap * sizeof *keys);
-        size_t *lens = ps_arena_alloc(ks->arena, cap * sizeof *lens);
-        if (!keys || !lens)
-            return out;
-        if (ks->len) {
-            memcpy(keys, ks->keys, ks->len * sizeof *keys);
-            memcpy(lens, ks->lens, ks->len * sizeof *lens);
-        }
-        ks->keys = keys;
-        ks->lens = lens;
-        ks->cap = cap;
-    }
-    ks->keys[ks->len] = out;
-    ks->lens[ks->len] = *n;
-    ks->len++;
-    return out;
 }
 
 typedef struct walker {
