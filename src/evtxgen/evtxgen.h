@@ -177,8 +177,11 @@ typedef struct eg_record_opts {
 } eg_record_opts;
 
 /* Add a record: template instance with values. `opts` may be NULL.
- * Returns PS_OK, PS_ERR_ARG (a record that cannot fit in an empty chunk,
- * a value index out of range) or PS_ERR_NOMEM. */
+ * Values are written as given (a count or types that do not match the
+ * template are allowed: tests use them). Returns PS_OK, PS_ERR_ARG (the
+ * record cannot fit in an empty chunk; the writer stays usable, though the
+ * fresh chunk opened for it may stay empty; or the writer already failed)
+ * or PS_ERR_NOMEM. */
 int eg_add_record(eg_writer *w, uint64_t record_id, uint64_t filetime,
                   const eg_template *tmpl, const eg_value *values, size_t nvalues,
                   const eg_record_opts *opts);

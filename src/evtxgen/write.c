@@ -467,7 +467,7 @@ static int add_fragment_record(eg_writer *w, uint64_t id, uint64_t filetime,
         if (rc != PS_OK)
             return rc;
     }
-    eg_fail(w, "record does not fit in an empty chunk");
+    /* Not a writer failure: the caller may go on with smaller records. */
     return PS_ERR_ARG;
 }
 

@@ -569,7 +569,8 @@ static int add_record(desc *d, json_t *r, uint64_t *next_id, const char *where)
         return -1;
     }
     if (rc != PS_OK) {
-        fail(d, where, "%s", eg_writer_error(d->w));
+        fail(d, where, "%s", eg_writer_failed(d->w) ? eg_writer_error(d->w)
+                                                     : "record does not fit in a 64 KiB chunk");
         return -1;
     }
     *next_id = id + 1;
