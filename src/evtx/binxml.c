@@ -65,6 +65,24 @@ static unsigned slot_of(uint32_t offset, unsigned nslots)
     return (unsigned)((offset * 2654435761u) >> 7) & (nslots - 1);
 }
 
+static void classify_name(bx_name *n)
+{
+    static const struct { const char *s; uint8_t role; } roles[] = {
+        {"Data", BX_NAME_DATA}, {"EventData", BX_NAME_EVENTDATA},
+        {"UserData", BX_NAME_USERDATA}, {"Name", BX_NAME_NAME}};
+    n->role = BX_NAME_OTHER;
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (!strcmp(n->s, roles[i].s))
+            n->role = roles[i].role;
+    n->plain = 1;
+    for (uint32_t i = 0; i < n->len; i++) {
+        unsigned char c = (unsigned char)n->s[i];
+        if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\' || c == '&' || c == '<' ||
+            c == '>' || c == '\'')
+            n->plain = 0;
+    }
+}
+
 /* Decode the name structure at a chunk offset: next(4) hash(2) nchars(2)
  * UTF-16 chars, NUL. Decoded once per chunk and cached by offset. */
 static const bx_name *name_at(bx_chunk *c, uint32_t off)
@@ -87,6 +105,7 @@ static const bx_name *name_at(bx_chunk *c, uint32_t off)
     name->len = (uint32_t)utf16_to_utf8(s, c->data + off + 8, nchars);
     s[name->len] = 0;
     name->s = s;
+    classify_name(name);
     unsigned slot = home;
     for (unsigned i = 0; i < 8; i++) {
         unsigned t = (home + i) & (BX_NAME_SLOTS - 1);

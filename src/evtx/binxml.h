@@ -45,9 +45,15 @@ enum bx_type {
     BX_T_ARRAY = 0x80
 };
 
+/* Names the renderers treat specially, recognised once when decoded. */
+enum bx_name_role { BX_NAME_OTHER, BX_NAME_DATA, BX_NAME_EVENTDATA, BX_NAME_USERDATA,
+                    BX_NAME_NAME };
+
 typedef struct bx_name {
     const char *s;  /* UTF-8, NUL-terminated */
     uint32_t len;
+    uint8_t role;   /* bx_name_role */
+    uint8_t plain;  /* needs no escaping in JSON or XML */
 } bx_name;
 
 enum bx_kind {

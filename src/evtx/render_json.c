@@ -177,6 +177,7 @@ static const char *unique_key(key_set *ks, const char *k, size_t *n)
 typedef struct walker {
     json_sink *sink;
     ps_arena *arena;
+    ps_buf *scratch;
 } walker;
 
 static void walk_element(walker *w, const bx_node *el, key_set *parent);
@@ -189,31 +190,39 @@ static int has_kind(const bx_node *list, int elements)
     return 0;
 }
 
-static int name_is(const bx_node *n, const char *s)
+static int name_is(const bx_node *n, uint8_t role)
 {
-    return n->name && !strcmp(n->name->s, s);
+    return n->name && n->name->role == role;
 }
 
 /* The Name attribute's value of a <Data> element, as UTF-8 (NULL if none or
  * empty). */
 static const char *data_name(walker *w, const bx_node *el, size_t *len)
 {
-    if (el->kind != BX_ELEM || !name_is(el, "Data"))
+    if (el->kind != BX_ELEM || !name_is(el, BX_NAME_DATA))
         return NULL;
     for (const bx_node *a = el->attrs; a; a = a->next) {
-        if (!name_is(a, "Name"))
+        if (!name_is(a, BX_NAME_NAME))
             continue;
-        ps_buf tmp;
-        ps_buf_init(&tmp);
-        put_parts(&tmp, a->children, ESC_NONE, &STYLE_JSON);
-        char *s = NULL;
-        if (tmp.len && !tmp.failed)
-            s = ps_arena_strndup(w->arena, tmp.data, tmp.len);
-        *len = tmp.len;
-        ps_buf_free(&tmp);
-        return s;
+        ps_buf_reset(w->scratch);
+        put_parts(w->scratch, a->children, ESC_NONE, &STYLE_JSON);
+        if (!w->scratch->len || w->scratch->failed)
+            return NULL;
+        *len = w->scratch->len;
+        return ps_arena_strndup(w->arena, w->scratch->data, w->scratch->len);
     }
     return NULL;
+}
+
+/* Does this <Data> carry a non-empty Name attribute? */
+static int has_name_attr(const bx_node *el)
+{
+    for (const bx_node *a = el->attrs; a; a = a->next)
+        if (name_is(a, BX_NAME_NAME))
+            for (const bx_node *v = a->children; v; v = v->next)
+                if (v->kind != BX_VALUE || v->size > 0)
+                    return 1;
+    return 0;
 }
 
 static void walk_attributes(walker *w, const bx_node *attrs)
@@ -260,7 +269,7 @@ static void walk_unnamed_data(walker *w, const bx_node *el, key_set *ks, unsigne
     for (const bx_node *c = el->children; c; c = c->next) {
         if (c->kind != BX_ELEM)
             continue;
-        if (!name_is(c, "Data")) {
+        if (!name_is(c, BX_NAME_DATA)) {
             walk_element(w, c, ks);
             continue;
         }
@@ -275,7 +284,7 @@ static void walk_unnamed_data(walker *w, const bx_node *el, key_set *ks, unsigne
         } else {
             w->sink->open_array(w->sink, "#text", 5);
             for (const bx_node *d = c; d; d = d->next)
-                if (d->kind == BX_ELEM && name_is(d, "Data"))
+                if (d->kind == BX_ELEM && name_is(d, BX_NAME_DATA))
                     w->sink->scalar(w->sink, NULL, 0, d->children, 0);
             w->sink->close_array(w->sink);
         }
@@ -287,10 +296,9 @@ static void walk_container(walker *w, const bx_node *el, const char *key, size_t
 {
     unsigned ndata = 0, named = 0;
     for (const bx_node *c = el->children; c; c = c->next)
-        if (c->kind == BX_ELEM && name_is(c, "Data")) {
-            size_t n;
+        if (c->kind == BX_ELEM && name_is(c, BX_NAME_DATA)) {
             ndata++;
-            named += data_name(w, c, &n) != NULL;
+            named += has_name_attr(c);
         }
     key_set ks = {.arena = w->arena};
     w->sink->open(w->sink, key, klen);
@@ -308,7 +316,7 @@ static void walk_element(walker *w, const bx_node *el, key_set *parent)
     size_t klen = el->name->len;
     const char *key = unique_key(parent, el->name->s, &klen);
     int elems = has_kind(el->children, 1);
-    if (elems && (name_is(el, "EventData") || name_is(el, "UserData"))) {
+    if (elems && (name_is(el, BX_NAME_EVENTDATA) || name_is(el, BX_NAME_USERDATA))) {
         walk_container(w, el, key, klen);
         return;
     }
@@ -328,13 +336,16 @@ static void walk_element(walker *w, const bx_node *el, key_set *parent)
 
 void json_walk(const bx_node *roots, json_sink *sink, ps_arena *arena)
 {
-    walker w = {.sink = sink, .arena = arena};
+    ps_buf scratch;
+    ps_buf_init(&scratch);
+    walker w = {.sink = sink, .arena = arena, .scratch = &scratch};
     key_set ks = {.arena = arena};
     sink->open(sink, NULL, 0);
     for (const bx_node *n = roots; n; n = n->next)
         if (n->kind == BX_ELEM)
             walk_element(&w, n, &ks);
     sink->close(sink);
+    ps_buf_free(&scratch);
 }
 
 /* --- the JSON text sink ----------------------------------------------------------- */
