@@ -129,7 +129,9 @@ static int by_time(const void *pa, const void *pb)
     int c = strcmp(a->file, b->file);
     if (c)
         return c;
-    return a->record_id < b->record_id ? -1 : a->record_id > b->record_id;
+    if (a->record_id != b->record_id)
+        return a->record_id < b->record_id ? -1 : 1;
+    return a->rule < b->rule ? -1 : a->rule > b->rule; /* same output whatever the thread count */
 }
 
 static void format_time(uint64_t filetime, char *out, size_t len)
