@@ -6,6 +6,7 @@
  *   common.h  status codes, diagnostics (how the library reports problems)
  *   event.h   the event model: one decoded record as typed fields, read by the matcher
  *   evtx.h    reading EVTX files: dumping them as JSON/XML or streaming events
+ *   sigma.h   Sigma rules: load once, match events (thread-safe with per-thread scratch)
  *   scan.h    file sweeps: IOC lists (hashes, file names, C2, keywords) and YARA
  *
  * The library never prints: problems go to the caller's diagnostic callback,
@@ -18,5 +19,6 @@
 #include "plainsight/event.h"
 #include "plainsight/evtx.h"
 #include "plainsight/scan.h"
+#include "plainsight/sigma.h"
 
 #endif
