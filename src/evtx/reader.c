@@ -507,6 +507,11 @@ static void process_item(worker *w)
     r->stats.records += w->nrecords;
     r->stats.recovered += w->nrecovered;
     note_stale_count(r, f, w->item.chunk, w->nrecords);
+    /* Zero chunks past the header's count are preallocated space; inside
+     * it, a chunk of zeros means data was wiped or never written. */
+    if (res.skipped && got == EVTX_CHUNK_SIZE && (w->item.chunk & 0xFFFF) < f->header_chunks)
+        run_diag(r, PS_DIAG_WARNING, f->path, off,
+                 "chunk is all zeros inside the range the file header counts (wiped?)");
     if (stopped && !r->stop) {
         r->stop = 1;
         r->status = PS_ERR_STOP;

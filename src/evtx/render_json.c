@@ -99,10 +99,14 @@ typedef struct key_entry {
     uint32_t next_suffix;
 } key_entry;
 
+#define KEYS_INLINE 8
+
 typedef struct key_set {
-    key_entry *slots;
+    key_entry *slots;     /* hash table, once more than KEYS_INLINE keys */
     size_t len, cap;
     ps_arena *arena;
+    key_entry few[KEYS_INLINE]; /* most objects have a handful of keys */
+    size_t nfew;
 } key_set;
 
 static uint32_t key_hash(const char *k, size_t n)
@@ -115,8 +119,12 @@ static uint32_t key_hash(const char *k, size_t n)
 
 static key_entry *key_find(key_set *ks, const char *k, size_t n)
 {
-    if (!ks->cap)
+    if (!ks->cap) {
+        for (size_t i = 0; i < ks->nfew; i++)
+            if (ks->few[i].n == n && !memcmp(ks->few[i].k, k, n))
+                return &ks->few[i];
         return NULL;
+    }
     for (size_t i = key_hash(k, n) & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1)) {
         key_entry *e = &ks->slots[i];
         if (!e->k)
@@ -136,6 +144,20 @@ static void key_place(key_entry *slots, size_t cap, const char *k, size_t n, uin
 
 static int key_insert(key_set *ks, const char *k, size_t n)
 {
+    if (!ks->cap && ks->nfew < KEYS_INLINE) {
+        ks->few[ks->nfew++] = (key_entry){k, n, 1};
+        return 0;
+    }
+    if (!ks->cap) { /* outgrew the inline array: move to a hash table */
+        key_entry *slots = ps_arena_zalloc(ks->arena, 4 * KEYS_INLINE * sizeof *slots);
+        if (!slots)
+            return -1;
+        for (size_t i = 0; i < ks->nfew; i++)
+            key_place(slots, 4 * KEYS_INLINE, ks->few[i].k, ks->few[i].n, ks->few[i].next_suffix);
+        ks->slots = slots;
+        ks->cap = 4 * KEYS_INLINE;
+        ks->len = ks->nfew;
+    }
     if ((ks->len + 1) * 2 > ks->cap) {
         size_t cap = ks->cap ? ks->cap * 2 : 16;
         key_entry *slots = ps_arena_zalloc(ks->arena, cap * sizeof *slots);

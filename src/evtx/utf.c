@@ -121,6 +121,23 @@ size_t utf16_to_utf8(char *dst, const uint8_t *src, size_t nunits)
     return (size_t)(o - dst);
 }
 
+/* Four UTF-16 units that are all printable ASCII with nothing to escape in
+ * any output format? Checked eight bytes at a time: most event text is
+ * plain ASCII, and this loop carries it. */
+static inline int plain_quad(uint64_t q)
+{
+    /* high bytes zero, low bytes in 0x20..0x7E and none of " & ' < > \ */
+    if (q & 0xFF80FF80FF80FF80ull)
+        return 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned c = (unsigned)(q >> (16 * k)) & 0x7F;
+        if (c < 0x20 || c == 0x7F || c == '"' || c == '&' || c == '\'' || c == '<' ||
+            c == '>' || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
 void put_utf16(ps_buf *b, const uint8_t *src, size_t nunits, text_escape esc,
                int stop_at_nul)
 {
@@ -129,6 +146,19 @@ void put_utf16(ps_buf *b, const uint8_t *src, size_t nunits, text_escape esc,
     char *o = b->data + b->len;
     size_t i = 0;
     while (i < nunits) {
+        while (i + 4 <= nunits) {
+            uint64_t q = rd64(src + 2 * i);
+            if (!plain_quad(q))
+                break;
+            o[0] = (char)q;
+            o[1] = (char)(q >> 16);
+            o[2] = (char)(q >> 32);
+            o[3] = (char)(q >> 48);
+            o += 4;
+            i += 4;
+        }
+        if (i >= nunits)
+            break;
         uint32_t u = rd16(src + 2 * i);
         if (plain_ascii(u, esc)) { /* the common case: printable ASCII */
             *o++ = (char)u;
@@ -154,6 +184,13 @@ static inline unsigned utf8_len(unsigned char c)
 
 void put_utf8(ps_buf *b, const char *s, size_t n, text_escape esc)
 {
+    size_t plain = 0; /* the common case: nothing to escape or check */
+    while (plain < n && plain_ascii((unsigned char)s[plain], esc))
+        plain++;
+    if (plain == n) {
+        ps_buf_add(b, s, n);
+        return;
+    }
     if (ps_buf_reserve(b, n * 6 + 8) != 0)
         return;
     char *o = b->data + b->len;

@@ -6,7 +6,6 @@
  * crash, must still deliver every intact record and must report a
  * diagnostic.
  *
- * Tests the decoder does not pass yet run only with PS_PENDING_TESTS=1.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -61,11 +60,6 @@ static const char *fixture_path(const char *name)
     return path;
 }
 
-static int pending_enabled(void)
-{
-    const char *v = getenv("PS_PENDING_TESTS");
-    return v && strcmp(v, "0") != 0 && *v;
-}
 
 /* Everything a decoder run produced. */
 typedef struct capture {
@@ -1003,14 +997,8 @@ int main(void)
         FIXTURE_TEST(test_damage_template_loop),
         FIXTURE_TEST(test_damage_deep_nesting),
         FIXTURE_TEST(test_slack_records),
-    };
-    /* Tests the decoder does not pass yet (see the evtxgen report). */
-    const struct CMUnitTest pending[] = {
         FIXTURE_TEST(test_damage_zero_chunk_diag),
     };
     int failed = cmocka_run_group_tests_name("dump_fixtures", passing, setup_dir, teardown_dir);
-    if (pending_enabled())
-        failed += cmocka_run_group_tests_name("dump_fixtures_pending", pending, setup_dir,
-                                              teardown_dir);
     return failed ? 1 : 0;
 }
