@@ -121,21 +121,56 @@ size_t utf16_to_utf8(char *dst, const uint8_t *src, size_t nunits)
     return (size_t)(o - dst);
 }
 
-/* Four UTF-16 units that are all printable ASCII with nothing to escape in
- * any output format? Checked eight bytes at a time: most event text is
- * plain ASCII, and this loop carries it. */
-static inline int plain_quad(uint64_t q)
+/* SWAR tests over four UTF-16 units in a u64 (lanes of 16 bits). A lane
+ * "hits" when it needs the slow path: not ASCII, a control character, or a
+ * character the output format escapes. Borrows between lanes can only add
+ * false hits after a true one, which is harmless for a yes/no answer. */
+#define LANES_1 0x0001000100010001ull
+#define LANES_HI 0x8000800080008000ull
+
+static inline uint64_t lanes_zero(uint64_t v) { return (v - LANES_1) & ~v & LANES_HI; }
+static inline uint64_t lanes_eq(uint64_t q, unsigned c) { return lanes_zero(q ^ (c * LANES_1)); }
+
+static inline int plain_quad(uint64_t q, text_escape esc)
 {
-    /* high bytes zero, low bytes in 0x20..0x7E and none of " & ' < > \ */
-    if (q & 0xFF80FF80FF80FF80ull)
+    if (q & 0xFF80FF80FF80FF80ull) /* a unit >= 0x80 */
         return 0;
-    for (int k = 0; k < 4; k++) {
-        unsigned c = (unsigned)(q >> (16 * k)) & 0x7F;
-        if (c < 0x20 || c == 0x7F || c == '"' || c == '&' || c == '\'' || c == '<' ||
-            c == '>' || c == '\\')
-            return 0;
+    uint64_t hit = ((q - 0x20 * LANES_1) & LANES_HI) | lanes_eq(q, 0x7F);
+    switch (esc) {
+    case ESC_NONE: break;
+    case ESC_JSON: hit |= lanes_eq(q, '"') | lanes_eq(q, '\\'); break;
+    default:
+        hit |= lanes_eq(q, '&') | lanes_eq(q, '<') | lanes_eq(q, '>') | lanes_eq(q, '"') |
+               lanes_eq(q, '\'');
+        break;
     }
-    return 1;
+    return hit == 0;
+}
+
+/* The same over eight UTF-8 bytes. */
+#define BYTES_1 0x0101010101010101ull
+#define BYTES_HI 0x8080808080808080ull
+
+static inline uint64_t bytes_eq(uint64_t q, unsigned c)
+{
+    uint64_t v = q ^ (c * BYTES_1);
+    return (v - BYTES_1) & ~v & BYTES_HI;
+}
+
+static inline int plain_octet(uint64_t q, text_escape esc)
+{
+    if (q & BYTES_HI)
+        return 0;
+    uint64_t hit = ((q - 0x20 * BYTES_1) & BYTES_HI) | bytes_eq(q, 0x7F);
+    switch (esc) {
+    case ESC_NONE: break;
+    case ESC_JSON: hit |= bytes_eq(q, '"') | bytes_eq(q, '\\'); break;
+    default:
+        hit |= bytes_eq(q, '&') | bytes_eq(q, '<') | bytes_eq(q, '>') | bytes_eq(q, '"') |
+               bytes_eq(q, '\'');
+        break;
+    }
+    return hit == 0;
 }
 
 void put_utf16(ps_buf *b, const uint8_t *src, size_t nunits, text_escape esc,
@@ -148,7 +183,7 @@ void put_utf16(ps_buf *b, const uint8_t *src, size_t nunits, text_escape esc,
     while (i < nunits) {
         while (i + 4 <= nunits) {
             uint64_t q = rd64(src + 2 * i);
-            if (!plain_quad(q))
+            if (!plain_quad(q, esc))
                 break;
             o[0] = (char)q;
             o[1] = (char)(q >> 16);
@@ -185,6 +220,8 @@ static inline unsigned utf8_len(unsigned char c)
 void put_utf8(ps_buf *b, const char *s, size_t n, text_escape esc)
 {
     size_t plain = 0; /* the common case: nothing to escape or check */
+    while (plain + 8 <= n && plain_octet(rd64((const uint8_t *)s + plain), esc))
+        plain += 8;
     while (plain < n && plain_ascii((unsigned char)s[plain], esc))
         plain++;
     if (plain == n) {
