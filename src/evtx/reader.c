@@ -8,6 +8,7 @@
  * its output buffer, whatever the input size.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -63,9 +64,10 @@ static int has_evtx_suffix(const char *name)
     return n > 5 && !strcasecmp(name + n - 5, ".evtx");
 }
 
-static int cmp_str(const void *a, const void *b)
+/* Entries are "<type char><name>": order by name. */
+static int cmp_name(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
 typedef struct run run;
@@ -85,27 +87,43 @@ static int walk_dir(run *r, path_list *out, const char *dir, int depth)
         run_diag(r, PS_DIAG_ERROR, dir, 0, strerror(errno));
         return 0;
     }
+    /* Entry names carry their d_type in a leading byte, so most entries
+     * need no lstat (one syscall fewer per file on large evidence trees). */
     path_list names = {0};
     struct dirent *e;
     int rc = 0;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && path_add(&names, e->d_name))
+    char typed[NAME_MAX + 2];
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char kind = e->d_type == DT_DIR ? 'd' : e->d_type == DT_REG ? 'f'
+                    : e->d_type == DT_UNKNOWN ? '?' : 'o';
+        if (kind == 'o' || (kind == 'f' && !has_evtx_suffix(e->d_name)))
+            continue; /* links, devices, FIFOs, other files: not ours */
+        snprintf(typed, sizeof typed, "%c%s", kind, e->d_name);
+        if (path_add(&names, typed))
             rc = -1;
+    }
     closedir(d);
     if (names.len)
-        qsort(names.items, names.len, sizeof *names.items, cmp_str);
+        qsort(names.items, names.len, sizeof *names.items, cmp_name);
     ps_buf full;
     ps_buf_init(&full);
     for (size_t i = 0; i < names.len && rc == 0; i++) {
+        const char *name = names.items[i] + 1;
+        char kind = names.items[i][0];
         ps_buf_reset(&full);
-        ps_buf_printf(&full, "%s/%s", dir, names.items[i]);
+        ps_buf_printf(&full, "%s/%s", dir, name);
         const char *p = ps_buf_cstr(&full);
         struct stat st;
-        if (lstat(p, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
+        if (kind == '?') {
+            if (lstat(p, &st) != 0)
+                continue;
+            kind = S_ISDIR(st.st_mode) ? 'd' : S_ISREG(st.st_mode) ? 'f' : 'o';
+        }
+        if (kind == 'd')
             rc = walk_dir(r, out, p, depth + 1);
-        else if (S_ISREG(st.st_mode) && has_evtx_suffix(names.items[i]))
+        else if (kind == 'f' && has_evtx_suffix(name))
             rc = path_add(out, p);
     }
     ps_buf_free(&full);

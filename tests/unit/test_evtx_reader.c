@@ -1,0 +1,217 @@
+/*
+ * The EVTX run driver: output identical whatever the thread count, JSON and
+ * JSONL outputs that parse, directory walks that skip what is not an EVTX
+ * file (symlink loops, FIFOs), and callbacks that stop a run.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "evtxgen/evtxgen.h"
+#include "plainsight/evtx.h"
+#include "util/buf.h"
+
+#define NRECORDS 1500 /* enough for several chunks */
+
+static char tmpdir[256];
+
+static const char *in_tmp(const char *name)
+{
+    static char path[2][512];
+    static int k;
+    k ^= 1;
+    snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
+    return path[k];
+}
+
+/* A file of NRECORDS 4688-like records with one template and a nested
+ * EventData instance, spread over several chunks by the writer. */
+static void write_sample(const char *path, uint64_t first_id)
+{
+    eg_writer *w = eg_writer_new();
+    eg_node *ev = eg_elem(w, "Event");
+    eg_attr_text(w, ev, "xmlns", "http://schemas.microsoft.com/win/2004/08/events/event");
+    eg_node *sys = eg_child_elem(w, ev, "System");
+    eg_sub(w, eg_child_elem(w, sys, "EventID"), 0, EG_T_UINT16, 0);
+    eg_sub(w, eg_child_elem(w, sys, "EventRecordID"), 1, EG_T_UINT64, 0);
+    eg_sub(w, eg_child_elem(w, sys, "Computer"), 2, EG_T_STRING, 0);
+    eg_node *data = eg_child_elem(w, ev, "EventData");
+    eg_node *d = eg_child_elem(w, data, "Data");
+    eg_attr_text(w, d, "Name", "CommandLine");
+    eg_sub(w, d, 3, EG_T_STRING, 0);
+    const eg_template *t = eg_template_new(w, NULL, ev);
+    for (uint64_t i = 0; i < NRECORDS; i++) {
+        char cmd[96];
+        snprintf(cmd, sizeof cmd, "cmd.exe /c echo \"%llu\" <&> \\\\host\\share",
+                 (unsigned long long)i);
+        eg_value v[4] = {eg_val_u16(w, 4688), eg_val_u64(w, first_id + i),
+                         eg_val_string(w, "HOST-A"), eg_val_string(w, cmd)};
+        eg_add_record(w, first_id + i, 133000000000000000ull + i * 10000000ull, t, v, 4, NULL);
+    }
+    assert_int_equal(eg_writer_finish(w, path, NULL), PS_OK);
+    eg_writer_free(w);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ps_reader_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    write_sample(in_tmp("a.evtx"), 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int collect(void *ctx, const void *data, size_t len)
+{
+    ps_buf_add(ctx, data, len);
+    return 0;
+}
+
+static ps_evtx_stats dump(const char *path, ps_format format, unsigned threads, ps_buf *out)
+{
+    ps_evtx_options opt = {.threads = threads};
+    ps_evtx_stats st;
+    const char *paths[] = {path};
+    ps_buf_init(out);
+    assert_int_equal(ps_evtx_dump(paths, 1, format, &opt, collect, out, &st), PS_OK);
+    return st;
+}
+
+static void test_threads_do_not_change_output(void **state)
+{
+    (void)state;
+    for (int f = PS_FORMAT_JSONL; f <= PS_FORMAT_XML; f++) {
+        ps_buf one, many;
+        ps_evtx_stats s1 = dump(in_tmp("a.evtx"), (ps_format)f, 1, &one);
+        ps_evtx_stats s4 = dump(in_tmp("a.evtx"), (ps_format)f, 4, &many);
+        assert_true(s1.chunks > 1);
+        assert_int_equal(s1.records, NRECORDS);
+        assert_int_equal(s4.records, NRECORDS);
+        assert_int_equal(one.len, many.len);
+        assert_memory_equal(one.data, many.data, one.len);
+        ps_buf_free(&one);
+        ps_buf_free(&many);
+    }
+}
+
+static void test_json_outputs_parse(void **state)
+{
+    (void)state;
+    ps_buf out;
+    dump(in_tmp("a.evtx"), PS_FORMAT_JSON, 2, &out);
+    json_error_t err;
+    json_t *all = json_loadb(out.data, out.len, 0, &err);
+    assert_non_null(all);
+    assert_true(json_is_array(all));
+    assert_int_equal(json_array_size(all), NRECORDS);
+    json_t *cmd = json_object_get(
+        json_object_get(json_object_get(json_array_get(all, 7), "Event"), "EventData"),
+        "CommandLine");
+    assert_string_equal(json_string_value(cmd), "cmd.exe /c echo \"7\" <&> \\\\host\\share");
+    json_decref(all);
+    ps_buf_free(&out);
+
+    dump(in_tmp("a.evtx"), PS_FORMAT_JSONL, 2, &out);
+    size_t lines = 0;
+    for (char *p = out.data, *end = out.data + out.len; p < end; lines++) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        assert_non_null(nl);
+        json_t *one = json_loadb(p, (size_t)(nl - p), 0, &err);
+        assert_non_null(one);
+        json_decref(one);
+        p = nl + 1;
+    }
+    assert_int_equal(lines, NRECORDS);
+    ps_buf_free(&out);
+}
+
+static void test_directory_walk_skips_non_evtx(void **state)
+{
+    (void)state;
+    assert_int_equal(mkdir(in_tmp("tree"), 0755), 0);
+    assert_int_equal(mkdir(in_tmp("tree/sub"), 0755), 0);
+    write_sample(in_tmp("tree/sub/B.EVTX"), 100000);
+    assert_int_equal(symlink("..", in_tmp("tree/sub/loop")), 0);
+    assert_int_equal(symlink("../../a.evtx", in_tmp("tree/link.evtx")), 0);
+    assert_int_equal(mkfifo(in_tmp("tree/pipe.evtx"), 0644), 0);
+    FILE *f = fopen(in_tmp("tree/notes.txt"), "w");
+    assert_non_null(f);
+    fputs("not a log\n", f);
+    fclose(f);
+    ps_buf out;
+    ps_evtx_stats st = dump(in_tmp("tree"), PS_FORMAT_JSONL, 2, &out);
+    assert_int_equal(st.files, 1);  /* links and the FIFO are not followed */
+    assert_int_equal(st.files_failed, 0);
+    assert_int_equal(st.records, NRECORDS);
+    ps_buf_free(&out);
+}
+
+static void test_not_evtx_is_reported(void **state)
+{
+    (void)state;
+    FILE *f = fopen(in_tmp("fake.evtx"), "w");
+    assert_non_null(f);
+    fputs("MZ this is not an event log", f);
+    fclose(f);
+    ps_buf out;
+    ps_evtx_options opt = {.threads = 1};
+    ps_evtx_stats st;
+    char *fake = strdup(in_tmp("fake.evtx")), *missing = strdup(in_tmp("missing.evtx"));
+    const char *paths[] = {fake, missing, in_tmp("a.evtx")};
+    ps_buf_init(&out);
+    assert_int_equal(ps_evtx_dump(paths, 3, PS_FORMAT_JSONL, &opt, collect, &out, &st), PS_OK);
+    free(fake);
+    free(missing);
+    assert_int_equal(st.files, 1);
+    assert_int_equal(st.files_failed, 2);
+    assert_int_equal(st.records, NRECORDS);
+    ps_buf_free(&out);
+}
+
+static int stop_after_ten(void *ctx, unsigned worker, const ps_event *ev)
+{
+    (void)worker;
+    (void)ev;
+    int *seen = ctx;
+    return ++*seen >= 10;
+}
+
+static void test_callback_stops_the_run(void **state)
+{
+    (void)state;
+    int seen = 0;
+    ps_evtx_options opt = {.threads = 1};
+    const char *paths[] = {in_tmp("a.evtx")};
+    assert_int_equal(ps_evtx_events(paths, 1, &opt, stop_after_ten, &seen, NULL), PS_ERR_STOP);
+    assert_int_equal(seen, 10);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_threads_do_not_change_output),
+        cmocka_unit_test(test_json_outputs_parse),
+        cmocka_unit_test(test_directory_walk_skips_non_evtx),
+        cmocka_unit_test(test_not_evtx_is_reported),
+        cmocka_unit_test(test_callback_stops_the_run),
+    };
+    return cmocka_run_group_tests_name("evtx_reader", tests, setup, teardown);
+}
