@@ -2,6 +2,10 @@
 
 #include "evtx/bytes.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 static const char hexdig[] = "0123456789abcdef";
 
 static inline char *put_cp(char *o, uint32_t cp)
@@ -173,6 +177,38 @@ static inline int plain_octet(uint64_t q, text_escape esc)
     return hit == 0;
 }
 
+#ifdef __SSE2__
+/* Eight units at a time (SSE2 is part of x86-64): returns how many leading
+ * units were plain and copied as ASCII bytes to *o. */
+static inline size_t plain_run_sse2(const uint8_t *src, size_t nunits, char **o,
+                                    text_escape esc)
+{
+    const __m128i zero = _mm_setzero_si128();
+    size_t i = 0;
+    for (; i + 8 <= nunits; i += 8) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i));
+        __m128i ascii = _mm_cmpeq_epi16(_mm_and_si128(v, _mm_set1_epi16((short)0xFF80)), zero);
+        __m128i bad = _mm_or_si128(_mm_cmplt_epi16(v, _mm_set1_epi16(0x20)),
+                                   _mm_cmpeq_epi16(v, _mm_set1_epi16(0x7F)));
+        if (esc == ESC_JSON) {
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('"')));
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('\\')));
+        } else if (esc != ESC_NONE) {
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('&')));
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('<')));
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('>')));
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('"')));
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('\'')));
+        }
+        if (_mm_movemask_epi8(_mm_andnot_si128(bad, ascii)) != 0xFFFF)
+            break;
+        _mm_storel_epi64((__m128i *)(void *)*o, _mm_packus_epi16(v, v));
+        *o += 8;
+    }
+    return i;
+}
+#endif
+
 void put_utf16(ps_buf *b, const uint8_t *src, size_t nunits, text_escape esc,
                int stop_at_nul)
 {
@@ -181,6 +217,9 @@ void put_utf16(ps_buf *b, const uint8_t *src, size_t nunits, text_escape esc,
     char *o = b->data + b->len;
     size_t i = 0;
     while (i < nunits) {
+#ifdef __SSE2__
+        i += plain_run_sse2(src + 2 * i, nunits - i, &o, esc);
+#endif
         while (i + 4 <= nunits) {
             uint64_t q = rd64(src + 2 * i);
             if (!plain_quad(q, esc))

@@ -4,13 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct ps_arena_block {
-    ps_arena_block *next;
-    size_t size;
-    size_t used;
-    max_align_t data[];
-};
-
 void ps_arena_init(ps_arena *a, size_t block_size, size_t limit)
 {
     a->head = NULL;
@@ -48,11 +41,9 @@ void ps_arena_reset(ps_arena *a)
     a->used_total = 0;
 }
 
-void *ps_arena_alloc(ps_arena *a, size_t n)
+void *ps_arena_alloc_slow(ps_arena *a, size_t n)
 {
-    n = (n + 7) & ~(size_t)7;
-    if (n == 0)
-        n = 8;
+    n = n ? (n + 7) & ~(size_t)7 : 8;
     if (a->limit && (n > a->limit || a->used_total > a->limit - n))
         return NULL;
     ps_arena_block *b = a->head;

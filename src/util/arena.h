@@ -8,6 +8,12 @@
 #include <stddef.h>
 
 typedef struct ps_arena_block ps_arena_block;
+struct ps_arena_block {
+    ps_arena_block *next;
+    size_t size;
+    size_t used;
+    max_align_t data[];
+};
 
 typedef struct ps_arena {
     ps_arena_block *head;   /* current block (others chained behind it) */
@@ -21,7 +27,21 @@ void ps_arena_free(ps_arena *a);
 /* Forget every allocation, keeping the first block for reuse. */
 void ps_arena_reset(ps_arena *a);
 /* Aligned to 8 bytes. NULL on failure or when the limit would be passed. */
-void *ps_arena_alloc(ps_arena *a, size_t n);
+void *ps_arena_alloc_slow(ps_arena *a, size_t n);
+
+/* The bump itself is inline: it runs once per decoded node. */
+static inline void *ps_arena_alloc(ps_arena *a, size_t n)
+{
+    n = n ? (n + 7) & ~(size_t)7 : 8;
+    ps_arena_block *b = a->head;
+    if (b && b->size - b->used >= n && (!a->limit || a->limit - a->used_total >= n)) {
+        void *p = (char *)b->data + b->used;
+        b->used += n;
+        a->used_total += n;
+        return p;
+    }
+    return ps_arena_alloc_slow(a, n);
+}
 void *ps_arena_zalloc(ps_arena *a, size_t n);
 char *ps_arena_strndup(ps_arena *a, const char *s, size_t n);
 
