@@ -90,23 +90,28 @@ void put_parts(ps_buf *b, const bx_node *parts, int esc, const struct value_styl
 
 /* --- the walker --------------------------------------------------------------- */
 
-/* Keys already used in one JSON object. Hostile records can expand into
- * thousands of same-named siblings, so lookups are hashed and each name
- * remembers its next free suffix: the whole object stays linear. */
+/* Keys already used in one JSON object. Almost every object has distinct
+ * keys, so a 64-bit Bloom filter of key hashes answers "new key" without a
+ * lookup; only a filter hit compares keys. Hostile records can expand into
+ * thousands of same-named siblings, so past KEYS_LINEAR keys the set moves
+ * to a hash table and each name remembers its next free suffix: the whole
+ * object stays linear. */
+#define KEYS_LINEAR 32
+
 typedef struct key_entry {
     const char *k;
     size_t n;
+    uint32_t hash;
     uint32_t next_suffix;
 } key_entry;
 
-#define KEYS_INLINE 8
-
 typedef struct key_set {
-    key_entry *slots;     /* hash table, once more than KEYS_INLINE keys */
-    size_t len, cap;
+    key_entry *keys;      /* the first KEYS_LINEAR keys, in order */
+    size_t len;
+    uint64_t bloom;
+    key_entry *table;     /* hash table once len > KEYS_LINEAR */
+    size_t cap, tlen;
     ps_arena *arena;
-    key_entry few[KEYS_INLINE]; /* most objects have a handful of keys */
-    size_t nfew;
 } key_set;
 
 static uint32_t key_hash(const char *k, size_t n)
@@ -117,69 +122,84 @@ static uint32_t key_hash(const char *k, size_t n)
     return h;
 }
 
-static key_entry *key_find(key_set *ks, const char *k, size_t n)
+static uint64_t bloom_bit(uint32_t h) { return 1ull << (h >> 26); }
+
+static key_entry *table_find(key_set *ks, const char *k, size_t n, uint32_t h)
 {
-    if (!ks->cap) {
-        for (size_t i = 0; i < ks->nfew; i++)
-            if (ks->few[i].n == n && !memcmp(ks->few[i].k, k, n))
-                return &ks->few[i];
-        return NULL;
-    }
-    for (size_t i = key_hash(k, n) & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1)) {
-        key_entry *e = &ks->slots[i];
+    for (size_t i = h & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1)) {
+        key_entry *e = &ks->table[i];
         if (!e->k)
             return NULL;
-        if (e->n == n && !memcmp(e->k, k, n))
+        if (e->hash == h && e->n == n && !memcmp(e->k, k, n))
             return e;
     }
 }
 
-static void key_place(key_entry *slots, size_t cap, const char *k, size_t n, uint32_t next)
+static key_entry *key_find(key_set *ks, const char *k, size_t n, uint32_t h)
 {
-    size_t i = key_hash(k, n) & (cap - 1);
-    while (slots[i].k)
-        i = (i + 1) & (cap - 1);
-    slots[i] = (key_entry){k, n, next};
+    if (!(ks->bloom & bloom_bit(h)))
+        return NULL;
+    if (ks->table)
+        return table_find(ks, k, n, h);
+    for (size_t i = 0; i < ks->len; i++)
+        if (ks->keys[i].hash == h && ks->keys[i].n == n && !memcmp(ks->keys[i].k, k, n))
+            return &ks->keys[i];
+    return NULL;
 }
 
-static int key_insert(key_set *ks, const char *k, size_t n)
+static void table_place(key_entry *table, size_t cap, const key_entry *e)
 {
-    if (!ks->cap && ks->nfew < KEYS_INLINE) {
-        ks->few[ks->nfew++] = (key_entry){k, n, 1};
+    size_t i = e->hash & (cap - 1);
+    while (table[i].k)
+        i = (i + 1) & (cap - 1);
+    table[i] = *e;
+}
+
+static int table_grow(key_set *ks)
+{
+    size_t cap = ks->cap ? ks->cap * 2 : 4 * KEYS_LINEAR;
+    key_entry *table = ps_arena_zalloc(ks->arena, cap * sizeof *table);
+    if (!table)
+        return -1;
+    if (ks->table) {
+        for (size_t i = 0; i < ks->cap; i++)
+            if (ks->table[i].k)
+                table_place(table, cap, &ks->table[i]);
+    } else {
+        for (size_t i = 0; i < ks->len; i++)
+            table_place(table, cap, &ks->keys[i]);
+    }
+    ks->table = table;
+    ks->cap = cap;
+    return 0;
+}
+
+static int key_insert(key_set *ks, const char *k, size_t n, uint32_t h)
+{
+    key_entry e = {k, n, h, 1};
+    ks->bloom |= bloom_bit(h);
+    if (!ks->table && ks->len < KEYS_LINEAR) {
+        if (!ks->keys && !(ks->keys = ps_arena_alloc(ks->arena, KEYS_LINEAR * sizeof e)))
+            return -1;
+        ks->keys[ks->len++] = e;
         return 0;
     }
-    if (!ks->cap) { /* outgrew the inline array: move to a hash table */
-        key_entry *slots = ps_arena_zalloc(ks->arena, 4 * KEYS_INLINE * sizeof *slots);
-        if (!slots)
-            return -1;
-        for (size_t i = 0; i < ks->nfew; i++)
-            key_place(slots, 4 * KEYS_INLINE, ks->few[i].k, ks->few[i].n, ks->few[i].next_suffix);
-        ks->slots = slots;
-        ks->cap = 4 * KEYS_INLINE;
-        ks->len = ks->nfew;
-    }
-    if ((ks->len + 1) * 2 > ks->cap) {
-        size_t cap = ks->cap ? ks->cap * 2 : 16;
-        key_entry *slots = ps_arena_zalloc(ks->arena, cap * sizeof *slots);
-        if (!slots)
-            return -1;
-        for (size_t i = 0; i < ks->cap; i++)
-            if (ks->slots[i].k)
-                key_place(slots, cap, ks->slots[i].k, ks->slots[i].n, ks->slots[i].next_suffix);
-        ks->slots = slots;
-        ks->cap = cap;
-    }
-    key_place(ks->slots, ks->cap, k, n, 1);
-    ks->len++;
+    if ((!ks->table || (ks->tlen + 1) * 2 > ks->cap) && table_grow(ks) != 0)
+        return -1;
+    if (!ks->tlen)
+        ks->tlen = ks->len;
+    table_place(ks->table, ks->cap, &e);
+    ks->tlen++;
     return 0;
 }
 
 /* Returns a key unique in the object: `k`, else k_1, k_2, ... */
 static const char *unique_key(key_set *ks, const char *k, size_t *n)
 {
-    key_entry *base = key_find(ks, k, *n);
+    uint32_t h = key_hash(k, *n);
+    key_entry *base = key_find(ks, k, *n, h);
     if (!base) {
-        key_insert(ks, k, *n);
+        key_insert(ks, k, *n, h);
         return k;
     }
     char *tmp = ps_arena_alloc(ks->arena, *n + 12);
@@ -187,9 +207,10 @@ static const char *unique_key(key_set *ks, const char *k, size_t *n)
         return k;
     for (uint32_t i = base->next_suffix;; i++) {
         int m = snprintf(tmp, *n + 12, "%.*s_%u", (int)*n, k, i);
-        if (!key_find(ks, tmp, (size_t)m)) {
+        uint32_t th = key_hash(tmp, (size_t)m);
+        if (!key_find(ks, tmp, (size_t)m, th)) {
             base->next_suffix = i + 1; /* before the insert may move it */
-            key_insert(ks, tmp, (size_t)m);
+            key_insert(ks, tmp, (size_t)m, th);
             *n = (size_t)m;
             return tmp;
         }

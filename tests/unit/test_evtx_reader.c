@@ -204,6 +204,33 @@ static void test_callback_stops_the_run(void **state)
     assert_int_equal(seen, 10);
 }
 
+/* An array expands its element once per item: 8,000 <Item> siblings must
+ * get the keys Item, Item_1, ... Item_7999 (and quickly: the key set is
+ * linear in the number of siblings). */
+static void test_many_duplicate_keys(void **state)
+{
+    (void)state;
+    enum { N = 8000 };
+    eg_writer *w = eg_writer_new();
+    eg_node *ev = eg_elem(w, "Event");
+    eg_node *list = eg_child_elem(w, eg_child_elem(w, ev, "UserData"), "List");
+    eg_sub(w, eg_child_elem(w, list, "Item"), 0, EG_T_ARRAY | EG_T_STRING, 0);
+    const eg_template *t = eg_template_new(w, NULL, ev);
+    static const char *items[N];
+    for (int i = 0; i < N; i++)
+        items[i] = i == N - 1 ? "last" : "x";
+    eg_value v[1] = {eg_val_string_array(w, items, N)};
+    eg_add_record(w, 1, 133000000000000000ull, t, v, 1, NULL);
+    assert_int_equal(eg_writer_finish(w, in_tmp("dups.evtx"), NULL), PS_OK);
+    eg_writer_free(w);
+    ps_buf out;
+    dump(in_tmp("dups.evtx"), PS_FORMAT_JSONL, 1, &out);
+    ps_buf_addc(&out, 0);
+    assert_non_null(strstr(out.data, "{\"Item\":\"x\",\"Item_1\":\"x\","));
+    assert_non_null(strstr(out.data, ",\"Item_7999\":\"last\"}"));
+    ps_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_directory_walk_skips_non_evtx),
         cmocka_unit_test(test_not_evtx_is_reported),
         cmocka_unit_test(test_callback_stops_the_run),
+        cmocka_unit_test(test_many_duplicate_keys),
     };
     return cmocka_run_group_tests_name("evtx_reader", tests, setup, teardown);
 }
