@@ -6,6 +6,7 @@
  *   common.h  status codes, diagnostics (how the library reports problems)
  *   event.h   the event model: one decoded record as typed fields, read by the matcher
  *   evtx.h    reading EVTX files: dumping them as JSON/XML or streaming events
+ *   jsonl.h   reading JSON exports of event logs (evtx_dump, Winlogbeat) as events
  *   sigma.h   Sigma rules: load once, match events (thread-safe with per-thread scratch)
  *   scan.h    file sweeps: IOC lists (hashes, file names, C2, keywords) and YARA
  *
@@ -18,6 +19,7 @@
 #include "plainsight/common.h"
 #include "plainsight/event.h"
 #include "plainsight/evtx.h"
+#include "plainsight/jsonl.h"
 #include "plainsight/scan.h"
 #include "plainsight/sigma.h"
 

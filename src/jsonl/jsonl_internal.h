@@ -1,0 +1,34 @@
+/* Internals of the JSON-lines reader: JSON value -> event model. */
+#ifndef PS_JSONL_INTERNAL_H
+#define PS_JSONL_INTERNAL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "plainsight/event.h"
+#include "util/arena.h"
+#include "util/buf.h"
+
+/* Reused across events of one worker: after warm-up, building an event
+ * allocates only from the arena, which is reset per event. */
+typedef struct jl_builder {
+    ps_field *fields;
+    uint32_t nfields, cap;
+    int failed;
+    ps_arena arena;
+    ps_buf path;
+    ps_buf text;
+} jl_builder;
+
+void jl_builder_init(jl_builder *b);
+void jl_builder_free(jl_builder *b);
+
+/* Fill `ev` (fields and quick fields, not source/offset) from one parsed
+ * object. Returns 0; -1 with *why set when the object is not an event of
+ * either layout; -2 when memory ran out. */
+int jl_build_event(jl_builder *b, json_t *root, ps_event *ev, const char **why);
+
+/* "2024-05-01T10:00:00.123456Z", evtx_dump's SystemTime form. */
+void jl_format_systemtime(uint64_t filetime, char out[48]);
+
+#endif

@@ -1,0 +1,520 @@
+/*
+ * The JSON-lines run driver: expands inputs into files, gives whole files to
+ * worker threads, and cuts each file into top-level JSON objects with a
+ * small scanner (strings, escapes and brace depth only) so that memory per
+ * worker is bounded by the largest accepted object, whatever the file size.
+ * jansson then parses each object on its own. Objects may be one per line or
+ * pretty-printed over many lines; a '{' in the first column always starts a
+ * new object, which is how the reader gets back in step after damage.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jsonl/jsonl_internal.h"
+#include "plainsight/jsonl.h"
+
+#define MAX_DIR_DEPTH 64
+#define READ_BLOCK (256u << 10)
+
+int ps_jsonl_is_json_name(const char *name)
+{
+    static const char *const suffixes[] = {".json", ".jsonl", ".ndjson"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        size_t s = strlen(suffixes[i]);
+        if (n > s && !strcasecmp(name + n - s, suffixes[i]))
+            return 1;
+    }
+    return 0;
+}
+
+/* --- the run ------------------------------------------------------------------ */
+
+typedef struct run {
+    const ps_jsonl_options *opt;
+    size_t max_object;
+    unsigned max_depth;
+    ps_event_fn fn;
+    void *ctx;
+    char **files;
+    size_t nfiles, cap, next_file;
+    pthread_mutex_t lock;       /* files, stats, diagnostics, progress */
+    ps_jsonl_stats stats;
+    int status;                 /* first error or stop, PS_OK otherwise */
+} run;
+
+static void run_diag_locked(run *r, ps_severity sev, const char *path, uint64_t line,
+                            int is_line, const char *msg)
+{
+    if (sev >= PS_DIAG_WARNING)
+        r->stats.warnings++;
+    if (!r->opt->diag)
+        return;
+    ps_diag d = {.severity = sev, .path = path, .offset = line, .is_line = is_line,
+                 .message = msg};
+    r->opt->diag(r->opt->diag_ctx, &d);
+}
+
+static void run_diag(run *r, ps_severity sev, const char *path, uint64_t line, int is_line,
+                     const char *msg)
+{
+    pthread_mutex_lock(&r->lock);
+    run_diag_locked(r, sev, path, line, is_line, msg);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static int add_file(run *r, const char *path)
+{
+    if (r->nfiles == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 64;
+        char **files = realloc(r->files, cap * sizeof *files);
+        if (!files)
+            return -1;
+        r->files = files;
+        r->cap = cap;
+    }
+    return (r->files[r->nfiles] = strdup(path)) ? (r->nfiles++, 0) : -1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collect JSON exports below `dir` in name order, not following symbolic
+ * links (evidence trees may hold loops). */
+static int walk_dir(run *r, const char *dir, int depth)
+{
+    if (depth > MAX_DIR_DEPTH) {
+        run_diag(r, PS_DIAG_WARNING, dir, 0, 0, "directory tree too deep; not descended");
+        return 0;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        run_diag(r, PS_DIAG_ERROR, dir, 0, 0, strerror(errno));
+        return 0;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **grown = realloc(names, cap * sizeof *grown);
+            if (!grown) {
+                rc = -1;
+                break;
+            }
+            names = grown;
+        }
+        if (!(names[n] = strdup(e->d_name)))
+            rc = -1;
+        else
+            n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    ps_buf full;
+    ps_buf_init(&full);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        ps_buf_reset(&full);
+        ps_buf_printf(&full, "%s/%s", dir, names[i]);
+        const char *p = ps_buf_cstr(&full);
+        struct stat st;
+        if (full.failed)
+            rc = -1;
+        else if (lstat(p, &st) != 0)
+            continue;
+        else if (S_ISDIR(st.st_mode))
+            rc = walk_dir(r, p, depth + 1);
+        else if (S_ISREG(st.st_mode) && ps_jsonl_is_json_name(names[i]))
+            rc = add_file(r, p);
+    }
+    ps_buf_free(&full);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+static int expand_inputs(run *r, const char *const *paths, size_t npaths)
+{
+    for (size_t i = 0; i < npaths; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) {
+            run_diag(r, PS_DIAG_ERROR, paths[i], 0, 0, strerror(errno));
+            r->stats.files_failed++;
+            continue;
+        }
+        if (S_ISDIR(st.st_mode) ? walk_dir(r, paths[i], 0) : add_file(r, paths[i]))
+            return PS_ERR_NOMEM;
+    }
+    return PS_OK;
+}
+
+/* Record the first error; a stop or error ends every worker's loop. */
+static void run_fail(run *r, int status)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->status == PS_OK || status == PS_ERR_NOMEM)
+        r->status = status;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static int run_stopped(run *r)
+{
+    pthread_mutex_lock(&r->lock);
+    int stopped = r->status != PS_OK;
+    pthread_mutex_unlock(&r->lock);
+    return stopped;
+}
+
+/* --- the object scanner ---------------------------------------------------------- */
+
+typedef struct scanner {
+    run *r;
+    unsigned worker;
+    const char *path;
+    jl_builder builder;
+    ps_buf object;            /* bytes of the object being read */
+    uint64_t object_offset;   /* its first byte in the file */
+    uint64_t object_line;     /* its first line (1-based) */
+    uint64_t offset;          /* file offset of the next byte fed */
+    uint64_t line;
+    unsigned depth;           /* 0: between objects */
+    int in_string, escaped;
+    int at_line_start;
+    int resyncing;            /* after damage: skip to a line starting with '{' */
+    uint64_t records, skipped; /* not yet added to the run's stats */
+} scanner;
+
+static void scanner_init(scanner *s, run *r, unsigned worker)
+{
+    memset(s, 0, sizeof *s);
+    s->r = r;
+    s->worker = worker;
+    jl_builder_init(&s->builder);
+    ps_buf_init(&s->object);
+}
+
+static void scanner_free(scanner *s)
+{
+    jl_builder_free(&s->builder);
+    ps_buf_free(&s->object);
+}
+
+static void scanner_start_file(scanner *s, const char *path)
+{
+    s->path = path;
+    s->offset = 0;
+    s->line = 1;
+    s->depth = 0;
+    s->in_string = s->escaped = 0;
+    s->at_line_start = 1;
+    s->resyncing = 0;
+}
+
+/* Report the current object (or line) as bad and skip it. */
+static void reject(scanner *s, uint64_t line, const char *why)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "skipped: %s", why);
+    run_diag(s->r, PS_DIAG_WARNING, s->path, line, 1, msg);
+    s->skipped++;
+    s->depth = 0;
+    s->resyncing = 1;
+}
+
+static int deliver(scanner *s)
+{
+    json_error_t err;
+    json_t *root = json_loadb(s->object.data, s->object.len, JSON_ALLOW_NUL, &err);
+    if (!root) {
+        char why[240];
+        snprintf(why, sizeof why, "invalid JSON: %s", err.text);
+        reject(s, s->object_line + (err.line > 0 ? (uint64_t)err.line - 1 : 0), why);
+        s->resyncing = 0; /* the object had its end; the next one is in step */
+        return PS_OK;
+    }
+    ps_event ev;
+    const char *why = NULL;
+    int rc = jl_build_event(&s->builder, root, &ev, &why);
+    json_decref(root);
+    if (rc == -2)
+        return PS_ERR_NOMEM;
+    if (rc == -1) {
+        reject(s, s->object_line, why);
+        s->resyncing = 0;
+        return PS_OK;
+    }
+    ev.source = s->path;
+    ev.offset = s->object_offset;
+    s->records++;
+    return s->r->fn(s->r->ctx, s->worker, &ev) ? PS_ERR_STOP : PS_OK;
+}
+
+static void begin_object(scanner *s, uint64_t offset)
+{
+    ps_buf_reset(&s->object);
+    ps_buf_addc(&s->object, '{');
+    s->object_offset = offset;
+    s->object_line = s->line;
+    s->depth = 1;
+    s->in_string = s->escaped = 0;
+    s->resyncing = 0;
+}
+
+/* One byte inside an object. Returns PS_OK or an error/stop. */
+static int object_byte(scanner *s, char c)
+{
+    if (s->object.len >= s->r->max_object) {
+        char why[120];
+        snprintf(why, sizeof why, "object larger than %zu bytes", s->r->max_object);
+        reject(s, s->object_line, why);
+        return PS_OK;
+    }
+    ps_buf_addc(&s->object, c);
+    if (s->object.failed)
+        return PS_ERR_NOMEM;
+    if (s->in_string) {
+        if (s->escaped)
+            s->escaped = 0;
+        else if (c == '\\')
+            s->escaped = 1;
+        else if (c == '"')
+            s->in_string = 0;
+    } else if (c == '"') {
+        s->in_string = 1;
+    } else if (c == '{' || c == '[') {
+        if (++s->depth > s->r->max_depth) {
+            char why[120];
+            snprintf(why, sizeof why, "nested deeper than %u levels", s->r->max_depth);
+            reject(s, s->object_line, why);
+        }
+    } else if ((c == '}' || c == ']') && --s->depth == 0) {
+        return deliver(s);
+    }
+    return PS_OK;
+}
+
+/* One byte between objects: blank, or the ',' '[' ']' of a JSON array. */
+static void between_byte(scanner *s, char c)
+{
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == '[' || c == ']')
+        return;
+    if (c == '\xEF' || c == '\xBB' || c == '\xBF') /* UTF-8 byte order mark */
+        if (s->offset < 3)
+            return;
+    reject(s, s->line, "not a JSON object");
+}
+
+static int scanner_feed(scanner *s, const char *data, size_t n)
+{
+    int rc = PS_OK;
+    for (size_t i = 0; i < n && rc == PS_OK; i++, s->offset++) {
+        char c = data[i];
+        int line_start = s->at_line_start;
+        s->at_line_start = c == '\n';
+        if (c == '{' && line_start && (s->depth || s->resyncing)) {
+            if (s->depth) /* a '{' in column 1 inside an object: it was cut short */
+                reject(s, s->object_line, "object cut short (a new one starts in column 1)");
+            begin_object(s, s->offset);
+        } else if (s->depth) {
+            rc = object_byte(s, c);
+        } else if (!s->resyncing) {
+            if (c == '{')
+                begin_object(s, s->offset);
+            else
+                between_byte(s, c);
+        }
+        if (c == '\n')
+            s->line++;
+    }
+    return rc;
+}
+
+static void scanner_end_file(scanner *s)
+{
+    if (s->depth)
+        reject(s, s->object_line, "object cut short by the end of the file");
+}
+
+/* Add the scanner's counts and `bytes` to the run; report progress. */
+static void flush_stats(scanner *s, uint64_t bytes)
+{
+    run *r = s->r;
+    pthread_mutex_lock(&r->lock);
+    r->stats.bytes += bytes;
+    r->stats.records += s->records;
+    r->stats.skipped += s->skipped;
+    s->records = s->skipped = 0;
+    if (r->opt->progress)
+        r->opt->progress(r->opt->progress_ctx, &r->stats);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* --- workers ---------------------------------------------------------------------- */
+
+static int read_file(scanner *s, const char *path, char *block)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        run_diag(s->r, PS_DIAG_ERROR, path, 0, 0, strerror(errno));
+        pthread_mutex_lock(&s->r->lock);
+        s->r->stats.files_failed++;
+        pthread_mutex_unlock(&s->r->lock);
+        return PS_OK;
+    }
+    pthread_mutex_lock(&s->r->lock);
+    s->r->stats.files++;
+    pthread_mutex_unlock(&s->r->lock);
+    scanner_start_file(s, path);
+    int rc = PS_OK;
+    for (;;) {
+        ssize_t got = read(fd, block, READ_BLOCK);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            run_diag(s->r, PS_DIAG_ERROR, path, s->offset, 0, strerror(errno));
+            break;
+        }
+        if (got == 0)
+            break;
+        rc = scanner_feed(s, block, (size_t)got);
+        flush_stats(s, (uint64_t)got);
+        if (rc != PS_OK || run_stopped(s->r))
+            break;
+    }
+    if (rc == PS_OK)
+        scanner_end_file(s);
+    flush_stats(s, 0);
+    close(fd);
+    return rc;
+}
+
+typedef struct worker {
+    run *r;
+    unsigned index;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    run *r = w->r;
+    scanner s;
+    scanner_init(&s, r, w->index);
+    char *block = malloc(READ_BLOCK);
+    if (!block)
+        run_fail(r, PS_ERR_NOMEM);
+    while (block) {
+        pthread_mutex_lock(&r->lock);
+        const char *path = r->status == PS_OK && r->next_file < r->nfiles
+                               ? r->files[r->next_file++] : NULL;
+        pthread_mutex_unlock(&r->lock);
+        if (!path)
+            break;
+        int rc = read_file(&s, path, block);
+        if (rc != PS_OK)
+            run_fail(r, rc);
+    }
+    free(block);
+    scanner_free(&s);
+    return NULL;
+}
+
+static void run_init(run *r, const ps_jsonl_options *opt, ps_event_fn fn, void *ctx)
+{
+    static const ps_jsonl_options defaults = {0};
+    memset(r, 0, sizeof *r);
+    r->opt = opt ? opt : &defaults;
+    r->max_object = r->opt->max_object_bytes ? r->opt->max_object_bytes
+                                             : PS_JSONL_DEFAULT_MAX_OBJECT;
+    r->max_depth = r->opt->max_depth ? r->opt->max_depth : PS_JSONL_DEFAULT_MAX_DEPTH;
+    r->fn = fn;
+    r->ctx = ctx;
+    pthread_mutex_init(&r->lock, NULL);
+}
+
+static int run_finish(run *r, ps_jsonl_stats *stats)
+{
+    for (size_t i = 0; i < r->nfiles; i++)
+        free(r->files[i]);
+    free(r->files);
+    pthread_mutex_destroy(&r->lock);
+    if (stats)
+        *stats = r->stats;
+    return r->status;
+}
+
+static void run_workers(run *r)
+{
+    size_t n = ps_evtx_threads(r->opt->threads);
+    if (n > r->nfiles)
+        n = r->nfiles ? r->nfiles : 1;
+    worker *ws = calloc(n, sizeof *ws);
+    pthread_t *tids = calloc(n, sizeof *tids);
+    if (!ws || !tids) {
+        run_fail(r, PS_ERR_NOMEM);
+        n = 0;
+    }
+    size_t started = 0;
+    for (size_t i = 0; i < n; i++) {
+        ws[i] = (worker){r, (unsigned)i};
+        if (n == 1) /* no thread for one worker: the caller's thread reads */
+            worker_main(&ws[i]);
+        else if (pthread_create(&tids[i], NULL, worker_main, &ws[i]) == 0)
+            started++;
+        else if (started == 0 && i == 0)
+            worker_main(&ws[i]); /* no threads at all: still do the work */
+    }
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    free(ws);
+    free(tids);
+}
+
+int ps_jsonl_events(const char *const *paths, size_t npaths, const ps_jsonl_options *opt,
+                    ps_event_fn fn, void *ctx, ps_jsonl_stats *stats)
+{
+    if (!fn || (npaths && !paths))
+        return PS_ERR_ARG;
+    run r;
+    run_init(&r, opt, fn, ctx);
+    r.status = expand_inputs(&r, paths, npaths);
+    if (r.status == PS_OK && r.nfiles)
+        run_workers(&r);
+    return run_finish(&r, stats);
+}
+
+int ps_jsonl_events_mem(const char *text, size_t len, const char *name,
+                        const ps_jsonl_options *opt, ps_event_fn fn, void *ctx,
+                        ps_jsonl_stats *stats)
+{
+    if (!fn || (len && !text))
+        return PS_ERR_ARG;
+    run r;
+    run_init(&r, opt, fn, ctx);
+    scanner s;
+    scanner_init(&s, &r, 0);
+    scanner_start_file(&s, name ? name : "");
+    r.stats.files = 1;
+    int rc = scanner_feed(&s, text, len);
+    if (rc == PS_OK)
+        scanner_end_file(&s);
+    flush_stats(&s, len);
+    scanner_free(&s);
+    r.status = rc;
+    return run_finish(&r, stats);
+}

