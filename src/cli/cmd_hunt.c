@@ -1,39 +1,77 @@
-/* plainsight hunt: match EVTX files against Sigma rules, print a timeline. */
+/* plainsight hunt: match event logs (EVTX, JSON exports) against Sigma rules,
+ * print a timeline of detections and a summary. */
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "plainsight/jsonl.h"
 #include "plainsight/sigma.h"
 
 static const char HUNT_HELP[] =
-    "usage: plainsight hunt [OPTIONS] --rules PATH FILE|DIR...\n"
+    "usage: plainsight hunt [OPTIONS] --rules PATH INPUT...\n"
     "\n"
-    "Match Windows event logs (EVTX; directories are searched for *.evtx)\n"
-    "against Sigma rules and print the detections sorted by time.\n"
+    "Match Windows event logs against Sigma rules and print the detections as a\n"
+    "timeline, oldest first, then a summary on stderr.\n"
     "\n"
-    "options:\n"
-    "  -r, --rules PATH     Sigma rule file or directory (repeatable; required)\n"
-    "  -f, --format FMT     table (default on a terminal), csv or jsonl\n"
+    "INPUT is an EVTX file, a JSON export of event logs, or a directory searched\n"
+    "recursively for *.evtx, *.json, *.jsonl and *.ndjson. JSON exports are one\n"
+    "object per line or pretty-printed objects one after another, in the layout of\n"
+    "evtx_dump / 'plainsight dump' (Event.System..., Event.EventData...) or of\n"
+    "Winlogbeat / Elastic (winlog.event_data..., winlog.event_id, @timestamp).\n"
+    "\n"
+    "rules:\n"
+    "  -r, --rules PATH     Sigma rule file or directory (repeatable)\n"
+    "      --rule-id ID     only this rule (repeatable, or ID,ID,...)\n"
+    "      --tags TAG       only rules with this tag or a sub-tag of it (repeatable,\n"
+    "                       or TAG,TAG,...); 'attack.' may be left out:\n"
+    "                       t1059 selects attack.t1059.001, lateral-movement\n"
+    "                       selects attack.lateral_movement\n"
+    "      --status S       only rules of this status (repeatable: stable, test,\n"
+    "                       experimental, deprecated, unsupported, or all);\n"
+    "                       default: all but deprecated and unsupported\n"
     "  -m, --min-level LVL  informational, low, medium, high or critical\n"
-    "  -t, --threads N      worker threads (default: one per CPU)\n"
-    "  -o, --output FILE    write to FILE instead of standard output\n"
-    "  -q, --quiet          no rule-loading summary, no notes\n"
+    "events:\n"
+    "      --from TIME      only events at or after TIME (ISO-8601, UTC unless a\n"
+    "                       zone is given: 2024-05-01, 2024-05-01T10:00:00Z,\n"
+    "                       '2024-05-01 12:00:00+02:00')\n"
+    "      --to TIME        only events at or before TIME (a date alone: to the\n"
+    "                       end of that day)\n"
+    "output:\n"
+    "  -f, --format FMT     table (default on a terminal, coloured by level), csv\n"
+    "                       (default otherwise; RFC 4180) or jsonl\n"
+    "  -o, --output FILE    write detections to FILE instead of standard output\n"
+    "  -q, --quiet          no progress line, no summary, no notes\n"
+    "  -t, --threads N      worker threads (default: one per CPU); the output is\n"
+    "                       the same for any N\n"
     "  -h, --help           this help\n"
     "\n"
-    "columns: Timestamp, Computer, Channel, EventID, RecordID, Level, RuleTitle,\n"
-    "RuleID, MitreTactics, MitreTags, Details, EvtxFile (jsonl uses these keys).\n"
+    "columns (csv header and jsonl keys): Timestamp, Computer, Channel, EventID,\n"
+    "RecordID, Level, RuleTitle, RuleID, MitreTactics, MitreTags, Details (the\n"
+    "event's data fields, shortened), EvtxFile (the input file). Rows are sorted by\n"
+    "time, then file, record and rule.\n"
     "\n"
     "examples:\n"
-    "  plainsight hunt --rules sigma/rules/windows /mnt/evidence/Logs\n"
-    "  plainsight hunt -r rules -f csv -o timeline.csv Security.evtx\n"
+    "  # everything SigmaHQ's Windows rules find in a machine's logs\n"
+    "  plainsight hunt -r sigma/rules/windows /mnt/evidence/Windows/System32/winevt/Logs\n"
+    "  # high and critical only, one week, as a spreadsheet\n"
+    "  plainsight hunt -r rules -m high --from 2024-05-01 --to 2024-05-07 -f csv -o t.csv Logs/\n"
+    "  # lateral movement and credential access, from a SIEM export\n"
+    "  plainsight hunt -r rules --tags lateral-movement --tags credential-access export.jsonl\n"
+    "  # one rule, for scripts\n"
+    "  plainsight hunt -r rules --rule-id e0ee8f2f-... -f jsonl -q Security.evtx | jq .Computer\n"
     "\n"
-    "exit codes: 0 nothing found, 1 detections found, 2 usage or fatal error.\n";
+    "exit codes: 0 nothing found; 1 detections found; 2 usage error, rules that\n"
+    "cannot be loaded, an input that cannot be read, or a write error (detections\n"
+    "in the inputs that could be read are still written).\n";
 
 enum { FMT_TABLE, FMT_CSV, FMT_JSONL };
 
@@ -49,6 +87,9 @@ typedef struct hunt {
     const ps_sigma_set *set;
     ps_sigma_scratch **scratch;  /* one per worker */
     int min_level;
+    const uint8_t *enabled;      /* per rule: chosen by --status/--rule-id/--tags/--min-level */
+    uint64_t from, to;           /* --from/--to as FILETIME; 0: open */
+    uint64_t *events;            /* per worker: events in the time range, matched */
     pthread_mutex_t lock;
     detection *found;
     size_t nfound, cap;
@@ -80,8 +121,13 @@ static char *event_details(const ps_event *ev)
             break;
         n += (size_t)w;
     }
-    if (n >= sizeof buf)
+    if (n >= sizeof buf) { /* cut short: never leave half a UTF-8 sequence */
         n = sizeof buf - 1;
+        while (n > 0 && ((unsigned char)buf[n - 1] & 0xC0) == 0x80)
+            n--;
+        if (n > 0 && (unsigned char)buf[n - 1] >= 0xC0)
+            n--;
+    }
     buf[n] = 0;
     for (char *c = buf; *c; c++) /* one line per detection, whatever the values hold */
         if ((unsigned char)*c < 0x20)
@@ -92,7 +138,7 @@ static char *event_details(const ps_event *ev)
 static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index, const ps_event *ev)
 {
     hunt *h = ctx;
-    if (level_rank(rule->level) < h->min_level)
+    if (level_rank(rule->level) < h->min_level || (h->enabled && !h->enabled[index]))
         return 0;
     detection d = {ev->time_filetime, ev->record_id, ev->event_id, index, strdup(ev->computer),
                    strdup(ev->channel), event_details(ev), strdup(ev->source)};
@@ -118,6 +164,9 @@ static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index
 static int on_event(void *ctx, unsigned worker, const ps_event *ev)
 {
     hunt *h = ctx;
+    if ((h->from && ev->time_filetime < h->from) || (h->to && ev->time_filetime > h->to))
+        return 0;
+    h->events[worker]++;
     return ps_sigma_match(h->set, h->scratch[worker], ev, on_rule_match, h) == PS_ERR_NOMEM;
 }
 
@@ -171,11 +220,15 @@ static void csv_field(FILE *f, const char *s, int last)
             fputc('"', f);
         fputc(*s, f);
     }
-    fputs(last ? "\"\n" : "\",", f);
+    fputs(last ? "\"\r\n" : "\",", f);
 }
 
 static void json_string(FILE *f, const char *key, const char *s, int last)
 {
+    if (!strcmp(key, "EventID") || !strcmp(key, "RecordID")) { /* numbers, as in EVTX */
+        fprintf(f, "\"%s\":%s%s", key, s, last ? "}\n" : ",");
+        return;
+    }
     fprintf(f, "\"%s\":\"", key);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -189,7 +242,12 @@ static void json_string(FILE *f, const char *key, const char *s, int last)
     fputs(last ? "\"}\n" : "\",", f);
 }
 
-static void print_detection(FILE *f, int format, const ps_sigma_set *set, const detection *d)
+/* ANSI colours of the table's Level column, by level rank. */
+static const char *const LEVEL_COLOUR[5] = {"\033[2m", "\033[32m", "\033[33m", "\033[31m",
+                                            "\033[1;31m"};
+
+static void print_detection(FILE *f, int format, int colour, const ps_sigma_set *set,
+                            const detection *d)
 {
     const ps_sigma_rule_info *r = ps_sigma_rule(set, d->rule);
     char ts[64], eid[16], rec[24], tactics[256], techs[256];
@@ -211,9 +269,226 @@ static void print_detection(FILE *f, int format, const ps_sigma_set *set, const 
         for (int i = 0; i < 12; i++)
             json_string(f, keys[i], cols[i], i == 11);
     } else {
-        fprintf(f, "%s | %-15.15s | %-8.8s | %5s | %-8s | %s | %s\n    %.200s\n", ts,
-                d->computer, d->channel, eid, r->level, r->title, techs, d->details);
+        const char *on = colour ? LEVEL_COLOUR[level_rank(r->level)] : "";
+        const char *off = colour ? "\033[0m" : "";
+        fprintf(f, "%s | %-15.15s | %-8.8s | %5s | %s%-8s%s | %s | %s\n    %.200s\n", ts,
+                d->computer, d->channel, eid, on, r->level, off, r->title, techs, d->details);
     }
+}
+
+/* --- rule selection: --status, --rule-id, --tags --------------------------- */
+
+/* Does any comma-separated item of the repeatable option's values satisfy
+ * `match`? (--tags a,b --tags c gives a, b and c.) */
+static int any_item(const char *const *args, size_t nargs, const char *have,
+                    int (*match)(const char *want, size_t wlen, const char *have))
+{
+    for (size_t i = 0; i < nargs; i++)
+        for (const char *p = args[i]; *p;) {
+            size_t len = strcspn(p, ",");
+            if (len && match(p, len, have))
+                return 1;
+            p += len + (p[len] == ',');
+        }
+    return 0;
+}
+
+static int same_text(const char *want, size_t wlen, const char *have)
+{
+    return strlen(have) == wlen && !strncasecmp(want, have, wlen);
+}
+
+/* attack.lateral-movement and attack.lateral_movement are the same tag. */
+static int tag_char_eq(char a, char b)
+{
+    a = a == '_' ? '-' : (char)tolower((unsigned char)a);
+    b = b == '_' ? '-' : (char)tolower((unsigned char)b);
+    return a == b;
+}
+
+/* TAG selects rules tagged TAG or TAG.sub (attack.t1059 selects
+ * attack.t1059.001); the "attack." prefix may be left out. */
+static int tag_matches(const char *want, size_t wlen, const char *have)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const char *h = have;
+        if (pass == 1) {
+            if (strncasecmp(have, "attack.", 7) != 0)
+                break;
+            h += 7;
+        }
+        size_t i = 0;
+        while (i < wlen && h[i] && tag_char_eq(want[i], h[i]))
+            i++;
+        if (i == wlen && (h[i] == 0 || h[i] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+static int rule_has_tag(const char *const *tags, size_t ntags, const ps_sigma_rule_info *r)
+{
+    for (uint32_t i = 0; i < r->ntags; i++)
+        if (any_item(tags, ntags, r->tags[i], tag_matches))
+            return 1;
+    return 0;
+}
+
+/* --- progress and summary ---------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Running totals of one hunt; EVTX inputs are read first, then JSON ones. */
+typedef struct progress {
+    int draw;                 /* stderr is a terminal and not --quiet */
+    int drawn;                /* a progress line is on screen */
+    double started, last_draw;
+    uint64_t files, bytes, events;     /* of finished phases */
+    uint64_t now_files, now_bytes, now_events;
+} progress;
+
+static void draw_progress(progress *p)
+{
+    double t = now_seconds();
+    if (!p->draw || t - p->last_draw < 0.25 || t - p->started < 0.5)
+        return;
+    p->last_draw = t;
+    p->drawn = 1;
+    double secs = t - p->started;
+    uint64_t events = p->events + p->now_events, bytes = p->bytes + p->now_bytes;
+    fprintf(stderr, "\r\033[Kplainsight hunt: %llu files, %.1f MB, %llu events, %.0f events/s",
+            (unsigned long long)(p->files + p->now_files), bytes / 1e6,
+            (unsigned long long)events, events / secs);
+}
+
+static void on_evtx_progress(void *ctx, const ps_evtx_stats *st)
+{
+    progress *p = ctx;
+    p->now_files = st->files, p->now_bytes = st->bytes, p->now_events = st->records;
+    draw_progress(p);
+}
+
+static void on_jsonl_progress(void *ctx, const ps_jsonl_stats *st)
+{
+    progress *p = ctx;
+    p->now_files = st->files, p->now_bytes = st->bytes, p->now_events = st->records;
+    draw_progress(p);
+}
+
+static void clear_progress(progress *p)
+{
+    if (p->drawn)
+        fputs("\r\033[K", stderr);
+    p->drawn = 0;
+}
+
+/* Diagnostics go above the progress line, not into it. */
+static void print_diag_over_progress(void *ctx, const ps_diag *d)
+{
+    clear_progress(ctx);
+    cli_print_diag(NULL, d);
+}
+
+typedef struct count_index {
+    size_t count;
+    size_t index;
+} count_index;
+
+static int by_count_desc(const void *pa, const void *pb)
+{
+    const count_index *a = pa, *b = pb;
+    if (a->count != b->count)
+        return a->count < b->count ? 1 : -1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static int by_computer(const void *pa, const void *pb)
+{
+    return strcmp((*(const detection *const *)pa)->computer,
+                  (*(const detection *const *)pb)->computer);
+}
+
+#define SUMMARY_TOP_RULES 10
+#define SUMMARY_TOP_HOSTS 5
+
+static void summary_by_rule(const hunt *h)
+{
+    size_t nrules = ps_sigma_rule_count(h->set);
+    count_index *c = calloc(nrules ? nrules : 1, sizeof *c);
+    if (!c)
+        return;
+    for (size_t i = 0; i < nrules; i++)
+        c[i].index = i;
+    for (size_t i = 0; i < h->nfound; i++)
+        c[h->found[i].rule].count++;
+    qsort(c, nrules, sizeof *c, by_count_desc);
+    fprintf(stderr, "  top rules:\n");
+    for (size_t i = 0; i < nrules && i < SUMMARY_TOP_RULES && c[i].count; i++) {
+        const ps_sigma_rule_info *r = ps_sigma_rule(h->set, c[i].index);
+        fprintf(stderr, "    %7zu  %-13s %s (%s)\n", c[i].count, r->level, r->title, r->id);
+    }
+    free(c);
+}
+
+/* Distinct computers with their detection counts, the busiest first. */
+static void summary_hosts(const hunt *h)
+{
+    const detection **by_host = malloc(h->nfound * sizeof *by_host);
+    count_index *hosts = calloc(h->nfound, sizeof *hosts);
+    if (!by_host || !hosts) {
+        free(by_host), free(hosts);
+        return;
+    }
+    for (size_t i = 0; i < h->nfound; i++)
+        by_host[i] = &h->found[i];
+    qsort(by_host, h->nfound, sizeof *by_host, by_computer);
+    size_t nhosts = 0;
+    for (size_t i = 0; i < h->nfound; i++) {
+        if (i == 0 || strcmp(by_host[i]->computer, by_host[i - 1]->computer))
+            hosts[nhosts++].index = i;
+        hosts[nhosts - 1].count++;
+    }
+    qsort(hosts, nhosts, sizeof *hosts, by_count_desc);
+    fprintf(stderr, "  hosts: %zu", nhosts);
+    for (size_t i = 0; i < nhosts && i < SUMMARY_TOP_HOSTS; i++)
+        fprintf(stderr, "%s%s (%zu)", i ? ", " : " - ", by_host[hosts[i].index]->computer[0]
+                ? by_host[hosts[i].index]->computer : "(none)", hosts[i].count);
+    fprintf(stderr, "%s\n", nhosts > SUMMARY_TOP_HOSTS ? ", ..." : "");
+    free(by_host);
+    free(hosts);
+}
+
+/* The end-of-run summary on stderr. `h->found` is sorted by time. */
+static void print_summary(const hunt *h, const progress *p, uint64_t events_in_range,
+                          double elapsed)
+{
+    static const char *const levels[5] = {"informational", "low", "medium", "high", "critical"};
+    fprintf(stderr, "plainsight hunt: %zu detections in %llu events (%llu files, %.1f MB), "
+            "%.2f s, %.0f events/s\n", h->nfound, (unsigned long long)p->events,
+            (unsigned long long)p->files, p->bytes / 1e6, elapsed,
+            elapsed > 0 ? p->events / elapsed : 0.0);
+    if (h->from || h->to)
+        fprintf(stderr, "  events in the --from/--to range: %llu\n",
+                (unsigned long long)events_in_range);
+    if (!h->nfound)
+        return;
+    size_t by_level[5] = {0};
+    for (size_t i = 0; i < h->nfound; i++)
+        by_level[level_rank(ps_sigma_rule(h->set, h->found[i].rule)->level)]++;
+    fprintf(stderr, "  by level:");
+    for (int l = 4; l >= 0; l--)
+        fprintf(stderr, " %s %zu%s", levels[l], by_level[l], l ? "," : "\n");
+    summary_by_rule(h);
+    summary_hosts(h);
+    char first[64], last[64];
+    format_time(h->found[0].time, first, sizeof first);
+    format_time(h->found[h->nfound - 1].time, last, sizeof last);
+    fprintf(stderr, "  first seen %s, last seen %s\n", first, last);
 }
 
 static int parse_format(const char *s)
@@ -228,7 +503,42 @@ typedef struct hunt_args {
     int format, quiet, min_level;
     unsigned threads;
     const char *output;
+    /* Values of the repeatable filters (each may hold a comma-separated list). */
+    const char **rule_ids, **tags, **statuses;
+    size_t nrule_ids, ntags, nstatuses;
+    uint64_t from, to;          /* FILETIME; 0: open */
+    ps_sigma_stats load;        /* filled when the rules are loaded */
+    double load_seconds, started;
 } hunt_args;
+
+enum { OPT_FROM = 256, OPT_TO, OPT_RULE_ID, OPT_TAGS, OPT_STATUS };
+
+/* --from/--to: a date alone means its first (--from) or last (--to) instant. */
+static int parse_time_arg(const char *opt, const char *text, int end_of_day, uint64_t *out)
+{
+    int date_only;
+    if (ps_time_parse(text, out, &date_only) != 0) {
+        fprintf(stderr, "plainsight hunt: %s wants an ISO-8601 time such as 2024-05-01 or "
+                "2024-05-01T10:00:00Z, not '%s'\n", opt, text);
+        return -1;
+    }
+    if (date_only && end_of_day)
+        *out += 86400ull * 10000000ull - 1;
+    return 0;
+}
+
+static int parse_level_arg(const char *text, int *rank)
+{
+    static const char *const names[] = {"informational", "low", "medium", "high", "critical"};
+    for (int i = 0; i < 5; i++)
+        if (!strcasecmp(text, names[i])) {
+            *rank = i;
+            return 0;
+        }
+    fprintf(stderr, "plainsight hunt: --min-level is informational, low, medium, high or "
+            "critical, not '%s'\n", text);
+    return -1;
+}
 
 static int parse_args(int argc, char **argv, hunt_args *a)
 {
@@ -236,9 +546,17 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         {"rules", required_argument, NULL, 'r'},   {"format", required_argument, NULL, 'f'},
         {"min-level", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
         {"output", required_argument, NULL, 'o'},  {"quiet", no_argument, NULL, 'q'},
+        {"from", required_argument, NULL, OPT_FROM}, {"to", required_argument, NULL, OPT_TO},
+        {"rule-id", required_argument, NULL, OPT_RULE_ID},
+        {"tags", required_argument, NULL, OPT_TAGS}, {"status", required_argument, NULL, OPT_STATUS},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     a->format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
     a->rules = calloc((size_t)argc, sizeof *a->rules);
+    a->rule_ids = calloc((size_t)argc, sizeof *a->rule_ids);
+    a->tags = calloc((size_t)argc, sizeof *a->tags);
+    a->statuses = calloc((size_t)argc, sizeof *a->statuses);
+    if (!a->rule_ids || !a->tags || !a->statuses)
+        return -1;
     int c;
     while (a->rules && (c = getopt_long(argc, argv, "r:f:m:t:o:qh", longopts, NULL)) != -1) {
         switch (c) {
@@ -249,8 +567,22 @@ static int parse_args(int argc, char **argv, hunt_args *a)
                 return -1;
             }
             break;
-        case 'm': a->min_level = level_rank(optarg); break;
+        case 'm':
+            if (parse_level_arg(optarg, &a->min_level))
+                return -1;
+            break;
         case 't': a->threads = (unsigned)strtoul(optarg, NULL, 10); break;
+        case OPT_FROM:
+            if (parse_time_arg("--from", optarg, 0, &a->from))
+                return -1;
+            break;
+        case OPT_TO:
+            if (parse_time_arg("--to", optarg, 1, &a->to))
+                return -1;
+            break;
+        case OPT_RULE_ID: a->rule_ids[a->nrule_ids++] = optarg; break;
+        case OPT_TAGS: a->tags[a->ntags++] = optarg; break;
+        case OPT_STATUS: a->statuses[a->nstatuses++] = optarg; break;
         case 'o': a->output = optarg; break;
         case 'q': a->quiet = 1; break;
         case 'h': fputs(HUNT_HELP, stdout); exit(PS_EXIT_CLEAN);
@@ -273,45 +605,175 @@ static void report_load(const ps_sigma_stats *st)
             fprintf(stderr, "  skipped, %s: %u\n", ps_sigma_skip_str((ps_sigma_skip)r), st->skipped[r]);
 }
 
+/* Per rule: does it pass --status, --rule-id, --tags and --min-level? The
+ * counts of rules left out go to *by_status and *by_filter. */
+static uint8_t *select_rules(const ps_sigma_set *set, const hunt_args *a, size_t *by_status,
+                             size_t *by_filter)
+{
+    size_t n = ps_sigma_rule_count(set);
+    uint8_t *enabled = calloc(n ? n : 1, 1);
+    for (size_t i = 0; enabled && i < n; i++) {
+        const ps_sigma_rule_info *r = ps_sigma_rule(set, i);
+        int status_ok = a->nstatuses
+            ? any_item(a->statuses, a->nstatuses, r->status, same_text) ||
+                  any_item(a->statuses, a->nstatuses, "all", same_text)
+            : strcasecmp(r->status, "deprecated") && strcasecmp(r->status, "unsupported");
+        if (!status_ok)
+            (*by_status)++;
+        else if ((a->nrule_ids && !any_item(a->rule_ids, a->nrule_ids, r->id, same_text)) ||
+                 (a->ntags && !rule_has_tag(a->tags, a->ntags, r)) ||
+                 level_rank(r->level) < a->min_level)
+            (*by_filter)++;
+        else
+            enabled[i] = 1;
+    }
+    return enabled;
+}
+
+/* Is this input a JSON export? By name (.json, .jsonl, .ndjson), else by its
+ * first non-blank byte. */
+static int looks_like_json(const char *path)
+{
+    if (ps_jsonl_is_json_name(path))
+        return 1;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    int c;
+    while ((c = fgetc(f)) == ' ' || c == '\t' || c == '\r' || c == '\n')
+        continue;
+    fclose(f);
+    return c == '{' || c == '[';
+}
+
+/* EVTX inputs and JSON inputs; a directory goes to both readers, each of
+ * which walks it for its own file names. */
+static void split_inputs(char **inputs, int ninputs, const char **evtx, size_t *nevtx,
+                         const char **json, size_t *njson)
+{
+    for (int i = 0; i < ninputs; i++) {
+        struct stat st;
+        int dir = stat(inputs[i], &st) == 0 && S_ISDIR(st.st_mode);
+        int is_json = !dir && looks_like_json(inputs[i]);
+        if (dir || !is_json)
+            evtx[(*nevtx)++] = inputs[i];
+        if (dir || is_json)
+            json[(*njson)++] = inputs[i];
+    }
+}
+
+typedef struct diag_filter {
+    progress *progress;
+    int quiet;
+} diag_filter;
+
+/* --quiet hides notes; warnings and errors are always shown. */
+static void print_hunt_diag(void *ctx, const ps_diag *d)
+{
+    diag_filter *f = ctx;
+    if (!f->quiet || d->severity != PS_DIAG_NOTE)
+        print_diag_over_progress(f->progress, d);
+}
+
+/* Read every input, EVTX first, then JSON exports, matching as we go. */
+static int read_inputs(hunt *h, const hunt_args *a, char **inputs, int ninputs, progress *prog,
+                       uint64_t *failed_files)
+{
+    const char **evtx = calloc((size_t)ninputs + 1, sizeof *evtx);
+    const char **json = calloc((size_t)ninputs + 1, sizeof *json);
+    size_t nevtx = 0, njson = 0;
+    int rc = evtx && json ? PS_OK : PS_ERR_NOMEM;
+    if (rc == PS_OK)
+        split_inputs(inputs, ninputs, evtx, &nevtx, json, &njson);
+    diag_filter df = {prog, a->quiet};
+    if (rc == PS_OK && nevtx) {
+        ps_evtx_options eo = {.threads = a->threads, .diag = print_hunt_diag, .diag_ctx = &df,
+                              .progress = on_evtx_progress, .progress_ctx = prog};
+        ps_evtx_stats es = {0};
+        rc = ps_evtx_events(evtx, nevtx, &eo, on_event, h, &es);
+        prog->files += es.files, prog->bytes += es.bytes, prog->events += es.records;
+        *failed_files += es.files_failed;
+    }
+    prog->now_files = prog->now_bytes = prog->now_events = 0;
+    if (rc == PS_OK && njson) {
+        ps_jsonl_options jo = {.threads = a->threads, .diag = print_hunt_diag, .diag_ctx = &df,
+                               .progress = on_jsonl_progress, .progress_ctx = prog};
+        ps_jsonl_stats js = {0};
+        rc = ps_jsonl_events(json, njson, &jo, on_event, h, &js);
+        prog->files += js.files, prog->bytes += js.bytes, prog->events += js.records;
+        *failed_files += js.files_failed;
+    }
+    prog->now_files = prog->now_bytes = prog->now_events = 0;
+    free(evtx);
+    free(json);
+    return rc;
+}
+
 static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set *set)
 {
-    hunt h = {.set = set, .min_level = a->min_level};
+    hunt h = {.set = set, .min_level = a->min_level, .from = a->from, .to = a->to};
     pthread_mutex_init(&h.lock, NULL);
+    size_t left_by_status = 0, left_by_filter = 0;
+    uint8_t *enabled = select_rules(set, a, &left_by_status, &left_by_filter);
+    h.enabled = enabled;
     unsigned workers = ps_evtx_threads(a->threads);
     h.scratch = calloc(workers, sizeof *h.scratch);
-    int ok = h.scratch != NULL;
+    h.events = calloc(workers, sizeof *h.events);
+    int ok = h.scratch && h.events && enabled;
     for (unsigned i = 0; ok && i < workers; i++)
         ok = (h.scratch[i] = ps_sigma_scratch_new(set)) != NULL;
-    ps_evtx_options eo = {.threads = a->threads, .diag = a->quiet ? NULL : cli_print_diag};
-    ps_evtx_stats es = {0};
-    int rc = ok ? ps_evtx_events((const char *const *)inputs, (size_t)ninputs, &eo, on_event, &h, &es)
-                : PS_ERR_NOMEM;
     FILE *out = a->output ? fopen(a->output, "w") : stdout;
-    int exit_code = rc == PS_OK && !h.oom && out ? (h.nfound ? PS_EXIT_FOUND : PS_EXIT_CLEAN)
-                                                  : PS_EXIT_ERROR;
-    if (rc != PS_OK)
+    if (!out)
+        fprintf(stderr, "plainsight hunt: cannot write %s: %s\n", a->output, strerror(errno));
+    progress prog = {.draw = !a->quiet && cli_stderr_is_tty(), .started = now_seconds()};
+    uint64_t failed_files = 0;
+    int rc = !ok ? PS_ERR_NOMEM : out ? read_inputs(&h, a, inputs, ninputs, &prog, &failed_files)
+                                      : PS_ERR_IO;
+    clear_progress(&prog);
+    int exit_code = rc == PS_OK && !h.oom && !failed_files
+                        ? (h.nfound ? PS_EXIT_FOUND : PS_EXIT_CLEAN) : PS_EXIT_ERROR;
+    if (rc != PS_OK && out)
         fprintf(stderr, "plainsight hunt: %s\n", ps_status_str(rc));
     qsort(h.found, h.nfound, sizeof *h.found, by_time);
     if (out && a->format == FMT_CSV)
         fputs("Timestamp,Computer,Channel,EventID,RecordID,Level,RuleTitle,RuleID,"
-              "MitreTactics,MitreTags,Details,EvtxFile\n", out);
-    for (size_t i = 0; i < h.nfound; i++) {
-        if (out)
-            print_detection(out, a->format, set, &h.found[i]);
-        free(h.found[i].computer), free(h.found[i].channel), free(h.found[i].details),
-            free(h.found[i].file);
-    }
+              "MitreTactics,MitreTags,Details,EvtxFile\r\n", out);
+    int colour = out && a->format == FMT_TABLE && isatty(fileno(out)) && !getenv("NO_COLOR");
+    for (size_t i = 0; out && i < h.nfound; i++)
+        print_detection(out, a->format, colour, set, &h.found[i]);
+    if (out && (fflush(out) != 0 || ferror(out)))
+        exit_code = PS_EXIT_ERROR;
     if (out && out != stdout && fclose(out) != 0)
         exit_code = PS_EXIT_ERROR;
-    if (!a->quiet)
-        fprintf(stderr, "plainsight: %llu events in %llu files, %zu detections\n",
-                (unsigned long long)es.records, (unsigned long long)es.files, h.nfound);
+    uint64_t in_range = 0;
+    for (unsigned i = 0; h.events && i < workers; i++)
+        in_range += h.events[i];
+    if (!a->quiet) {
+        print_summary(&h, &prog, in_range, now_seconds() - a->started);
+        fprintf(stderr, "  rules: %u loaded in %.2f s (%u skipped), %zu used (%zu left out by "
+                "--status, %zu by --rule-id/--tags/--min-level)\n", a->load.rules_loaded,
+                a->load_seconds, a->load.rules_skipped,
+                (size_t)a->load.rules_loaded - left_by_status - left_by_filter, left_by_status,
+                left_by_filter);
+    }
+    for (size_t i = 0; i < h.nfound; i++)
+        free(h.found[i].computer), free(h.found[i].channel), free(h.found[i].details),
+            free(h.found[i].file);
     for (unsigned i = 0; h.scratch && i < workers; i++)
         ps_sigma_scratch_free(h.scratch[i]);
     free(h.scratch);
+    free(h.events);
     free(h.found);
+    free(enabled);
     pthread_mutex_destroy(&h.lock);
     return exit_code;
+}
+
+static void free_filter_args(hunt_args *a)
+{
+    free(a->rule_ids);
+    free(a->tags);
+    free(a->statuses);
 }
 
 int cmd_hunt(int argc, char **argv)
@@ -319,20 +781,26 @@ int cmd_hunt(int argc, char **argv)
     hunt_args a = {0};
     if (parse_args(argc, argv, &a) != 0) {
         free(a.rules);
+        free_filter_args(&a);
         return PS_EXIT_ERROR;
     }
     ps_sigma_options so = {.diag = a.quiet ? NULL : cli_print_diag};
     ps_sigma_set *set = NULL;
     ps_sigma_stats st;
+    a.started = now_seconds();
     int rc = ps_sigma_load(a.rules, a.nrules, &so, &set, &st);
+    a.load = st;
+    a.load_seconds = now_seconds() - a.started;
     free(a.rules);
     if (rc != PS_OK) {
         fprintf(stderr, "plainsight hunt: cannot load rules: %s\n", ps_status_str(rc));
+        free_filter_args(&a);
         return PS_EXIT_ERROR;
     }
     if (!a.quiet)
         report_load(&st);
     int code = run_hunt(&a, argv + optind, argc - optind, set);
+    free_filter_args(&a);
     ps_sigma_free(set);
     return code;
 }
