@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """EVTX dump benchmark: plainsight against libevtx and python-evtx.
 
-Builds (or reuses) merged benchmark files under bench/work/ with
+Builds (or reuses) merged benchmark files under bench/work/dump/ with
 make-corpus.py, then times each tool writing to /dev/null: wall time
-(median of --runs runs after one warm-up run, so the file is in the page
-cache) and peak RSS (GNU /usr/bin/time %M). python-evtx (~0.2 MB/s) runs
+(median of --runs runs; plainsight gets one warm-up run first, which also
+puts the file in the page cache for the peers) and peak RSS (GNU /usr/bin/time %M). python-evtx (~0.2 MB/s) runs
 --py-runs times on a strided sample of --py-chunks chunks of the same file
 and its time is extrapolated linearly to the full size; that row says so.
 Finally the whole shared corpus as separate files in one plainsight process,
@@ -26,7 +26,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORK = os.path.join(HERE, "work")
+WORK = os.path.join(HERE, "work", "dump")   # bench/work/ is git-ignored
 CORPUS_DIRS = ("evtx-attack-samples", "hayabusa-sample-evtx", "sigma-regression")
 GNU_TIME = "/usr/bin/time"
 
@@ -97,7 +97,7 @@ def run_once(cmd):
     return elapsed, int(text[-1]) if text and text[-1].isdigit() else 0
 
 
-def measure(cmd, runs, warmup=True):
+def measure(cmd, runs, warmup=False):
     if warmup:
         run_once(cmd)
     samples = [run_once(cmd) for _ in range(max(1, runs))]
@@ -136,7 +136,7 @@ def bench_file(args, meta):
     rows = []
     for threads in (1, 2):
         res = measure([ps, "dump", "--format", "jsonl", "--threads", str(threads), path],
-                      args.runs)
+                      args.runs, warmup=True)
         rows.append(row(label, "plainsight jsonl, %d thread%s" % (threads, "s"[:threads > 1]),
                         res, meta))
     res = measure(["evtxexport", "-f", "xml", path], args.runs)
@@ -163,12 +163,12 @@ def bench_per_file(args):
     files = [os.path.join(r, f) for d in dirs for r, _, fs in os.walk(d)
              for f in fs if f.endswith(".evtx")]
     nbytes = sum(os.path.getsize(f) for f in files)
-    merged = os.path.join(WORK, "all-%s.evtx" % "-".join(subs))
+    merged = os.path.join(WORK, "all-%s.evtx" % ("smoke" if args.smoke else "corpus"))
     meta = make_corpus("--corpus", args.corpus, "--dirs", ",".join(subs), "--out", merged,
                        "--mode", "all")
     cmd = [args.plainsight, "dump", "--format", "jsonl", "--threads", "1"]
-    sep = measure(cmd + dirs, args.runs)
-    one = measure(cmd + [merged], args.runs)
+    sep = measure(cmd + dirs, args.runs, warmup=True)
+    one = measure(cmd + [merged], args.runs, warmup=True)
     return {"files": len(files), "bytes": nbytes, "separate": sep, "merged": one,
             "merged_bytes": meta["bytes"]}
 
@@ -191,13 +191,17 @@ def print_table(rows):
         if r["note"]:
             notes.append(r["note"])
             mark, approx = " (%d)" % len(notes), "≈ "
-        print("| %s | %s%s | %d | %s%.3f | %.1f | %s | %.1f | %s |" % (
-            r["input"], r["tool"], mark, r["runs"], approx, r["seconds"], r["mbps"],
+        print("| %s | %s%s | %d | %s%.3f | %s | %s | %.1f | %s |" % (
+            r["input"], r["tool"], mark, r["runs"], approx, r["seconds"], fmt_mbps(r["mbps"]),
             fmt_rate(r["rps"]), r["rss_mib"], ratio))
     print()
     for i, n in enumerate(notes, 1):
         print("(%d) %s; seconds scaled to the full file size, MB/s, records/s and RSS"
               " are the sample's." % (i, n))
+
+
+def fmt_mbps(x):
+    return "%.1f" % x if x >= 10 else "%.2f" % x
 
 
 def fmt_rate(x):
@@ -223,11 +227,10 @@ def describe_machine(args):
             cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    commit = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
-    print("Machine: %s, %d CPUs, Linux %s. plainsight %s (commit %s), evtxexport %s, "
+    print("Machine: %s, %d CPUs, Linux %s. plainsight %s (%s), evtxexport %s, "
           "python-evtx %s." % (cpu, os.cpu_count() or 0, platform.release(),
-                               version([args.plainsight, "--version"]), commit or "?",
+                               version([args.plainsight, "--version"]),
+                               os.environ.get("PS_BENCH_REVISION") or args.plainsight,
                                version(["evtxexport", "-V"]), pkg_version("python3-evtx")))
 
 
@@ -259,8 +262,8 @@ def main():
     pf = bench_per_file(args)
     print()
     describe_machine(args)
-    print("Median of %d runs after a warm-up run, output to /dev/null; peak RSS by GNU time."
-          % args.runs)
+    print("Median of %d runs (plainsight after a warm-up run), file in the page cache, "
+          "output to /dev/null; peak RSS by GNU time." % args.runs)
     print()
     print_table(rows)
     print_per_file(pf)

@@ -441,8 +441,12 @@ def compare_file(path, results, layout):
         for field in FIELDS:
             compare_field(rep, key, field, mine[field],
                           {t: f[field] for t, f in theirs.items()})
-    for key in set(peer_recs["python-evtx"]) & set(peer_recs["libevtx"]) - set(ps_recs):
+    both = set(peer_recs["python-evtx"]) & set(peer_recs["libevtx"])
+    for key in sorted(both - set(ps_recs)):
         rep.failures.append("record %s: both peers have it, plainsight does not" % key[0])
+    for tool, recs in peer_recs.items():
+        for key in sorted(set(recs) - both - set(ps_recs)):
+            rep.unconfirmed.append("record %s: only %s has it" % (key[0], tool))
     return rep
 
 
