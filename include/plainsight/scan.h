@@ -88,10 +88,23 @@ void ps_iocs_counts(const ps_iocs *iocs, ps_ioc_counts *out);
 int ps_iocs_match_hash(const ps_iocs *iocs, ps_ioc_list kind, const char *hex,
                        ps_ioc_hit *hit);
 
+/* Per-thread matching state (Hyperscan scratch, PCRE2 match data, candidate
+ * list), so that matching allocates nothing. Create it after the last load;
+ * one per thread. NULL when out of memory. */
+typedef struct ps_ioc_scratch ps_ioc_scratch;
+ps_ioc_scratch *ps_ioc_scratch_new(const ps_iocs *iocs);
+void ps_ioc_scratch_free(ps_ioc_scratch *scratch);
+
 /* Match a file path against the file-name IOCs (regex search anywhere in the
  * path; an IOC whose false-positive regex also matches is not reported).
- * Windows separators in the IOCs ("\\") match '/' in `path`. Fills up to
- * `max` hits and returns the number of IOCs that matched (may exceed max). */
+ * Windows separators in the IOCs ("\\") match '/' in `path`. All patterns
+ * are searched at once by one Hyperscan database and its candidates confirmed
+ * with each IOC's PCRE2 regex, so results are exactly PCRE2's. Hits come in
+ * list order. Fills up to `max` hits and returns the number of IOCs that
+ * matched (may exceed max). */
+size_t ps_iocs_match_path_with(ps_ioc_scratch *scratch, const char *path, size_t len,
+                               ps_ioc_hit *hits, size_t max);
+/* The same with a scratch made and freed for this one call (slower). */
 size_t ps_iocs_match_path(const ps_iocs *iocs, const char *path, size_t len,
                           ps_ioc_hit *hits, size_t max);
 

@@ -4,6 +4,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <hs/hs.h>
 
 #include "plainsight/scan.h"
 #include "util/arena.h"
@@ -33,6 +34,7 @@ typedef struct ps_hash_table {
 
 typedef struct ps_filename_ioc {
     const char *pattern;     /* as written in the list */
+    const char *regex;       /* what is compiled: '/' separators, no drive letter */
     const char *description;
     pcre2_code *re;
     pcre2_code *fp_re;       /* false-positive exclusion, may be NULL */
@@ -47,6 +49,25 @@ typedef struct ps_text_ioc {  /* a C2 domain/IP or a keyword */
     int is_ip;
 } ps_text_ioc;
 
+/* All file-name regexes in one Hyperscan database, so that a path is scanned
+ * once instead of once per regex; every candidate it reports is confirmed by
+ * the IOC's own PCRE2 regex, so results equal the plain PCRE2 loop. */
+typedef struct ps_ioc_prefilter {
+    hs_database_t *db;       /* NULL: match every path with the plain loop */
+    uint32_t *always;        /* IOCs Hyperscan cannot take at all: always confirmed */
+    size_t nalways;
+    size_t covered;          /* fn[0..covered) are in db or always */
+} ps_ioc_prefilter;
+
+struct ps_ioc_scratch {      /* per thread */
+    const ps_iocs *iocs;
+    const hs_database_t *db; /* the database `hs` was allocated for */
+    hs_scratch_t *hs;
+    pcre2_match_data *md;
+    uint32_t *ids;           /* candidate IOC indexes of the current path */
+    size_t nids, capids;
+};
+
 struct ps_iocs {
     ps_arena strings;        /* every string of the set */
     ps_hash_table md5, sha1, sha256, fp;
@@ -59,12 +80,28 @@ struct ps_iocs {
     size_t bad_lines;
     uint32_t next_order;
     pcre2_match_context *mctx; /* shared, read-only while matching */
+    ps_ioc_prefilter pre;
 };
 
 /* Grow an array of `size`-byte items to hold at least one more. */
 int ps_ioc_grow(void **items, size_t *cap, size_t n, size_t size);
 
-/* Sort the tables after a load (lookups use binary search). */
+/* Sort the tables after a load (lookups use binary search) and rebuild the
+ * file-name prefilter when file-name IOCs were added. */
 void ps_iocs_finish(ps_iocs *iocs);
+
+/* Build the Hyperscan database over iocs->fn; on any failure the set keeps
+ * working without one (slower, same results). */
+void ps_ioc_prefilter_build(ps_iocs *iocs);
+void ps_ioc_prefilter_free(ps_ioc_prefilter *pre);
+
+/* Whether fn[i] matches `path` and its false-positive regex does not. */
+int ps_ioc_filename_hit(const ps_iocs *iocs, size_t i, const char *path, size_t len,
+                        pcre2_match_data *md);
+
+/* The reference matcher: every file-name regex in turn (no prefilter). Used
+ * for paths Hyperscan cannot take and by the tests as the oracle. */
+size_t ps_iocs_match_path_plain(const ps_iocs *iocs, const char *path, size_t len,
+                                pcre2_match_data *md, ps_ioc_hit *hits, size_t max);
 
 #endif

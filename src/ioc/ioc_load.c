@@ -80,6 +80,7 @@ void ps_iocs_free(ps_iocs *iocs)
         pcre2_code_free(iocs->fn[i].fp_re);
     }
     free(iocs->fn);
+    ps_ioc_prefilter_free(&iocs->pre);
     free(iocs->md5.items);
     free(iocs->sha1.items);
     free(iocs->sha256.items);
@@ -255,11 +256,16 @@ static char *windows_regex_to_posix(ps_arena *a, const char *re)
     return out;
 }
 
-static pcre2_code *compile_regex(line_ctx *lc, const char *what, const char *pattern)
+/* Compiles `pattern` after the rewrite above; *rewritten (when not NULL)
+ * receives the rewritten text, which the prefilter compiles too. */
+static pcre2_code *compile_regex(line_ctx *lc, const char *what, const char *pattern,
+                                 const char **rewritten)
 {
     char *posix = windows_regex_to_posix(&lc->iocs->strings, pattern);
     if (!posix)
         return NULL;
+    if (rewritten)
+        *rewritten = posix;
     int err = 0;
     PCRE2_SIZE off = 0;
     /* UTF with invalid-UTF matching: the lists are UTF-8, but scanned paths
@@ -304,12 +310,13 @@ static int parse_filename_line(line_ctx *lc, char *line)
         bad_line(lc, "file-name IOC: score '%s' is not a number from 0 to 10000", trim(fields[1]));
         return 0;
     }
-    pcre2_code *re = compile_regex(lc, "regex", pattern);
+    const char *regex = NULL;
+    pcre2_code *re = compile_regex(lc, "regex", pattern, &regex);
     if (!re)
         return 0;
     pcre2_code *fp = NULL;
     if (nf == 3 && *trim(fields[2])) {
-        fp = compile_regex(lc, "false-positive regex", trim(fields[2]));
+        fp = compile_regex(lc, "false-positive regex", trim(fields[2]), NULL);
         if (!fp) {
             pcre2_code_free(re);
             return 0;
@@ -323,6 +330,7 @@ static int parse_filename_line(line_ctx *lc, char *line)
     }
     ps_filename_ioc *f = &iocs->fn[iocs->nfn++];
     f->pattern = keep(lc, pattern);
+    f->regex = regex;
     f->description = lc->comment ? lc->comment : "";
     f->re = re;
     f->fp_re = fp;

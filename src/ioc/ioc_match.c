@@ -61,6 +61,7 @@ void ps_iocs_finish(ps_iocs *iocs)
     sort_table(&iocs->sha256);
     sort_table(&iocs->fp);
     sort_c2(iocs);
+    ps_ioc_prefilter_build(iocs);
 }
 
 /* ---------------------------------------------------------------- hashes */
@@ -121,34 +122,33 @@ static int regex_found(const ps_iocs *iocs, const pcre2_code *re, const char *s,
     return pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, iocs->mctx) >= 0;
 }
 
-size_t ps_iocs_match_path(const ps_iocs *iocs, const char *path, size_t len,
-                          ps_ioc_hit *hits, size_t max)
+int ps_ioc_filename_hit(const ps_iocs *iocs, size_t i, const char *path, size_t len,
+                        pcre2_match_data *md)
 {
-    if (!iocs || !path || !iocs->nfn)
+    const ps_filename_ioc *f = &iocs->fn[i];
+    if (!regex_found(iocs, f->re, path, len, md))
         return 0;
-    /* One ovector pair is enough to learn whether a pattern matched. */
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    if (!md)
-        return 0;
+    return !(f->fp_re && regex_found(iocs, f->fp_re, path, len, md));
+}
+
+size_t ps_iocs_match_path_plain(const ps_iocs *iocs, const char *path, size_t len,
+                                pcre2_match_data *md, ps_ioc_hit *hits, size_t max)
+{
     size_t found = 0;
     for (size_t i = 0; i < iocs->nfn; i++) {
-        const ps_filename_ioc *f = &iocs->fn[i];
-        if (!regex_found(iocs, f->re, path, len, md))
-            continue;
-        if (f->fp_re && regex_found(iocs, f->fp_re, path, len, md))
+        if (!ps_ioc_filename_hit(iocs, i, path, len, md))
             continue;
         if (found < max) {
             ps_ioc_hit *h = &hits[found];
             memset(h, 0, sizeof *h);
             h->list = PS_IOC_FILENAME;
-            h->ioc = f->pattern;
-            h->score = f->score;
-            h->description = f->description;
+            h->ioc = iocs->fn[i].pattern;
+            h->score = iocs->fn[i].score;
+            h->description = iocs->fn[i].description;
             h->length = len;
         }
         found++;
     }
-    pcre2_match_data_free(md);
     return found;
 }
 

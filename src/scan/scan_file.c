@@ -24,6 +24,8 @@ int ps_worker_init(ps_worker *w, ps_scanner *s)
         if (!w->algo[i] || !w->md[i])
             return PS_ERR_NOMEM;
     }
+    if (s->iocs && !(w->ioc = ps_ioc_scratch_new(s->iocs)))
+        return PS_ERR_NOMEM;
     if (s->rules.rules) {
         if (yr_scanner_create(s->rules.rules, &w->yara) != ERROR_SUCCESS)
             return PS_ERR_NOMEM;
@@ -40,6 +42,7 @@ void ps_worker_free(ps_worker *w)
     }
     if (w->yara)
         yr_scanner_destroy(w->yara);
+    ps_ioc_scratch_free(w->ioc);
     free(w->buf);
     memset(w, 0, sizeof *w);
 }
@@ -230,7 +233,7 @@ static void yara_scan(ps_worker *w, ps_scan_item *it, size_t len, uid_t uid)
 static void match_filename_iocs(ps_worker *w, ps_scan_item *it)
 {
     ps_ioc_hit hits[16];
-    size_t n = ps_iocs_match_path(w->s->iocs, it->path, strlen(it->path), hits, 16);
+    size_t n = ps_iocs_match_path_with(w->ioc, it->path, strlen(it->path), hits, 16);
     for (size_t i = 0; i < n && i < 16; i++)
         add_score(it, PS_REASON_FILENAME, hits[i].ioc, hits[i].score, hits[i].description);
 }

@@ -112,6 +112,7 @@ void ps_scan_item_free(ps_scan_item *it);
 typedef struct ps_worker {
     ps_scanner *s;
     YR_SCANNER *yara;
+    ps_ioc_scratch *ioc;         /* NULL when the scanner has no IOCs */
     EVP_MD_CTX *md[3];           /* MD5, SHA1, SHA256 */
     EVP_MD *algo[3];
     uint8_t *buf;
