@@ -9,6 +9,7 @@
  *   jsonl.h   reading JSON exports of event logs (evtx_dump, Winlogbeat) as events
  *   sigma.h   Sigma rules: load once, match events (thread-safe with per-thread scratch)
  *   scan.h    file sweeps: IOC lists (hashes, file names, C2, keywords) and YARA
+ *   report.h  the self-contained HTML report of a hunt or scan
  *
  * The library never prints: problems go to the caller's diagnostic callback,
  * results to the caller's output or event callbacks.
@@ -20,6 +21,7 @@
 #include "plainsight/event.h"
 #include "plainsight/evtx.h"
 #include "plainsight/jsonl.h"
+#include "plainsight/report.h"
 #include "plainsight/scan.h"
 #include "plainsight/sigma.h"
 
