@@ -116,6 +116,30 @@ size_t ps_iocs_match_path(const ps_iocs *iocs, const char *path, size_t len,
 size_t ps_iocs_match_text(const ps_iocs *iocs, const char *text, size_t len,
                           ps_ioc_hit *hits, size_t max);
 
+/* ---------------------------------------------------- C2 IOCs in events */
+
+struct ps_event;
+struct ps_field;
+
+/* Called once per C2 indicator found in an event (`field` is where it was
+ * first seen). Return non-zero to stop looking in this event. */
+typedef int (*ps_ioc_event_fn)(void *ctx, const ps_ioc_hit *hit, const struct ps_field *field,
+                               const struct ps_event *ev);
+
+/* The hook `hunt --iocs` calls per event: looks for the C2 domains and
+ * addresses of the set (as ps_iocs_match_text does) in every string field of
+ * the event outside Event.System: DNS queries (Sysmon 22 QueryName), network
+ * connections (Sysmon 3 DestinationHostname, DestinationIp), command lines,
+ * URLs in any field. Each indicator is reported once per event. Returns the
+ * number reported. Thread-safe on a loaded set. */
+size_t ps_iocs_match_event(const ps_iocs *iocs, const struct ps_event *ev, ps_ioc_event_fn fn,
+                           void *ctx);
+
+/* The Sigma level a detection from an IOC of this score gets, on Loki's
+ * scale: 100 or more (Loki's ALERT, the C2 default) "high", 60 "medium",
+ * 40 "low", below that "informational". */
+const char *ps_ioc_level_for_score(int score);
+
 /* --------------------------------------------------------------- scanner */
 
 typedef enum ps_scan_level {
