@@ -734,7 +734,8 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
                         ? (h.nfound ? PS_EXIT_FOUND : PS_EXIT_CLEAN) : PS_EXIT_ERROR;
     if (rc != PS_OK && out)
         fprintf(stderr, "plainsight hunt: %s\n", ps_status_str(rc));
-    qsort(h.found, h.nfound, sizeof *h.found, by_time);
+    if (h.nfound) /* found is NULL when nothing was */
+        qsort(h.found, h.nfound, sizeof *h.found, by_time);
     if (out && a->format == FMT_CSV)
         fputs("Timestamp,Computer,Channel,EventID,RecordID,Level,RuleTitle,RuleID,"
               "MitreTactics,MitreTags,Details,EvtxFile\r\n", out);
