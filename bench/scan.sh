@@ -6,6 +6,7 @@
 #   bench/scan.sh --smoke    ~200 files, ~10 MB, runs in seconds
 #
 # Environment: PLAINSIGHT (binary; default build-scan/plainsight or build/),
+# BASELINE (another plainsight binary, e.g. an older build: one more row),
 # CORPUS (default ../shared/corpus), THREADS (default "1 2").
 # The tree lives under bench/work/ (git-ignored). Not run by CI.
 set -eu
@@ -37,31 +38,42 @@ echo "tree: $files files, $(awk "BEGIN {printf \"%.1f\", $bytes/1e6}") MB ($tree
 echo "rules: $(echo "$rules" | wc -l) YARA files from $sb/yara; IOCs: $sb/iocs (plainsight only)"
 echo
 
-# run LABEL CMD... -> prints one row; the yara CLI gets the same externals
-# Loki defines (empty values: it has no per-file externals).
+# measure LABEL CMD... -> prints one row. CPU time (user + system) is the
+# figure compared: the machine is shared, so wall time is noisy. The yara CLI
+# gets the same externals Loki defines (empty values: it has no per-file
+# externals).
 measure() {
     label=$1; shift
-    /usr/bin/time -f '%e %M' -o "$here/work/time.txt" "$@" >/dev/null 2>"$here/work/stderr.txt" || true
+    /usr/bin/time -f '%e %U %S %M' -o "$here/work/time.txt" "$@" >/dev/null 2>"$here/work/stderr.txt" || true
     # time prints "Command exited with non-zero status 1" first when plainsight
     # reports findings (exit 1): the figures are on the last line.
-    read -r secs rss <<EOT
+    read -r secs user sys rss <<EOT
 $(tail -n 1 "$here/work/time.txt")
 EOT
-    awk -v l="$label" -v s="$secs" -v r="$rss" -v f="$files" -v b="$bytes" 'BEGIN {
-        if (s < 0.001) s = 0.001
-        printf "%-32s %8.2f s %10.0f files/s %9.1f MB/s %9.1f MB RSS\n", l, s, f/s, b/1e6/s, r/1024 }'
-    echo "$secs" > "$here/work/last.txt"
+    awk -v l="$label" -v s="$secs" -v u="$user" -v y="$sys" -v r="$rss" -v f="$files" -v b="$bytes" 'BEGIN {
+        c = u + y; if (c < 0.001) c = 0.001
+        printf "| %-32s | %7.2f | %7.2f | %7.2f | %8.0f | %8.1f | %7.1f |\n", l, s, c, y, f/c, b/1e6/c, r/1024 }'
+    awk -v u="$user" -v y="$sys" 'BEGIN { print u + y }' > "$here/work/last.txt"
 }
 
-printf "%-32s %10s %16s %14s %16s\n" "run" "time" "files/s" "throughput" "peak RSS"
+echo "| run                              | wall s  |  CPU s  |  sys s  | files/CPU s | MB/CPU s | RSS MB |"
+echo "|----------------------------------|---------|---------|---------|----------|----------|---------|"
+ratios=""
 for n in $threads; do
     measure "plainsight -t$n (hash+IOC+YARA)" "$ps" scan "$tree" --iocs "$sb/iocs" --yara "$sb/yara" \
         --threads "$n" --quiet --format jsonl -o /dev/null
     pst=$(cat "$here/work/last.txt")
+    if [ -n "${BASELINE:-}" ]; then
+        measure "baseline -t$n (hash+IOC+YARA)" "$BASELINE" scan "$tree" --iocs "$sb/iocs" \
+            --yara "$sb/yara" --threads "$n" --quiet --format jsonl -o /dev/null
+    fi
     # shellcheck disable=SC2086
     measure "yara -r -p $n (YARA only)" /usr/bin/yara -w -r -p "$n" -d filename= -d filepath= \
         -d extension= -d filetype= -d md5= -d owner= $rules "$tree"
     yt=$(cat "$here/work/last.txt")
-    awk -v a="$pst" -v b="$yt" -v n="$n" 'BEGIN { if (a < 0.001) a = 0.001
-        printf "  ratio at %s thread(s): plainsight is %.2fx the speed of yara -r\n\n", n, b/a }'
+    ratios="$ratios$(awk -v a="$pst" -v b="$yt" -v n="$n" 'BEGIN { if (a < 0.001) a = 0.001
+        printf "at %s thread(s): yara CPU / plainsight CPU = %.2f (above 1: plainsight cheaper)\n", n, b/a }')
+"
 done
+echo
+printf "%s" "$ratios"
