@@ -49,6 +49,8 @@ static const char HUNT_HELP[] =
     "  -f, --format FMT     table (default on a terminal, coloured by level), csv\n"
     "                       (default otherwise; RFC 4180) or jsonl\n"
     "  -o, --output FILE    write detections to FILE instead of standard output\n"
+    "      --html FILE      also write a report: one self-contained HTML page with\n"
+    "                       a timeline, ATT&CK view, logon graph and host sections\n"
     "  -q, --quiet          no progress line, no summary, no notes\n"
     "  -t, --threads N      worker threads (default: one per CPU); the output is\n"
     "                       the same for any N\n"
@@ -94,6 +96,7 @@ typedef struct hunt {
     detection *found;
     size_t nfound, cap;
     int oom;
+    ps_report *report;           /* --html: detections and logons for the page */
 } hunt;
 
 static int level_rank(const char *level)
@@ -167,6 +170,8 @@ static int on_event(void *ctx, unsigned worker, const ps_event *ev)
     if ((h->from && ev->time_filetime < h->from) || (h->to && ev->time_filetime > h->to))
         return 0;
     h->events[worker]++;
+    if (h->report && ps_report_add_event(h->report, ev) != PS_OK)
+        return 1; /* out of memory: stop */
     return ps_sigma_match(h->set, h->scratch[worker], ev, on_rule_match, h) == PS_ERR_NOMEM;
 }
 
@@ -503,6 +508,7 @@ typedef struct hunt_args {
     int format, quiet, min_level;
     unsigned threads;
     const char *output;
+    const char *html;           /* --html FILE */
     /* Values of the repeatable filters (each may hold a comma-separated list). */
     const char **rule_ids, **tags, **statuses;
     size_t nrule_ids, ntags, nstatuses;
@@ -511,7 +517,7 @@ typedef struct hunt_args {
     double load_seconds, started;
 } hunt_args;
 
-enum { OPT_FROM = 256, OPT_TO, OPT_RULE_ID, OPT_TAGS, OPT_STATUS };
+enum { OPT_FROM = 256, OPT_TO, OPT_RULE_ID, OPT_TAGS, OPT_STATUS, OPT_HTML };
 
 /* --from/--to: a date alone means its first (--from) or last (--to) instant. */
 static int parse_time_arg(const char *opt, const char *text, int end_of_day, uint64_t *out)
@@ -549,6 +555,7 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         {"from", required_argument, NULL, OPT_FROM}, {"to", required_argument, NULL, OPT_TO},
         {"rule-id", required_argument, NULL, OPT_RULE_ID},
         {"tags", required_argument, NULL, OPT_TAGS}, {"status", required_argument, NULL, OPT_STATUS},
+        {"html", required_argument, NULL, OPT_HTML},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     a->format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
     a->rules = calloc((size_t)argc, sizeof *a->rules);
@@ -584,6 +591,7 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         case OPT_TAGS: a->tags[a->ntags++] = optarg; break;
         case OPT_STATUS: a->statuses[a->nstatuses++] = optarg; break;
         case 'o': a->output = optarg; break;
+        case OPT_HTML: a->html = optarg; break;
         case 'q': a->quiet = 1; break;
         case 'h': fputs(HUNT_HELP, stdout); exit(PS_EXIT_CLEAN);
         default: fputs(HUNT_HELP, stderr); return -1;
@@ -709,17 +717,48 @@ static int read_inputs(hunt *h, const hunt_args *a, char **inputs, int ninputs, 
     return rc;
 }
 
+/* --html: the detections (sorted), the logons seen and the run's facts as one
+ * page. Returns 0, or -1 after saying why it could not be written. */
+static int write_html_report(const hunt *h, const hunt_args *a, const progress *p,
+                             double elapsed)
+{
+    int rc = PS_OK;
+    for (size_t i = 0; rc == PS_OK && i < h->nfound; i++) {
+        const detection *d = &h->found[i];
+        const ps_sigma_rule_info *r = ps_sigma_rule(h->set, d->rule);
+        ps_report_detection rd = {d->time, d->computer, d->channel, d->event_id, d->record_id,
+                                  r->level, r->title, r->id, r->tags, r->ntags, d->details,
+                                  d->file};
+        rc = ps_report_add_detection(h->report, &rd);
+    }
+    ps_report_run run = {.command = "hunt", .rules_loaded = a->load.rules_loaded,
+                         .rules_skipped = a->load.rules_skipped, .files = p->files,
+                         .events = p->events, .seconds = elapsed};
+    ps_report_set_run(h->report, &run);
+    if (rc == PS_OK)
+        rc = ps_report_write(h->report, a->html);
+    if (rc != PS_OK) {
+        fprintf(stderr, "plainsight hunt: cannot write %s: %s\n", a->html,
+                rc == PS_ERR_IO ? strerror(errno) : ps_status_str(rc));
+        return -1;
+    }
+    if (!a->quiet)
+        fprintf(stderr, "plainsight hunt: report written to %s\n", a->html);
+    return 0;
+}
+
 static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set *set)
 {
     hunt h = {.set = set, .min_level = a->min_level, .from = a->from, .to = a->to};
     pthread_mutex_init(&h.lock, NULL);
+    h.report = a->html ? ps_report_new() : NULL;
     size_t left_by_status = 0, left_by_filter = 0;
     uint8_t *enabled = select_rules(set, a, &left_by_status, &left_by_filter);
     h.enabled = enabled;
     unsigned workers = ps_evtx_threads(a->threads);
     h.scratch = calloc(workers, sizeof *h.scratch);
     h.events = calloc(workers, sizeof *h.events);
-    int ok = h.scratch && h.events && enabled;
+    int ok = h.scratch && h.events && enabled && (!a->html || h.report);
     for (unsigned i = 0; ok && i < workers; i++)
         ok = (h.scratch[i] = ps_sigma_scratch_new(set)) != NULL;
     FILE *out = a->output ? fopen(a->output, "w") : stdout;
@@ -746,6 +785,8 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
         exit_code = PS_EXIT_ERROR;
     if (out && out != stdout && fclose(out) != 0)
         exit_code = PS_EXIT_ERROR;
+    if (h.report && write_html_report(&h, a, &prog, now_seconds() - a->started) != 0)
+        exit_code = PS_EXIT_ERROR;
     uint64_t in_range = 0;
     for (unsigned i = 0; h.events && i < workers; i++)
         in_range += h.events[i];
@@ -762,6 +803,7 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
             free(h.found[i].file);
     for (unsigned i = 0; h.scratch && i < workers; i++)
         ps_sigma_scratch_free(h.scratch[i]);
+    ps_report_free(h.report);
     free(h.scratch);
     free(h.events);
     free(h.found);
