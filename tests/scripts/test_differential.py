@@ -503,7 +503,11 @@ def main():
         pslib.skip("peer tool(s) not installed: %s (scripts/install-deps)" % ", ".join(missing))
 
     files = [p for r in roots for p in pslib.find_evtx(r) if args.filter in p]
-    cache_dir = os.path.join(args.build_dir, "differential-cache", "v%d" % CACHE_VERSION)
+    # PS_PEER_CACHE lets several builds (release, sanitizers) share the slow
+    # peers' outputs; plainsight itself always runs.
+    cache_root = os.environ.get("PS_PEER_CACHE") or os.path.join(args.build_dir,
+                                                                 "differential-cache")
+    cache_dir = os.path.join(cache_root, "v%d" % CACHE_VERSION)
     started = time.time()
     results = run_everything(files, commands, cache_dir, args.jobs, not args.no_cache)
     print("tools ran in %.1f s" % (time.time() - started), flush=True)
