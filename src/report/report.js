@@ -243,7 +243,7 @@
     var kept = cols.map(function (m) {
       return byCountDesc(m).slice(0, MAX_COLUMN_NODES).map(function (x) { return x[0]; }).sort();
     });
-    var rowH = 24, top = 30, width = 1100, xs = [160, 550, 940];
+    var rowH = 30, top = 40, width = 1100, xs = [160, 550, 940];
     var height = top + rowH * Math.max(kept[0].length, kept[1].length, kept[2].length) + 10;
     var g = svg("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height,
       role: "img", "aria-label": "logon graph" });
@@ -285,8 +285,11 @@
       names.forEach(function (name) {
         var yy = y(col, name);
         g.appendChild(svg("circle", { cx: xs[col], cy: yy, r: 6, "class": "node node-" + col }));
-        var t = svg("text", { x: xs[col] + (col === 2 ? 12 : -12), y: yy + 4,
-          "text-anchor": col === 2 ? "start" : "end" });
+        /* accounts sit between two fans of edges: label them above the node */
+        var t = col === 1
+          ? svg("text", { x: xs[col], y: yy - 9, "text-anchor": "middle", "class": "halo" })
+          : svg("text", { x: xs[col] + (col === 2 ? 12 : -12), y: yy + 4,
+            "text-anchor": col === 2 ? "start" : "end" });
         t.textContent = name.length > 40 ? name.slice(0, 39) + "\u2026" : name;
         g.appendChild(t);
       });
