@@ -19,6 +19,8 @@ typedef struct scan_cli {
     size_t nyara;
     const char *filetypes;
     const char *output;
+    const char *html;        /* --html FILE */
+    ps_report *report;       /* findings for the page, when --html */
     enum out_format format;
     unsigned threads;
     uint64_t max_size;
@@ -55,6 +57,7 @@ static void usage(FILE *f)
 "                    (default 64M; suffixes K, M, G)\n"
 "  --format FMT      table (default), csv (RFC 4180) or jsonl (one object per line)\n"
 "  -o FILE           write results to FILE instead of standard output\n"
+"  --html FILE       also write a self-contained HTML page of the findings\n"
 "  --all             list every file, also those without findings\n"
 "  --quiet           no progress line, no summary, no per-file warnings\n"
 "  -v, --verbose     also print notes (e.g. YARA compiler warnings)\n"
@@ -216,6 +219,16 @@ static int on_result(void *ctx, const ps_scan_result *r)
     else
         print_table(c->out, r, mtime);
     c->rows++;
+    for (size_t i = 0; c->report && r->level != PS_LEVEL_NONE && i < r->nreasons; i++) {
+        const ps_scan_reason *x = &r->reasons[i];
+        char reason[512];
+        snprintf(reason, sizeof reason, "%s %s (+%d)", ps_reason_type_name(x->type), x->name,
+                 x->score);
+        ps_report_finding f = {r->path, ps_scan_level_name(r->level), reason, x->description,
+                               (r->flags & PS_SCAN_HASHED) ? r->sha256 : ""};
+        if (ps_report_add_finding(c->report, &f) != PS_OK)
+            return 1; /* out of memory: stop */
+    }
     return ferror(c->out) ? 1 : 0;
 }
 
@@ -274,7 +287,8 @@ static int parse_size(const char *s, uint64_t *out)
 
 static int parse_args(scan_cli *c, int argc, char **argv)
 {
-    enum { O_IOCS = 256, O_YARA, O_FILETYPES, O_THREADS, O_MAXSIZE, O_FORMAT, O_QUIET, O_ALL };
+    enum { O_IOCS = 256, O_YARA, O_FILETYPES, O_THREADS, O_MAXSIZE, O_FORMAT, O_QUIET, O_ALL,
+           O_HTML };
     static const struct option opts[] = {
         {"iocs", required_argument, NULL, O_IOCS},
         {"yara", required_argument, NULL, O_YARA},
@@ -284,6 +298,7 @@ static int parse_args(scan_cli *c, int argc, char **argv)
         {"format", required_argument, NULL, O_FORMAT},
         {"quiet", no_argument, NULL, O_QUIET},
         {"all", no_argument, NULL, O_ALL},
+        {"html", required_argument, NULL, O_HTML},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -327,6 +342,7 @@ static int parse_args(scan_cli *c, int argc, char **argv)
         case 'o': c->output = optarg; break;
         case O_QUIET: c->quiet = 1; break;
         case O_ALL: c->all = 1; break;
+        case O_HTML: c->html = optarg; break;
         case 'v': c->verbose = 1; break;
         case 'h': usage(stdout); return 1;
         default: return -1;
@@ -410,6 +426,23 @@ static void print_summary(const ps_scan_stats *st, double secs)
             st->suppressed ? " (some files suppressed by false-positive hashes)" : "");
 }
 
+/* --html: the findings and the sweep's facts as one page. */
+static int write_html_report(scan_cli *c, const ps_scan_stats *st, double secs)
+{
+    ps_report_run run = {.command = "scan", .files = st->files, .events = st->files,
+                         .seconds = secs};
+    ps_report_set_run(c->report, &run);
+    int rc = ps_report_write(c->report, c->html);
+    if (rc != PS_OK) {
+        fprintf(stderr, "plainsight scan: cannot write %s: %s\n", c->html,
+                rc == PS_ERR_IO ? strerror(errno) : ps_status_str(rc));
+        return -1;
+    }
+    if (!c->quiet)
+        fprintf(stderr, "plainsight scan: report written to %s\n", c->html);
+    return 0;
+}
+
 static int run_scan(scan_cli *c, ps_scanner *s, int argc, char **argv)
 {
     if (c->format == OUT_CSV)
@@ -429,6 +462,8 @@ static int run_scan(scan_cli *c, ps_scanner *s, int argc, char **argv)
     }
     if (!c->quiet)
         print_summary(&st, now_seconds() - t0);
+    if (c->report && write_html_report(c, &st, now_seconds() - t0) != 0)
+        return PS_EXIT_ERROR;
     return st.alerts + st.warnings + st.notices ? PS_EXIT_FOUND : PS_EXIT_CLEAN;
 }
 
@@ -445,7 +480,8 @@ int cmd_scan(int argc, char **argv)
     ps_iocs *iocs = ps_iocs_new();
     ps_scanner *s = ps_scanner_new(&opt);
     int rc = PS_EXIT_ERROR;
-    if (!iocs || !s) {
+    c.report = c.html ? ps_report_new() : NULL;
+    if (!iocs || !s || (c.html && !c.report)) {
         fprintf(stderr, "plainsight scan: out of memory\n");
         goto done;
     }
@@ -461,6 +497,7 @@ int cmd_scan(int argc, char **argv)
     if (c.out != stdout && fclose(c.out) != 0)
         rc = PS_EXIT_ERROR;
 done:
+    ps_report_free(c.report);
     ps_scanner_free(s);
     ps_iocs_free(iocs);
     return rc;

@@ -258,7 +258,8 @@ void report_render_page(ps_report *r, ps_buf *b)
         b->failed = 1;
         return;
     }
-    qsort(r->detections, r->ndetections, sizeof *r->detections, by_time);
+    if (r->ndetections) /* detections is NULL until the first is added */
+        qsort(r->detections, r->ndetections, sizeof *r->detections, by_time);
     head(b, hash);
     banner(b, r);
     summary(b, r, count_hosts(r, b));

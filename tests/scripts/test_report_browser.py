@@ -8,7 +8,8 @@
    built (so the page's own script did run), and the payloads show as text.
 2. The same page with a script tag slipped in (as an escaping bug would)
    shows that the Content-Security-Policy blocks it.
-3. A screenshot of a normal report is decoded (PNG, zlib + struct only) and
+3. `plainsight scan --html` on a file whose name is a payload: the same.
+4. A screenshot of a normal report is decoded (PNG, zlib + struct only) and
    must not be blank.
 
 Skipped (exit 77) when chromium or evtxgen is absent.
@@ -263,6 +264,33 @@ def check_csp_blocks(c, browser, html, tmp):
             repr(title_of(dom)))
 
 
+def check_scan(c, browser, exe, tmp):
+    """scan --html: a file whose name is a payload, flagged by a YARA rule."""
+    root = os.path.join(tmp, "sweep")
+    os.mkdir(root)
+    with open(os.path.join(root, "x" + IMG_PAYLOAD.replace("/", "") + ".txt"), "w") as f:
+        f.write("REPORT_TEST_MARKER\n")
+    rule = os.path.join(tmp, "marker.yar")
+    with open(rule, "w") as f:
+        f.write('rule Report_Marker { meta: description = "%s" score = 80\n'
+                '  strings: $a = "REPORT_TEST_MARKER" condition: $a }\n'
+                % USER_PAYLOAD.replace('"', '\\"'))
+    page = os.path.join(tmp, "scan.html")
+    rc, _, err = pslib.run([exe, "scan", root, "--yara", rule, "--quiet", "-o", os.devnull,
+                            "--html", page])
+    c.check("scan --html exits 1 (findings)", rc == 1 and os.path.exists(page),
+            pslib.last_line(err))
+    if not os.path.exists(page):
+        return
+    res = chromium(browser, tempfile.mkdtemp(dir=tmp), "--dump-dom", page)
+    dom = res.stdout.decode("utf-8", "replace")
+    c.check("scan report: title unchanged, no injected element",
+            title_of(dom) == TITLE and 'id="injected' not in dom and "<img" not in dom)
+    c.check("scan report lists the finding as text",
+            "Scan findings" in dom and "Report_Marker" in dom and
+            USER_PAYLOAD.replace("<", "&lt;").replace(">", "&gt;") in dom)
+
+
 def check_screenshot(c, browser, exe, rules, tmp, evtxgen):
     logs = write_case(tmp, "normal", normal_records(), evtxgen)
     page = os.path.join(tmp, "normal.html")
@@ -314,6 +342,7 @@ def main():
         html = check_hostile(c, browser, exe, rules, tmp, evtxgen)
         if html:
             check_csp_blocks(c, browser, html, tmp)
+        check_scan(c, browser, exe, tmp)
         check_screenshot(c, browser, exe, rules, tmp, evtxgen)
     pslib.finish(c.passed, c.failed)
 
