@@ -14,6 +14,8 @@ enum { PS_EXIT_CLEAN = 0, PS_EXIT_FOUND = 1, PS_EXIT_ERROR = 2 };
 int cmd_dump(int argc, char **argv);
 int cmd_hunt(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+/* Writes the demo logs, then runs cmd_hunt on them (resets getopt's optind). */
+int cmd_demo(int argc, char **argv);
 
 /* Prints a diagnostic to stderr as "plainsight: warning: FILE @ 0xOFF: msg". */
 void cli_print_diag(void *ctx, const ps_diag *d);

@@ -15,9 +15,10 @@
 #include "cli/cli.h"
 #include "plainsight/jsonl.h"
 #include "plainsight/sigma.h"
+#include "sigma/builtin.h"
 
 static const char HUNT_HELP[] =
-    "usage: plainsight hunt [OPTIONS] --rules PATH INPUT...\n"
+    "usage: plainsight hunt [OPTIONS] [--rules PATH] INPUT...\n"
     "\n"
     "Match Windows event logs against Sigma rules and print the detections as a\n"
     "timeline, oldest first, then a summary on stderr.\n"
@@ -29,7 +30,8 @@ static const char HUNT_HELP[] =
     "Winlogbeat / Elastic (winlog.event_data..., winlog.event_id, @timestamp).\n"
     "\n"
     "rules:\n"
-    "  -r, --rules PATH     Sigma rule file or directory (repeatable)\n"
+    "  -r, --rules PATH     Sigma rule file or directory (repeatable); without it,\n"
+    "                       the built-in Cloud Hopper rule pack is used\n"
     "      --rule-id ID     only this rule (repeatable, or ID,ID,...)\n"
     "      --tags TAG       only rules with this tag or a sub-tag of it (repeatable,\n"
     "                       or TAG,TAG,...); 'attack.' may be left out:\n"
@@ -62,6 +64,8 @@ static const char HUNT_HELP[] =
     "time, then file, record and rule.\n"
     "\n"
     "examples:\n"
+    "  # the built-in rules (service provider logons, LOLBins, lsass dumps, ...)\n"
+    "  plainsight hunt --html report.html /mnt/evidence/Windows/System32/winevt/Logs\n"
     "  # everything SigmaHQ's Windows rules find in a machine's logs\n"
     "  plainsight hunt -r sigma/rules/windows /mnt/evidence/Windows/System32/winevt/Logs\n"
     "  # high and critical only, one week, as a spreadsheet\n"
@@ -597,8 +601,8 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         default: fputs(HUNT_HELP, stderr); return -1;
         }
     }
-    if (!a->rules || !a->nrules || optind >= argc) {
-        fputs("plainsight hunt: give --rules PATH and at least one EVTX file or directory\n", stderr);
+    if (!a->rules || optind >= argc) {
+        fputs("plainsight hunt: give at least one EVTX file, JSON export or directory\n", stderr);
         return -1;
     }
     return 0;
@@ -831,7 +835,8 @@ int cmd_hunt(int argc, char **argv)
     ps_sigma_set *set = NULL;
     ps_sigma_stats st;
     a.started = now_seconds();
-    int rc = ps_sigma_load(a.rules, a.nrules, &so, &set, &st);
+    int rc = a.nrules ? ps_sigma_load(a.rules, a.nrules, &so, &set, &st)
+                      : ps_sigma_load_builtin(&so, &set, &st);
     a.load = st;
     a.load_seconds = now_seconds() - a.started;
     free(a.rules);

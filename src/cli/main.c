@@ -13,6 +13,7 @@ static const struct {
     {"hunt", cmd_hunt, "match Windows event logs (EVTX, JSON lines) against Sigma rules"},
     {"scan", cmd_scan, "sweep files with IOC lists (hashes, names, C2) and YARA rules"},
     {"dump", cmd_dump, "convert EVTX to JSON lines, JSON or XML"},
+    {"demo", cmd_demo, "write a Cloud Hopper demo case, hunt it and write the report"},
 };
 
 static void usage(FILE *f)
