@@ -42,7 +42,7 @@ typedef enum ps_sigma_skip {
     PS_SIGMA_SKIP_MODIFIER,        /* unknown modifier or bad modifier combination */
     PS_SIGMA_SKIP_VALUE,           /* value invalid for its modifier (regex, cidr, number) */
     PS_SIGMA_SKIP_AGGREGATION,     /* deprecated `| count()` style condition */
-    PS_SIGMA_SKIP_CORRELATION,     /* correlation rule (not evaluated yet) */
+    PS_SIGMA_SKIP_CORRELATION,     /* correlation rule that cannot be evaluated */
     PS_SIGMA_SKIP_FILTER,          /* filter rule whose target rules are not loaded */
     PS_SIGMA_SKIP_LIMIT,           /* over a compile limit (nesting, expansion) */
     PS_SIGMA_SKIP__COUNT
@@ -60,6 +60,10 @@ typedef struct ps_sigma_options {
      * a name given several times becomes a list of alternatives. */
     const char *const *placeholders;
     size_t nplaceholders;
+    /* 1: evaluate every indexed rule on every event instead of only those
+     * whose literals the Hyperscan prefilter saw in the event. Results are
+     * the same either way; this is for testing and measuring. */
+    int no_prefilter;
 } ps_sigma_options;
 
 typedef struct ps_sigma_stats {
@@ -70,6 +74,13 @@ typedef struct ps_sigma_stats {
     uint32_t rules_unmapped;         /* loaded, logsource maps to no channel */
     uint32_t rules_skipped;          /* sum of skipped[] */
     uint32_t skipped[PS_SIGMA_SKIP__COUNT];
+    /* The literal prefilter: distinct literals in its database, and compiled
+     * rule forms evaluated only when one of their literals is seen (the
+     * others are evaluated on every event of their channel/ID). */
+    uint32_t prefilter_literals;
+    uint32_t prefilter_gated;
+    uint32_t prefilter_always;
+    uint32_t correlations_loaded;    /* correlation rules (not in rules_loaded) */
 } ps_sigma_stats;
 
 /* What a caller learns about a rule (strings are "" when the rule lacks them;
@@ -86,6 +97,13 @@ typedef struct ps_sigma_rule_info {
     uint32_t line;                   /* line of the rule's document in it */
     const char *const *tags;         /* e.g. attack.t1059.001 */
     uint32_t ntags;
+    /* A correlation rule: it matches no event itself; its detections come
+     * from ps_sigma_corr_finish. */
+    uint8_t is_correlation;
+    /* Referenced only by correlations without `generate: true`: by the
+     * specification its own matches are not results (they still reach
+     * ps_sigma_match callbacks, so they can be fed to ps_sigma_corr_add). */
+    uint8_t correlation_only;
 } ps_sigma_rule_info;
 
 /* Load every rule under `paths` (files or directories, walked recursively).
@@ -120,6 +138,69 @@ typedef int (*ps_sigma_match_fn)(void *ctx, const ps_sigma_rule_info *rule,
  * PS_ERR_STOP if the callback stopped). `fn` may be NULL to only count. */
 int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *scratch, const ps_event *ev,
                    ps_sigma_match_fn fn, void *ctx);
+
+/* ---- correlation rules ----------------------------------------------------------
+ *
+ * Correlations (event_count, value_count, temporal, temporal_ordered) are
+ * evaluated over the matches of their base rules once every event is read,
+ * since events come from several threads and not in time order:
+ *
+ *   ps_sigma_corr *c = ps_sigma_corr_new(set, NULL);
+ *   ... in the match callback, from any thread:
+ *       if (ps_sigma_rule_correlated(set, rule_index))
+ *           ps_sigma_corr_add(c, rule_index, ev);
+ *   ... after the last event:
+ *   ps_sigma_corr_finish(c, on_hit, ctx);
+ *   ps_sigma_corr_free(c);
+ *
+ * Windows: for gt/gte conditions, a window opens at each base match (in time
+ * order) and holds the matches up to `timespan` later; when the condition
+ * holds a detection is reported and the next window starts after it (so a
+ * burst gives one detection, not one per event). Other conditions (lt, lte,
+ * eq, ranges) use back-to-back windows, each opened by the first match after
+ * the previous one. temporal_ordered needs the rules in their listed order
+ * (equal times count as ordered). A group-by or value field missing from an
+ * event counts as the empty value for grouping; value_count ignores events
+ * without its field. */
+typedef struct ps_sigma_corr ps_sigma_corr;
+
+typedef struct ps_sigma_corr_options {
+    size_t max_matches;   /* base matches kept (0: 4,000,000) */
+    size_t max_bytes;     /* memory for group keys and values (0: 256 MiB) */
+} ps_sigma_corr_options;
+
+typedef struct ps_sigma_corr_hit {
+    size_t rule_index;                 /* the correlation rule: ps_sigma_rule(set, rule_index) */
+    const ps_sigma_rule_info *rule;
+    uint64_t first_time, last_time;    /* FILETIME of the first and last base match in the window */
+    uint64_t matches;                  /* base matches in the window */
+    uint64_t count;                    /* what the condition counted: matches (event_count),
+                                          distinct values (value_count), rules (temporal*) */
+    uint32_t ngroup;
+    const char *const *group_fields;   /* group-by field names as written in the rule */
+    const char *const *group_values;   /* this window's values of them */
+} ps_sigma_corr_hit;
+
+/* Called once per detection; valid only during the call. Non-zero stops. */
+typedef int (*ps_sigma_corr_fn)(void *ctx, const ps_sigma_corr_hit *hit);
+
+/* Number of correlation rules in the set. */
+size_t ps_sigma_correlation_count(const ps_sigma_set *set);
+/* Whether a correlation reads the matches of rule `rule_index`. */
+int ps_sigma_rule_correlated(const ps_sigma_set *set, size_t rule_index);
+
+/* A collector of base matches; NULL when out of memory. `opt` may be NULL. */
+ps_sigma_corr *ps_sigma_corr_new(const ps_sigma_set *set, const ps_sigma_corr_options *opt);
+/* Record that rule `rule_index` matched `ev` (any thread). PS_OK, or
+ * PS_ERR_NOMEM when a cap was hit and the match was dropped (counted; see
+ * ps_sigma_corr_dropped). Rules no correlation reads are ignored. */
+int ps_sigma_corr_add(ps_sigma_corr *c, size_t rule_index, const ps_event *ev);
+/* Evaluate every correlation over what was added. Returns the number of
+ * detections, PS_ERR_STOP if the callback stopped or PS_ERR_NOMEM. Call once. */
+int ps_sigma_corr_finish(ps_sigma_corr *c, ps_sigma_corr_fn fn, void *ctx);
+/* Base matches dropped because a cap was hit (detections may be missing). */
+uint64_t ps_sigma_corr_dropped(const ps_sigma_corr *c);
+void ps_sigma_corr_free(ps_sigma_corr *c);
 
 #ifdef __cplusplus
 }

@@ -123,16 +123,21 @@ void sg_event_field_key(const char *path, size_t path_len, const char **key, siz
     *key_len = end - start;
 }
 
-static const char *rename_field(const sg_compile_ctx *cc, const char *name)
+const char *sg_field_mapped_name(const sg_logsources *ls, const sg_variant_def *v,
+                                 const char *name)
 {
-    const sg_variant_def *v = cc->variant;
     for (uint32_t i = 0; v && i < v->nrenames; i++)
         if (strcmp(v->renames[i].from, name) == 0)
             return v->renames[i].to;
-    for (uint32_t i = 0; i < cc->ls->naliases; i++)
-        if (strcmp(cc->ls->aliases[i].key, name) == 0)
-            return cc->ls->aliases[i].value;
+    for (uint32_t i = 0; i < ls->naliases; i++)
+        if (strcmp(ls->aliases[i].key, name) == 0)
+            return ls->aliases[i].value;
     return name;
+}
+
+static const char *rename_field(const sg_compile_ctx *cc, const char *name)
+{
+    return sg_field_mapped_name(cc->ls, cc->variant, name);
 }
 
 static int32_t field_symbol(sg_compile_ctx *cc, const char *name, size_t len, uint32_t line)

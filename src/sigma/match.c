@@ -29,6 +29,14 @@ struct ps_sigma_scratch {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     int failed;
+    /* prefilter */
+    hs_scratch_t *hs;
+    int scanned;             /* the event's values were scanned */
+    int scan_failed;         /* ... but the scan failed: evaluate every rule */
+    uint32_t *seen_stamp;    /* per compiled: epoch when one of its literals was seen */
+    const char **scan_data;  /* per field: value and length for hs_scan_vector */
+    unsigned *scan_len;
+    uint32_t scan_cap;
 };
 
 ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
@@ -50,6 +58,13 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
     }
     pcre2_set_match_limit(s->mctx, SG_REGEX_MATCH_LIMIT);
     pcre2_set_depth_limit(s->mctx, SG_REGEX_DEPTH_LIMIT);
+    if (set->prefilter.db) {
+        s->seen_stamp = calloc(set->ncompiled + 1, sizeof *s->seen_stamp);
+        if (!s->seen_stamp || hs_alloc_scratch(set->prefilter.db, &s->hs) != HS_SUCCESS) {
+            ps_sigma_scratch_free(s);
+            return NULL;
+        }
+    }
     return s;
 }
 
@@ -66,6 +81,11 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
     ps_buf_free(&s->lower);
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
+    if (s->hs)
+        hs_free_scratch(s->hs);
+    free(s->seen_stamp);
+    free(s->scan_data);
+    free(s->scan_len);
     free(s);
 }
 
@@ -361,13 +381,75 @@ typedef struct match_run {
     int stop;
 } match_run;
 
+/* Hyperscan reports a literal (once per scan): its rules may be evaluated. */
+static int on_literal(unsigned id, unsigned long long from, unsigned long long to,
+                      unsigned flags, void *ctx)
+{
+    ps_sigma_scratch *s = ctx;
+    const sg_prefilter *pf = &s->set->prefilter;
+    for (uint32_t k = pf->lit_first[id]; k < pf->lit_first[id + 1]; k++)
+        s->seen_stamp[pf->lit_compiled[k]] = s->epoch;
+    return 0;
+}
+
+static int grow_scan(ps_sigma_scratch *s, uint32_t n)
+{
+    if (n <= s->scan_cap)
+        return 0;
+    uint32_t cap = n < 64 ? 64 : n * 2;
+    const char **data = realloc(s->scan_data, cap * sizeof *data);
+    if (data)
+        s->scan_data = data;
+    unsigned *len = realloc(s->scan_len, cap * sizeof *len);
+    if (len)
+        s->scan_len = len;
+    if (!data || !len)
+        return -1;
+    s->scan_cap = cap;
+    return 0;
+}
+
+/* Scan every field value of the event once, as one vector (a literal found
+ * across two values only lets a rule be evaluated needlessly). */
+static int scan_event(ps_sigma_scratch *s)
+{
+    const ps_event *ev = s->ev;
+    s->scanned = 1;
+    if (grow_scan(s, ev->nfields) != 0)
+        return -1;
+    unsigned n = 0;
+    for (uint32_t i = 0; i < ev->nfields; i++)
+        if (ev->fields[i].value_len) {
+            s->scan_data[n] = ev->fields[i].value;
+            s->scan_len[n++] = ev->fields[i].value_len;
+        }
+    if (n && hs_scan_vector(s->set->prefilter.db, s->scan_data, s->scan_len, n, 0, s->hs,
+                            on_literal, s) != HS_SUCCESS)
+        return -1;
+    return 0;
+}
+
+/* May compiled rule `idx` match? No when it is gated and none of its
+ * literals occurs in the event. */
+static int may_match(ps_sigma_scratch *s, uint32_t idx)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    if (!pf->gated || !pf->gated[idx])
+        return 1;
+    if (!s->scanned && scan_event(s) != 0) {
+        /* cannot tell: evaluate everything of this event */
+        s->scan_failed = 1;
+    }
+    return s->scan_failed || s->seen_stamp[idx] == s->epoch;
+}
+
 static void run_postings(match_run *r, uint32_t first, uint32_t n)
 {
     ps_sigma_scratch *s = r->s;
     const ps_sigma_set *set = s->set;
     for (uint32_t k = first; k < first + n && !r->stop; k++) {
         const sg_compiled *c = &set->compiled[set->postings[k]];
-        if (s->rule_stamp[c->rule] == s->epoch)
+        if (s->rule_stamp[c->rule] == s->epoch || !may_match(s, set->postings[k]))
             continue;
         if (!s->fields_ready && prepare_fields(s) != 0) {
             s->failed = 1;
@@ -392,8 +474,12 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
         memset(s->sym_stamp, 0, s->nsyms * sizeof *s->sym_stamp);
         memset(s->rule_stamp, 0, set->nrules * sizeof *s->rule_stamp);
         memset(s->lower_stamp, 0, s->field_cap * sizeof *s->lower_stamp);
+        if (s->seen_stamp)
+            memset(s->seen_stamp, 0, set->ncompiled * sizeof *s->seen_stamp);
         s->epoch = 1;
     }
+    s->scanned = 0;
+    s->scan_failed = 0;
     s->ev = ev;
     s->fields_ready = 0;
     s->failed = 0;

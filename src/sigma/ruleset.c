@@ -28,6 +28,8 @@ typedef struct loader {
     ps_arena filter_arena;  /* filter rules kept until every rule is loaded */
     pending_filter *filters;
     uint32_t nfilters, filters_cap;
+    pending_filter *corrs;  /* correlation rules, loaded after every base rule */
+    uint32_t ncorrs, corrs_cap;
     const char *path;       /* current file (in the set arena) */
 } loader;
 
@@ -35,7 +37,7 @@ const char *ps_sigma_skip_str(ps_sigma_skip reason)
 {
     static const char *const names[PS_SIGMA_SKIP__COUNT] = {
         "YAML error", "bad rule structure", "bad condition", "unknown or bad modifier",
-        "bad value", "aggregation (deprecated)", "correlation rule (not evaluated)",
+        "bad value", "aggregation (deprecated)", "correlation rule that cannot be evaluated",
         "filter without loaded targets", "over a limit",
     };
     return (unsigned)reason < PS_SIGMA_SKIP__COUNT ? names[reason] : "unknown";
@@ -214,15 +216,15 @@ static yt_node *copy_tree(ps_arena *a, const yt_node *n, int depth)
     return c->text ? c : NULL;
 }
 
-static void defer_filter(loader *ld, const yt_node *root, uint32_t line)
+static void defer(loader *ld, pending_filter **list, uint32_t *n, uint32_t *cap,
+                  const yt_node *root, uint32_t line)
 {
     yt_node *copy = copy_tree(&ld->filter_arena, root, 0);
-    if (!copy || grow((void **)&ld->filters, &ld->filters_cap, ld->nfilters + 1,
-                      sizeof *ld->filters) != 0) {
+    if (!copy || grow((void **)list, cap, *n + 1, sizeof **list) != 0) {
         skip_rule(ld, PS_SIGMA_SKIP_LIMIT, line, "out of memory");
         return;
     }
-    ld->filters[ld->nfilters++] = (pending_filter){copy, ld->path, line};
+    (*list)[(*n)++] = (pending_filter){copy, ld->path, line};
 }
 
 static int rule_is_named(const sg_rule *r, const char *ref)
@@ -303,6 +305,80 @@ static void apply_filter(loader *ld, const pending_filter *pf)
     ld->stats->filters_applied++;
 }
 
+/* ---- correlation rules ------------------------------------------------------------- */
+
+static void load_correlation(loader *ld, const pending_filter *pc)
+{
+    ps_sigma_set *set = ld->set;
+    ld->path = pc->path;
+    sg_compile_ctx cc;
+    compile_ctx_init(ld, &cc, NULL);
+    sg_correlation corr;
+    if (sg_correlation_compile(&cc, set, pc->root, &corr) != 0) {
+        skip_rule(ld, cc.reason, cc.line ? cc.line : pc->line, cc.msg);
+        return;
+    }
+    if (grow((void **)&set->rules, &set->rules_cap, set->nrules + 1, sizeof *set->rules) != 0 ||
+        grow((void **)&set->corrs, &set->corrs_cap, set->ncorrs + 1, sizeof *set->corrs) != 0) {
+        skip_rule(ld, PS_SIGMA_SKIP_LIMIT, pc->line, "out of memory");
+        return;
+    }
+    sg_rule *r = &set->rules[set->nrules];
+    memset(r, 0, sizeof *r);
+    if (fill_info(ld, pc->root, pc->line, &r->info) != 0) {
+        skip_rule(ld, PS_SIGMA_SKIP_STRUCTURE, pc->line, "needs a title and an id");
+        return;
+    }
+    r->info.is_correlation = 1;
+    corr.rule = set->nrules++;
+    set->corrs[set->ncorrs++] = corr;
+    ld->stats->correlations_loaded++;
+}
+
+static int ref_by_rule(const void *pa, const void *pb, void *ctx)
+{
+    const sg_correlation *corrs = ctx;
+    const sg_corr_ref *a = pa, *b = pb;
+    uint32_t ra = corrs[a->corr].rules[a->slot], rb = corrs[b->corr].rules[b->slot];
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    if (a->corr != b->corr)
+        return a->corr < b->corr ? -1 : 1;
+    return a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
+/* Per referenced rule, its (correlation, slot) pairs; and which rules are
+ * results only through correlations (no `generate`). */
+static int index_correlations(ps_sigma_set *set)
+{
+    uint32_t n = 0;
+    for (uint32_t c = 0; c < set->ncorrs; c++)
+        n += set->corrs[c].nrules;
+    if (!n)
+        return 0;
+    set->corr_refs = malloc(n * sizeof *set->corr_refs);
+    if (!set->corr_refs)
+        return -1;
+    n = 0;
+    for (uint32_t c = 0; c < set->ncorrs; c++)
+        for (uint32_t s = 0; s < set->corrs[c].nrules; s++)
+            set->corr_refs[n++] = (sg_corr_ref){c, s};
+    qsort_r(set->corr_refs, n, sizeof *set->corr_refs, ref_by_rule, set->corrs);
+    for (uint32_t i = 0; i < n; i++) {
+        const sg_correlation *c = &set->corrs[set->corr_refs[i].corr];
+        sg_rule *r = &set->rules[c->rules[set->corr_refs[i].slot]];
+        if (!r->corr_n) {
+            r->corr_first = i;
+            r->info.correlation_only = 1;
+        }
+        r->corr_n++;
+        /* generate: true on any of its correlations keeps the rule's own results */
+        if (c->generate)
+            r->info.correlation_only = 0;
+    }
+    return 0;
+}
+
 /* ---- documents and files ----------------------------------------------------------- */
 
 static int on_document(void *ctx, yt_node *root, uint32_t line)
@@ -314,9 +390,9 @@ static int on_document(void *ctx, yt_node *root, uint32_t line)
         return 0;
     }
     if (yt_get(root, "correlation"))
-        skip_rule(ld, PS_SIGMA_SKIP_CORRELATION, line, "correlation rules are not evaluated yet");
+        defer(ld, &ld->corrs, &ld->ncorrs, &ld->corrs_cap, root, line);
     else if (yt_get(root, "filter") && !yt_get(root, "detection"))
-        defer_filter(ld, root, line);
+        defer(ld, &ld->filters, &ld->nfilters, &ld->filters_cap, root, line);
     else if (yt_get(root, "action"))
         skip_rule(ld, PS_SIGMA_SKIP_STRUCTURE, line, "rule collections with 'action' are not supported");
     else
@@ -422,6 +498,9 @@ void ps_sigma_free(ps_sigma_set *set)
     free(set->compiled);
     free(set->postings);
     free(set->buckets);
+    free(set->corrs);
+    free(set->corr_refs);
+    sg_prefilter_free(&set->prefilter);
     sg_sym_free(&set->syms);
     ps_arena_free(&set->arena);
     free(set);
@@ -482,9 +561,21 @@ static int load_all(const load_input *in, const ps_sigma_options *opt, ps_sigma_
         }
         for (uint32_t i = 0; i < ld.nfilters; i++)
             apply_filter(&ld, &ld.filters[i]);
+        for (uint32_t i = 0; i < ld.ncorrs; i++)
+            load_correlation(&ld, &ld.corrs[i]);
+        if (index_correlations(set) != 0)
+            rc = PS_ERR_NOMEM;
+    }
+    if (rc == PS_OK) {
         rc = sg_build_index(set, &ld.ls, opt && opt->match_unmapped);
+        if (rc == PS_OK && !(opt && opt->no_prefilter))
+            rc = sg_prefilter_build(set) == 0 ? PS_OK : PS_ERR_NOMEM;
+        stats->prefilter_literals = set->prefilter.nlits;
+        stats->prefilter_gated = set->prefilter.ngated;
+        stats->prefilter_always = set->ncompiled - set->prefilter.ngated;
     }
     free(ld.filters);
+    free(ld.corrs);
     ps_arena_free(&ld.filter_arena);
     ps_arena_free(&ld.file_arena);
     if (rc != PS_OK) {

@@ -5,6 +5,7 @@
 #define PS_SIGMA_INTERNAL_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <hs/hs.h>
 #include <pcre2.h>
 #include <stdint.h>
 
@@ -184,7 +185,52 @@ typedef struct sg_rule {
     ps_sigma_rule_info info;
     uint32_t first_compiled, ncompiled;
     int unmapped;
+    uint32_t corr_first, corr_n;  /* its entries in the set's corr_refs */
 } sg_rule;
+
+/* ---- correlations ------------------------------------------------------------ */
+
+typedef enum sg_corr_type {
+    CT_EVENT_COUNT = 0, CT_VALUE_COUNT, CT_TEMPORAL, CT_TEMPORAL_ORDERED
+} sg_corr_type;
+
+enum { CC_GT = 0, CC_GTE, CC_LT, CC_LTE, CC_EQ, CC__COUNT };
+
+#define SG_CORR_MAX_RULES 64
+#define SG_CORR_MAX_GROUP 32
+
+/* Where one field is read in the events of one referenced rule: any of
+ * these symbols (one per logsource variant's field renames). */
+typedef struct sg_corr_field {
+    int32_t *syms;
+    uint32_t nsyms;
+} sg_corr_field;
+
+typedef struct sg_correlation {
+    uint32_t rule;                /* its entry in the set's rules */
+    uint8_t type;                 /* sg_corr_type */
+    uint8_t generate;
+    uint8_t has[CC__COUNT];       /* which comparisons the condition holds */
+    uint64_t limit[CC__COUNT];
+    uint64_t timespan;            /* 100 ns ticks */
+    uint32_t nrules;
+    uint32_t *rules;              /* referenced rules, in order (slot = position) */
+    uint32_t ngroup;
+    const char **group_names;
+    sg_corr_field *group;         /* [slot * ngroup + g] */
+    sg_corr_field *value;         /* [slot], value_count only */
+} sg_correlation;
+
+/* A referenced rule's part in a correlation. */
+typedef struct sg_corr_ref { uint32_t corr, slot; } sg_corr_ref;
+
+/* Parse the `correlation:` section of `root` (rule references resolved
+ * against the set's rules) into `out`. -1 with cc's reason and message. */
+int sg_correlation_compile(sg_compile_ctx *cc, ps_sigma_set *set, const yt_node *root,
+                           sg_correlation *out);
+/* Field name in a rule of variant v -> the event key it is read from. */
+const char *sg_field_mapped_name(const sg_logsources *ls, const sg_variant_def *v,
+                                 const char *name);
 
 typedef struct sg_eid_list { uint32_t eid; uint32_t first, n; } sg_eid_list;
 
@@ -196,6 +242,16 @@ typedef struct sg_channel_bucket {
     uint32_t nby_eid;
     uint32_t any_first, any_n;    /* rules for any event ID */
 } sg_channel_bucket;
+
+/* The Hyperscan literal prefilter (prefilter.c). */
+typedef struct sg_prefilter {
+    hs_database_t *db;            /* NULL: every rule is evaluated */
+    uint32_t nlits;
+    uint32_t *lit_first;          /* per literal: its compiled rules are */
+    uint32_t *lit_compiled;       /*   lit_compiled[lit_first[i] .. lit_first[i+1]) */
+    uint8_t *gated;               /* per compiled: evaluated only if one of its literals was seen */
+    uint32_t ngated;
+} sg_prefilter;
 
 struct ps_sigma_set {
     ps_arena arena;
@@ -211,10 +267,18 @@ struct ps_sigma_set {
     sg_channel_bucket *buckets;
     uint32_t nbuckets;            /* power of two; empty slots have channel NULL */
     uint32_t every_first, every_n;/* compiled rules meeting every event */
+    sg_prefilter prefilter;
+    sg_correlation *corrs;
+    uint32_t ncorrs, corrs_cap;
+    sg_corr_ref *corr_refs;       /* grouped by referenced rule (sg_rule.corr_first) */
 };
 
 uint64_t sg_hash_lower(const char *s, size_t len);
 int sg_build_index(ps_sigma_set *set, const sg_logsources *ls, int match_unmapped);
+/* Build the prefilter of the compiled rules (0, or -1 when out of memory;
+ * when Hyperscan cannot be used the set simply has none). */
+int sg_prefilter_build(ps_sigma_set *set);
+void sg_prefilter_free(sg_prefilter *pf);
 
 /* Field keys of event fields and of Sigma field names. */
 void sg_event_field_key(const char *path, size_t path_len, const char **key, size_t *key_len);

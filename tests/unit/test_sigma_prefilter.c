@@ -1,0 +1,421 @@
+/* The Hyperscan prefilter must not change results: every test here matches
+ * the same events against one rule set loaded with the prefilter and one
+ * without, and wants the same rules reported in the same order. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "plainsight/evtx.h"
+#include "plainsight/sigma.h"
+#include "sigma/sigma_internal.h"
+#include "sigma/yaml_tree.h"
+
+#define MAX_HITS 256
+
+typedef struct hit_list {
+    size_t rule[MAX_HITS];
+    int n;
+} hit_list;
+
+static int record_hit(void *ctx, const ps_sigma_rule_info *rule, size_t index, const ps_event *ev)
+{
+    (void)rule;
+    (void)ev;
+    hit_list *h = ctx;
+    if (h->n < MAX_HITS)
+        h->rule[h->n++] = index;
+    return 0;
+}
+
+/* Both sets, loaded from the same input, and a scratch for each. */
+typedef struct twin {
+    ps_sigma_set *with, *without;
+    ps_sigma_scratch *sw, *so;
+    long events, matches, differences;
+} twin;
+
+static void twin_load(twin *t, const char *const *paths, size_t npaths, const char *text)
+{
+    memset(t, 0, sizeof *t);
+    ps_sigma_options on = {0}, off = {.no_prefilter = 1};
+    if (text) {
+        assert_int_equal(ps_sigma_load_text(text, strlen(text), "t.yml", &on, &t->with, NULL), PS_OK);
+        assert_int_equal(ps_sigma_load_text(text, strlen(text), "t.yml", &off, &t->without, NULL),
+                         PS_OK);
+    } else {
+        assert_int_equal(ps_sigma_load(paths, npaths, &on, &t->with, NULL), PS_OK);
+        assert_int_equal(ps_sigma_load(paths, npaths, &off, &t->without, NULL), PS_OK);
+    }
+    assert_null(t->without->prefilter.db);
+    t->sw = ps_sigma_scratch_new(t->with);
+    t->so = ps_sigma_scratch_new(t->without);
+    assert_non_null(t->sw);
+    assert_non_null(t->so);
+}
+
+static void twin_free(twin *t)
+{
+    ps_sigma_scratch_free(t->sw);
+    ps_sigma_scratch_free(t->so);
+    ps_sigma_free(t->with);
+    ps_sigma_free(t->without);
+}
+
+/* Match one event both ways; returns the number of matches. */
+static int twin_match(twin *t, const ps_event *ev)
+{
+    hit_list a = {0}, b = {0};
+    int na = ps_sigma_match(t->with, t->sw, ev, record_hit, &a);
+    int nb = ps_sigma_match(t->without, t->so, ev, record_hit, &b);
+    t->events++;
+    t->matches += nb;
+    if (na != nb || a.n != b.n || memcmp(a.rule, b.rule, (size_t)a.n * sizeof a.rule[0]) != 0) {
+        t->differences++;
+        if (t->differences <= 5)
+            printf("DIFF: %d matches with the prefilter, %d without (first rule %s)\n", na, nb,
+                   nb > 0 ? ps_sigma_rule(t->without, b.rule[0])->id
+                          : na > 0 ? ps_sigma_rule(t->with, a.rule[0])->id : "-");
+    }
+    return nb;
+}
+
+/* ---- hand-made events ------------------------------------------------------------ */
+
+#define MAX_FIELDS 32
+
+typedef struct ev_builder {
+    ps_field f[MAX_FIELDS];
+    char paths[MAX_FIELDS][128];
+    char values[MAX_FIELDS][512];
+    ps_event ev;
+} ev_builder;
+
+static void eb_init(ev_builder *b, const char *channel, uint32_t eid)
+{
+    memset(b, 0, sizeof *b);
+    b->ev.fields = b->f;
+    b->ev.channel = channel;
+    b->ev.event_id = eid;
+    b->ev.computer = b->ev.provider = b->ev.source = "";
+}
+
+static void eb_add(ev_builder *b, const char *path, const char *value, size_t len)
+{
+    if (b->ev.nfields >= MAX_FIELDS)
+        return;
+    uint32_t i = b->ev.nfields++;
+    snprintf(b->paths[i], sizeof b->paths[i], "%s", path);
+    if (len >= sizeof b->values[i])
+        len = sizeof b->values[i] - 1;
+    memcpy(b->values[i], value, len);
+    b->values[i][len] = 0;
+    const char *dot = strrchr(b->paths[i], '.');
+    b->f[i] = (ps_field){.path = b->paths[i], .name = dot ? dot + 1 : b->paths[i],
+                         .value = b->values[i], .path_len = (uint32_t)strlen(b->paths[i]),
+                         .value_len = (uint32_t)len, .kind = PS_KIND_STRING};
+    b->f[i].name_len = (uint32_t)strlen(b->f[i].name);
+}
+
+static void eb_data(ev_builder *b, const char *name, const char *value)
+{
+    char path[128];
+    snprintf(path, sizeof path, "Event.EventData.%s", name);
+    eb_add(b, path, value, strlen(value));
+}
+
+static const char semantics_rules[] =
+    "title: not\nid: r-not\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel: {Image|endswith: '\\cmd.exe'}\n  filter: {CommandLine|contains: 'harmless'}\n"
+    "  condition: not filter\n---\n"
+    "title: one of\nid: r-oneof\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel_a: {CommandLine|contains: 'mimikatz'}\n  sel_b: {CommandLine|re: 'sek.rlsa'}\n"
+    "  condition: 1 of sel_*\n---\n"
+    "title: two of three\nid: r-twoof\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel_a: {CommandLine|contains: 'alpha'}\n  sel_b: {CommandLine|contains: 'bravo'}\n"
+    "  sel_c: {CommandLine|contains: 'charlie'}\n  condition: 2 of sel_*\n---\n"
+    "title: keyword\nid: r-kw\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  kw: ['EvilKeyword', 'OtherWord']\n  condition: kw\n---\n"
+    "title: windash\nid: r-windash\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel: {CommandLine|windash|contains: '-decode'}\n  condition: sel\n---\n"
+    "title: b64off\nid: r-b64\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel: {CommandLine|base64offset|contains: 'http://'}\n  condition: sel\n---\n"
+    "title: cased\nid: r-cased\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel: {CommandLine|cased|contains: 'AbCdEf'}\n  condition: sel\n---\n"
+    "title: glob\nid: r-glob\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel: {CommandLine: '*net?exe*user*/add*'}\n  condition: sel\n---\n"
+    "title: int\nid: r-int\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel: {ProcessId: 4660}\n  condition: sel\n---\n"
+    "title: all\nid: r-all\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel: {CommandLine|contains|all: ['xyzzy', 'plugh']}\n  condition: sel\n";
+
+typedef struct sem_case {
+    const char *image, *cmdline, *pid;
+    const char *want;  /* ids that must match, space-separated ("" for none) */
+} sem_case;
+
+static int hit_has(const ps_sigma_set *set, const hit_list *h, const char *id)
+{
+    for (int i = 0; i < h->n; i++)
+        if (strcmp(ps_sigma_rule(set, h->rule[i])->id, id) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_semantics(void **state)
+{
+    (void)state;
+    static const sem_case cases[] = {
+        {"C:\\x\\notepad.exe", "harmless", "1", ""},
+        {"C:\\x\\notepad.exe", "whatever", "1", "r-not"},
+        {"x", "sekurlsa::logonpasswords", "1", "r-not r-oneof"},
+        {"x", "ALPHA and Charlie", "1", "r-not r-twoof"},
+        {"x", "bravo only", "1", "r-not"},
+        {"x", "has evilkeyword inside", "1", "r-not r-kw"},
+        {"x", "certutil /decode a b", "1", "r-not r-windash"},
+        {"x", "certutil \xe2\x80\x95" "decode a b", "1", "r-not r-windash"},
+        {"x", "aHR0cDovL2V2aWw=", "1", "r-not r-b64"},
+        {"x", "abcdef", "1", "r-not"},
+        {"x", "..AbCdEf..", "1", "r-not r-cased"},
+        {"x", "NET.EXE USER bob /ADD", "1", "r-not r-glob"},
+        {"x", "plugh xyzzy", "0x1234", "r-not r-all r-int"},
+        {"x", "plugh", "4660", "r-not r-int"},
+    };
+    twin t;
+    twin_load(&t, NULL, 0, semantics_rules);
+    assert_non_null(t.with->prefilter.db);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ev_builder b;
+        eb_init(&b, "Microsoft-Windows-Sysmon/Operational", 1);
+        eb_data(&b, "Image", cases[i].image);
+        eb_data(&b, "CommandLine", cases[i].cmdline);
+        eb_data(&b, "ProcessId", cases[i].pid);
+        twin_match(&t, &b.ev);
+        hit_list h = {0};
+        ps_sigma_match(t.with, t.sw, &b.ev, record_hit, &h);
+        char want[256];
+        snprintf(want, sizeof want, "%s", cases[i].want);
+        int nwant = 0;
+        for (char *tok = strtok(want, " "); tok; tok = strtok(NULL, " "), nwant++)
+            if (!hit_has(t.with, &h, tok))
+                fail_msg("case %zu: %s does not match", i, tok);
+        assert_int_equal(h.n, nwant);
+    }
+    assert_int_equal(t.differences, 0);
+    twin_free(&t);
+}
+
+/* ---- random events built from the rules' own values -------------------------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(uint32_t n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return n ? (uint32_t)(rng_state % n) : 0;
+}
+
+/* Text that may (or nearly) satisfy value v. */
+static size_t value_text(const sg_value *v, char *out, size_t cap)
+{
+    static const char junk[] = "abcXYZ019 \\/.-_:";
+    size_t n = 0;
+    if (rnd(3) == 0)
+        for (uint32_t k = rnd(6); k-- > 0 && n < cap;)
+            out[n++] = junk[rnd(sizeof junk - 1)];
+    if (v->kind == SV_STRING && v->lit) {
+        for (uint32_t k = 0; k < v->lit_len && n < cap; k++) {
+            char c = v->lit[k];
+            if (v->glob && v->glob[k] != GL_LIT)
+                c = junk[rnd(sizeof junk - 1)];
+            else if (!v->cased && c >= 'a' && c <= 'z' && rnd(2))
+                c = (char)(c - 'a' + 'A');
+            out[n++] = c;
+        }
+        if (n && rnd(8) == 0)
+            out[rnd((uint32_t)n)] = junk[rnd(sizeof junk - 1)]; /* a near miss */
+    } else {
+        for (uint32_t k = 1 + rnd(8); k-- > 0 && n < cap;)
+            out[n++] = junk[rnd(sizeof junk - 1)];
+    }
+    if (rnd(3) == 0)
+        for (uint32_t k = rnd(6); k-- > 0 && n < cap;)
+            out[n++] = junk[rnd(sizeof junk - 1)];
+    return n;
+}
+
+static void add_map_fields(ev_builder *b, const ps_sigma_set *set, const sg_map *m)
+{
+    for (uint32_t i = 0; i < m->n; i++) {
+        const sg_field_match *fm = &m->items[i];
+        if (!fm->nvalues || rnd(10) < 2)
+            continue;
+        char text[400], path[160];
+        size_t len = value_text(&fm->values[rnd(fm->nvalues)], text, sizeof text);
+        snprintf(path, sizeof path, "Event.EventData.%s",
+                 fm->sym >= 0 ? set->syms.keys[fm->sym] : "Payload");
+        eb_add(b, path, text, len);
+    }
+}
+
+static void random_event(ev_builder *b, const ps_sigma_set *set, char *eid_text, size_t eid_cap)
+{
+    const sg_compiled *c;
+    do
+        c = &set->compiled[rnd(set->ncompiled)];
+    while (!c->variant || !c->variant->nchannels);
+    const sg_variant_def *v = c->variant;
+    uint32_t eid = v->neids ? v->eids[rnd(v->neids)] : 1 + rnd(30);
+    eb_init(b, v->channels[rnd(v->nchannels)], eid);
+    snprintf(eid_text, eid_cap, "%u", eid);
+    eb_add(b, "Event.System.EventID", eid_text, strlen(eid_text));
+    eb_add(b, "Event.System.Channel", b->ev.channel, strlen(b->ev.channel));
+    add_map_fields(b, set, &c->extra);
+    for (uint32_t s = 0; s < c->det.nsel; s++)
+        for (uint32_t m = 0; m < c->det.sel[s].nmaps; m++)
+            if (rnd(c->det.sel[s].nmaps) == 0 || rnd(4) == 0)
+                add_map_fields(b, set, &c->det.sel[s].maps[m]);
+}
+
+static void test_random_events(void **state)
+{
+    (void)state;
+    const char *corpus = getenv("PS_SHARED_CORPUS");
+    char rules[1024];
+    snprintf(rules, sizeof rules, "%s/sigma/rules/windows", corpus ? corpus : "../shared/corpus");
+    struct stat st;
+    if (stat(rules, &st) != 0) {
+        fprintf(stderr, "SKIP: %s not found\n", rules);
+        skip();
+    }
+    const char *p = rules;
+    twin t;
+    twin_load(&t, &p, 1, NULL);
+    for (int i = 0; i < 8000; i++) {
+        ev_builder b;
+        char eid[16];
+        random_event(&b, t.without, eid, sizeof eid);
+        twin_match(&t, &b.ev);
+    }
+    printf("random events: %ld events, %ld matches, %ld differences; prefilter: %u literals\n",
+           t.events, t.matches, t.differences, t.with->prefilter.nlits);
+    assert_true(t.matches > 1000);
+    assert_int_equal(t.differences, 0);
+    twin_free(&t);
+}
+
+/* ---- SigmaHQ's regression suite, both ways --------------------------------------------- */
+
+typedef struct info_ctx { char evtx[1024], rule_dir[1024]; const char *root; int ok; } info_ctx;
+
+static int on_info(void *ctx, yt_node *root, uint32_t line)
+{
+    (void)line;
+    info_ctx *ic = ctx;
+    const yt_node *tests = yt_get(root, "regression_tests_info");
+    if (!tests || tests->type != YT_SEQ || !tests->n)
+        return 1;
+    const char *path = yt_get_str(tests->items[0], "path");
+    if (path) {
+        snprintf(ic->evtx, sizeof ic->evtx, "%s/sigma-regression/%s", ic->root, path);
+        ic->ok = 1;
+    }
+    return 1;
+}
+
+static int read_info(const char *corpus, const char *info_path, info_ctx *ic)
+{
+    FILE *f = fopen(info_path, "rb");
+    if (!f)
+        return -1;
+    char buf[16384];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    ps_arena a;
+    ps_arena_init(&a, 16384, 1 << 20);
+    memset(ic, 0, sizeof *ic);
+    ic->root = corpus;
+    char err[128];
+    uint32_t line;
+    yt_parse(buf, n, &a, on_info, ic, err, sizeof err, &line);
+    ps_arena_free(&a);
+    const char *rel = strstr(info_path, "/regression_data/");
+    if (!ic->ok || !rel)
+        return -1;
+    rel += strlen("/regression_data/");
+    snprintf(ic->rule_dir, sizeof ic->rule_dir, "%s/sigma/%s", corpus, rel);
+    for (int up = 0; up < 2; up++) { /* drop "/info.yml" and the rule's own folder */
+        char *slash = strrchr(ic->rule_dir, '/');
+        if (slash)
+            *slash = 0;
+    }
+    return 0;
+}
+
+static int on_event(void *ctx, unsigned worker, const ps_event *ev)
+{
+    (void)worker;
+    twin_match(ctx, ev);
+    return 0;
+}
+
+/* Every EVTX of the suite against every SigmaHQ rule at once (one load, so
+ * one prefilter database of all the corpus's literals). */
+static void test_regression_both_ways(void **state)
+{
+    (void)state;
+    const char *corpus = getenv("PS_SHARED_CORPUS");
+    if (!corpus)
+        corpus = "../shared/corpus";
+    char cmd[4200], rules[1024];
+    snprintf(cmd, sizeof cmd, "%s/sigma-regression/regression_data", corpus);
+    snprintf(rules, sizeof rules, "%s/sigma", corpus);
+    struct stat st;
+    if (stat(cmd, &st) != 0 || stat(rules, &st) != 0) {
+        fprintf(stderr, "SKIP: SigmaHQ regression data not found at %s\n", cmd);
+        skip();
+    }
+    snprintf(cmd, sizeof cmd, "find '%s/sigma-regression/regression_data' -name info.yml | sort",
+             corpus);
+    FILE *list = popen(cmd, "r");
+    assert_non_null(list);
+    const char *p = rules;
+    twin t;
+    twin_load(&t, &p, 1, NULL);
+    char info[2048];
+    int files = 0;
+    while (fgets(info, sizeof info, list)) {
+        info[strcspn(info, "\n")] = 0;
+        info_ctx ic;
+        if (read_info(corpus, info, &ic) != 0 || stat(ic.evtx, &st) != 0)
+            continue;
+        ps_evtx_options eo = {.threads = 1};
+        const char *evtx = ic.evtx;
+        ps_evtx_events(&evtx, 1, &eo, on_event, &t, NULL);
+        files++;
+    }
+    pclose(list);
+    printf("regression both ways: %d EVTX files, %ld events, %ld matches, %ld differences\n", files,
+           t.events, t.matches, t.differences);
+    assert_true(files > 0);
+    assert_true(t.matches >= files);
+    assert_int_equal(t.differences, 0);
+    twin_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_semantics),
+        cmocka_unit_test(test_random_events),
+        cmocka_unit_test(test_regression_both_ways),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
