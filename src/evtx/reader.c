@@ -26,6 +26,11 @@
 #include "util/buf.h"
 
 #define MAX_DIR_DEPTH 64
+/* Rendered output of one chunk. Real chunks render to well under 1 MiB;
+ * hostile ones can amplify (arrays repeat whole subtrees, one long name can
+ * be referenced thousands of times), so a record that would pass this is
+ * dropped with a warning and the rest of the chunk goes on. */
+#define CHUNK_OUTPUT_LIMIT (16u << 20)
 #define MAX_WORKERS 256
 
 /* --- inputs ----------------------------------------------------------------- */
@@ -416,11 +421,18 @@ static int on_record_dump(void *ctx, const record_info *ri, const bx_node *roots
         render_xml(&w->out, roots);
         break;
     }
+    if (w->out.failed) {
+        w->out.len = start;
+        w->out.failed = 0;
+        worker_diag(w, PS_DIAG_WARNING, ri->file_offset,
+                    "record renders past the output limit of a chunk; record skipped");
+        return 0;
+    }
     if (ri->recovered && add_span(w, ri->id, start, w->out.len) != 0)
         return -1;
     w->nrecords++;
     w->nrecovered += ri->recovered;
-    return w->out.failed ? -1 : 0;
+    return 0;
 }
 
 static int claim_recovered(evtx_file *f, uint64_t id)
@@ -478,6 +490,8 @@ static int flush_in_order(worker *w)
     run *r = w->r;
     size_t pos = 0;
     uint64_t live_records = w->nrecords - w->nspans;
+    if (!w->out.data)
+        return 0; /* nothing rendered */
     for (size_t i = 0; i < w->nspans; i++) {
         recovered_span *s = &w->spans[i];
         if (write_out(r, w->out.data + pos, s->start - pos, live_records))
@@ -517,8 +531,6 @@ static void process_item(worker *w)
         record_fn fn = r->dump ? on_record_dump : on_record_event;
         stopped = chunk_decode(&w->dec, w->chunk, (uint32_t)got, off, fn, w, &res);
     }
-    if (w->out.failed)
-        worker_diag(w, PS_DIAG_ERROR, off, "out of memory rendering the chunk");
     pthread_mutex_lock(&r->lock);
     r->stats.bytes += got;
     r->stats.chunks += !res.skipped && got > 0;
@@ -589,6 +601,7 @@ static int worker_init(worker *w, run *r, unsigned index)
     w->index = index;
     chunk_decoder_init(&w->dec, r->opt->recover, worker_diag, w);
     ps_buf_init(&w->out);
+    w->out.limit = CHUNK_OUTPUT_LIMIT;
     w->chunk = malloc(EVTX_CHUNK_SIZE);
     return w->chunk ? 0 : -1;
 }

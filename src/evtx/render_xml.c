@@ -1,12 +1,17 @@
 /* XML as Windows renders an event: attributes in stored order, empty
  * elements self-closed, GUIDs in braces, times with 7 fraction digits. */
+#include <string.h>
+
 #include "evtx/render.h"
 #include "evtx/values.h"
 
 static void indent(ps_buf *b, int level)
 {
-    for (int i = 0; i < level; i++)
-        ps_buf_lit(b, "  ");
+    size_t n = 2 * (size_t)level;
+    if (ps_buf_reserve(b, n) != 0)
+        return;
+    memset(b->data + b->len, ' ', n);
+    b->len += n;
 }
 
 static int has_child_elements(const bx_node *el)

@@ -21,9 +21,15 @@ int ps_buf_grow(ps_buf *b, size_t extra)
         return -1;
     }
     size_t need = b->len + extra;
+    if (b->limit && need > b->limit) {
+        b->failed = 1;
+        return -1;
+    }
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap *= 2;
+    if (b->limit && cap > b->limit)
+        cap = b->limit;
     char *p = realloc(b->data, cap);
     if (!p) {
         b->failed = 1;

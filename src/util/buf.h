@@ -12,6 +12,7 @@ typedef struct ps_buf {
     char *data;
     size_t len;
     size_t cap;
+    size_t limit;  /* 0: none; else growing past it fails (hostile input) */
     int failed;
 } ps_buf;
 
