@@ -107,15 +107,17 @@ void sg_event_field_key(const char *path, size_t path_len, const char **key, siz
     static const char data[] = "Event.EventData.", user[] = "Event.UserData.";
     int nested = (path_len > sizeof data - 1 && memcmp(path, data, sizeof data - 1) == 0) ||
                  (path_len > sizeof user - 1 && memcmp(path, user, sizeof user - 1) == 0);
-    if (!nested) {
-        *key = path;
-        *key_len = path_len;
-        return;
-    }
     size_t end = path_len;
-    /* "<name>.#text" is the text of element <name>. */
+    /* "<name>.#text" is the text of element <name>: an element with
+     * attributes keeps its text there, e.g. <EventID Qualifiers="16384">7045
+     * </EventID> in System logs is Event.System.EventID.#text. */
     if (end > 6 && memcmp(path + end - 6, ".#text", 6) == 0)
         end -= 6;
+    if (!nested) {
+        *key = path;
+        *key_len = end;
+        return;
+    }
     size_t start = end;
     while (start > 0 && path[start - 1] != '.')
         start--;

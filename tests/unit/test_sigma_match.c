@@ -586,9 +586,31 @@ static void test_diag_line(void **state)
     ps_sigma_free(set);
 }
 
+/* System events with an EventID Qualifiers attribute keep the number at
+ * Event.System.EventID.#text: `EventID: 7045` must still match. */
+static void test_eventid_with_qualifiers(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "title: new service\nid: 22222222-2222-2222-2222-222222222222\nlevel: high\n"
+        "logsource: {product: windows, service: system}\n"
+        "detection:\n  sel:\n    EventID: 7045\n    ServiceName: PSEXESVC\n  condition: sel\n";
+    ps_sigma_set *set = NULL;
+    assert_int_equal(ps_sigma_load_text(text, strlen(text), "t.yml", NULL, &set, NULL), PS_OK);
+    test_event t;
+    make_event(&t, "System", 7045,
+               EV("Event.System.EventID.#text=7045", "Event.System.Channel=System",
+                  "ServiceName=PSEXESVC"));
+    ps_sigma_scratch *s = ps_sigma_scratch_new(set);
+    assert_int_equal(ps_sigma_match(set, s, &t.ev, NULL, NULL), 1);
+    ps_sigma_scratch_free(s);
+    ps_sigma_free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eventid_with_qualifiers),
         cmocka_unit_test(test_maps_and_lists),      cmocka_unit_test(test_keywords),
         cmocka_unit_test(test_null_empty_missing),  cmocka_unit_test(test_numbers_and_bools),
         cmocka_unit_test(test_wildcards),           cmocka_unit_test(test_escapes),
