@@ -674,7 +674,7 @@ static bx_node *expand_list(bx_parser *p, const bx_node *src, const bx_value *va
 
 /* --- arrays --------------------------------------------------------------- */
 
-static uint32_t fixed_item_size(uint8_t type)
+uint32_t bx_fixed_size(uint8_t type)
 {
     switch (type) {
     case BX_T_INT8: case BX_T_UINT8: return 1;
@@ -735,7 +735,7 @@ uint32_t bx_array_items(const bx_value *v, bx_value *items, uint32_t max)
         }
         return n;
     }
-    uint32_t item = fixed_item_size(type);
+    uint32_t item = bx_fixed_size(type);
     if (type == BX_T_SIZET)
         item = 8;
     if (!item) { /* not an array type that exists: one opaque item */

@@ -123,6 +123,9 @@ void bx_chunk_begin(bx_chunk *c, const uint8_t *data, uint32_t size, ps_arena *a
  * and warns when nothing could be decoded. */
 bx_node *bx_decode_record(bx_chunk *c, uint32_t start, uint32_t end);
 
+/* Byte size of a fixed-size value type; 0 for variable-size types. */
+uint32_t bx_fixed_size(uint8_t type);
+
 /* Split an array value into its items; returns the count (0 when empty).
  * Items are written to `items` up to `max`. */
 uint32_t bx_array_items(const bx_value *v, bx_value *items, uint32_t max);

@@ -38,24 +38,9 @@ static void put_string16(ps_buf *b, const uint8_t *p, uint32_t size, text_escape
 
 static const char HEX_UPPER[] = "0123456789ABCDEF";
 
-/* Expected byte size of fixed-size types; 0 for variable-size ones. */
-static uint32_t fixed_size(uint8_t type)
-{
-    switch (type) {
-    case BX_T_INT8: case BX_T_UINT8: return 1;
-    case BX_T_INT16: case BX_T_UINT16: return 2;
-    case BX_T_INT32: case BX_T_UINT32: case BX_T_REAL32: case BX_T_BOOL:
-    case BX_T_HEX32: return 4;
-    case BX_T_INT64: case BX_T_UINT64: case BX_T_REAL64: case BX_T_FILETIME:
-    case BX_T_HEX64: return 8;
-    case BX_T_GUID: case BX_T_SYSTIME: return 16;
-    default: return 0;
-    }
-}
-
 static int well_sized(const bx_value *v)
 {
-    uint32_t want = fixed_size(v->type);
+    uint32_t want = bx_fixed_size(v->type);
     if (want)
         return v->size == want;
     if (v->type == BX_T_SIZET)
