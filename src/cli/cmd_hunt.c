@@ -18,7 +18,7 @@
 #include "sigma/builtin.h"
 
 static const char HUNT_HELP[] =
-    "usage: plainsight hunt [OPTIONS] [--rules PATH] INPUT...\n"
+    "usage: plainsight hunt [OPTIONS] [--rules PATH] [--iocs DIR] INPUT...\n"
     "\n"
     "Match Windows event logs against Sigma rules and print the detections as a\n"
     "timeline, oldest first, then a summary on stderr.\n"
@@ -41,6 +41,12 @@ static const char HUNT_HELP[] =
     "                       experimental, deprecated, unsupported, or all);\n"
     "                       default: all but deprecated and unsupported\n"
     "  -m, --min-level LVL  informational, low, medium, high or critical\n"
+    "      --iocs DIR       also report events naming a C2 domain or IPv4 address\n"
+    "                       of the IOC lists in DIR (*c2*.txt, signature-base's\n"
+    "                       format; repeatable): rule 'C2 IOC: <ioc>', id\n"
+    "                       ioc:c2:<ioc>, level by the IOC's score; without\n"
+    "                       --rules, only the IOCs are hunted (no Sigma rules);\n"
+    "                       --rule-id, --tags and --status apply to Sigma rules only\n"
     "events:\n"
     "      --from TIME      only events at or after TIME (ISO-8601, UTC unless a\n"
     "                       zone is given: 2024-05-01, 2024-05-01T10:00:00Z,\n"
@@ -56,20 +62,12 @@ static const char HUNT_HELP[] =
     "  -q, --quiet          no progress line, no summary, no notes\n"
     "  -t, --threads N      worker threads (default: one per CPU); the output is\n"
     "                       the same for any N\n"
-    "      --no-prefilter   evaluate every rule on every event, not only those whose\n"
-    "                       literals the prefilter saw (debugging; same results)\n"
     "  -h, --help           this help\n"
     "\n"
     "columns (csv header and jsonl keys): Timestamp, Computer, Channel, EventID,\n"
     "RecordID, Level, RuleTitle, RuleID, MitreTactics, MitreTags, Details (the\n"
     "event's data fields, shortened), EvtxFile (the input file). Rows are sorted by\n"
     "time, then file, record and rule.\n"
-    "\n"
-    "Sigma correlation rules (event_count, value_count, temporal, temporal_ordered)\n"
-    "are evaluated once every event is read. Their rows: the time of the window's\n"
-    "first match, Computer if grouped by it, no Channel/EventID/RecordID/EvtxFile,\n"
-    "Details 'count=N window=FIRST..LAST Field=value...'. Base rules they use are\n"
-    "not reported themselves unless a correlation says 'generate: true'.\n"
     "\n"
     "examples:\n"
     "  # the built-in rules (service provider logons, LOLBins, lsass dumps, ...)\n"
@@ -80,6 +78,8 @@ static const char HUNT_HELP[] =
     "  plainsight hunt -r rules -m high --from 2024-05-01 --to 2024-05-07 -f csv -o t.csv Logs/\n"
     "  # lateral movement and credential access, from a SIEM export\n"
     "  plainsight hunt -r rules --tags lateral-movement --tags credential-access export.jsonl\n"
+    "  # C2 domains and addresses of signature-base in DNS, network and process events\n"
+    "  plainsight hunt --iocs signature-base/iocs -m medium Logs/\n"
     "  # one rule, for scripts\n"
     "  plainsight hunt -r rules --rule-id e0ee8f2f-... -f jsonl -q Security.evtx | jq .Computer\n"
     "\n"
@@ -89,17 +89,22 @@ static const char HUNT_HELP[] =
 
 enum { FMT_TABLE, FMT_CSV, FMT_JSONL };
 
+/* One detection: by a Sigma rule (`ioc` NULL, `rule` its index in the set)
+ * or by a C2 indicator (`ioc` points into the IOC set, which outlives it). */
 typedef struct detection {
     uint64_t time;
     uint64_t record_id;
     uint32_t event_id;
     size_t rule;
+    const char *ioc;
+    int ioc_score;
     char *computer, *channel, *details, *file;
 } detection;
 
 typedef struct hunt {
-    const ps_sigma_set *set;
+    const ps_sigma_set *set;     /* NULL when only --iocs is hunted */
     ps_sigma_scratch **scratch;  /* one per worker */
+    const ps_iocs *iocs;         /* --iocs; NULL without it */
     int min_level;
     const uint8_t *enabled;      /* per rule: chosen by --status/--rule-id/--tags/--min-level */
     uint64_t from, to;           /* --from/--to as FILETIME; 0: open */
@@ -109,10 +114,6 @@ typedef struct hunt {
     size_t nfound, cap;
     int oom;
     ps_report *report;           /* --html: detections and logons for the page */
-    /* Base matches of correlation rules, evaluated once every event is read;
-     * NULL when the set has no correlation rules. */
-    ps_sigma_corr *corr;
-    size_t ncorrelated;          /* detections made by correlation rules */
 } hunt;
 
 static int level_rank(const char *level)
@@ -124,12 +125,29 @@ static int level_rank(const char *level)
     return 0;
 }
 
-/* buf[0..n) as a Details string: cut to fit (n may exceed the buffer when
- * snprintf was short of room) and on one line. */
-static char *details_dup(char *buf, size_t n, size_t size)
+/* A short summary of the event: `lead` (the field a C2 indicator was found in)
+ * first, when given, then its other EventData/UserData fields, name: value. */
+static char *event_details(const ps_event *ev, const ps_field *lead)
 {
-    if (n >= size) { /* cut short: never leave half a UTF-8 sequence */
-        n = size - 1;
+    char buf[512];
+    size_t n = 0;
+    if (lead) {
+        int w = snprintf(buf, sizeof buf, "%s: %s", lead->name, lead->value);
+        n = w < 0 ? 0 : (size_t)w;
+    }
+    for (uint32_t i = 0; i < ev->nfields && n + 4 < sizeof buf; i++) {
+        const ps_field *f = &ev->fields[i];
+        if (strncmp(f->path, "Event.EventData.", 16) && strncmp(f->path, "Event.UserData.", 15))
+            continue;
+        if (!f->value_len || f == lead)
+            continue;
+        int w = snprintf(buf + n, sizeof buf - n, "%s%s: %s", n ? " ¦ " : "", f->name, f->value);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    if (n >= sizeof buf) { /* cut short: never leave half a UTF-8 sequence */
+        n = sizeof buf - 1;
         while (n > 0 && ((unsigned char)buf[n - 1] & 0xC0) == 0x80)
             n--;
         if (n > 0 && (unsigned char)buf[n - 1] >= 0xC0)
@@ -140,25 +158,6 @@ static char *details_dup(char *buf, size_t n, size_t size)
         if ((unsigned char)*c < 0x20)
             *c = ' ';
     return strdup(buf);
-}
-
-/* A short summary of the event: its EventData/UserData fields, name: value. */
-static char *event_details(const ps_event *ev)
-{
-    char buf[512];
-    size_t n = 0;
-    for (uint32_t i = 0; i < ev->nfields && n + 4 < sizeof buf; i++) {
-        const ps_field *f = &ev->fields[i];
-        if (strncmp(f->path, "Event.EventData.", 16) && strncmp(f->path, "Event.UserData.", 15))
-            continue;
-        if (!f->value_len)
-            continue;
-        int w = snprintf(buf + n, sizeof buf - n, "%s%s: %s", n ? " ¦ " : "", f->name, f->value);
-        if (w < 0)
-            break;
-        n += (size_t)w;
-    }
-    return details_dup(buf, n, sizeof buf);
 }
 
 /* Takes ownership of d's strings: kept in h->found, or freed when out of memory. */
@@ -185,18 +184,29 @@ static void add_detection(hunt *h, detection d)
 static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index, const ps_event *ev)
 {
     hunt *h = ctx;
-    /* Correlations count base matches whatever the filters say about the
-     * base rule itself. */
-    if (h->corr && ps_sigma_rule_correlated(h->set, index))
-        ps_sigma_corr_add(h->corr, index, ev); /* a dropped match is counted there */
-    if (rule->correlation_only) /* its matches are results only through correlations */
-        return 0;
     if (level_rank(rule->level) < h->min_level || (h->enabled && !h->enabled[index]))
         return 0;
     detection d = {.time = ev->time_filetime, .record_id = ev->record_id,
                    .event_id = ev->event_id, .rule = index, .computer = strdup(ev->computer),
-                   .channel = strdup(ev->channel), .details = event_details(ev),
+                   .channel = strdup(ev->channel), .details = event_details(ev, NULL),
                    .file = strdup(ev->source)};
+    add_detection(h, d);
+    return 0;
+}
+
+/* A C2 indicator in one of the event's fields (ps_iocs_match_event reports
+ * each indicator once per event). --min-level applies as to Sigma rules;
+ * --rule-id/--tags/--status select Sigma rules only. */
+static int on_ioc_match(void *ctx, const ps_ioc_hit *hit, const ps_field *field,
+                        const ps_event *ev)
+{
+    hunt *h = ctx;
+    if (level_rank(ps_ioc_level_for_score(hit->score)) < h->min_level)
+        return 0;
+    detection d = {.time = ev->time_filetime, .record_id = ev->record_id,
+                   .event_id = ev->event_id, .ioc = hit->ioc, .ioc_score = hit->score,
+                   .computer = strdup(ev->computer), .channel = strdup(ev->channel),
+                   .details = event_details(ev, field), .file = strdup(ev->source)};
     add_detection(h, d);
     return 0;
 }
@@ -209,7 +219,23 @@ static int on_event(void *ctx, unsigned worker, const ps_event *ev)
     h->events[worker]++;
     if (h->report && ps_report_add_event(h->report, ev) != PS_OK)
         return 1; /* out of memory: stop */
+    if (h->iocs)
+        ps_iocs_match_event(h->iocs, ev, on_ioc_match, h);
+    if (!h->set)
+        return 0;
     return ps_sigma_match(h->set, h->scratch[worker], ev, on_rule_match, h) == PS_ERR_NOMEM;
+}
+
+/* Sigma detections before C2 ones of the same record; each kind in a fixed
+ * order (rule index, indicator text), so that the output does not depend on
+ * which worker found what. */
+static int by_rule(const detection *a, const detection *b)
+{
+    if (!a->ioc != !b->ioc)
+        return a->ioc ? 1 : -1;
+    if (a->ioc)
+        return strcmp(a->ioc, b->ioc);
+    return a->rule < b->rule ? -1 : a->rule > b->rule;
 }
 
 static int by_time(const void *pa, const void *pb)
@@ -222,11 +248,7 @@ static int by_time(const void *pa, const void *pb)
         return c;
     if (a->record_id != b->record_id)
         return a->record_id < b->record_id ? -1 : 1;
-    if (a->rule != b->rule) /* same output whatever the thread count */
-        return a->rule < b->rule ? -1 : 1;
-    /* One correlation rule can fire for several groups at one time (record 0,
-     * no file): the Details, which name the group, keep their order fixed. */
-    return strcmp(a->details, b->details);
+    return by_rule(a, b); /* same output whatever the thread count */
 }
 
 static void format_time(uint64_t filetime, char *out, size_t len)
@@ -238,77 +260,45 @@ static void format_time(uint64_t filetime, char *out, size_t len)
     snprintf(out + n, len - n, ".%03uZ", (unsigned)(filetime / 10000ull % 1000));
 }
 
-/* --- correlation rules ------------------------------------------------------- */
+/* What a detection says about the rule that made it: a Sigma rule's own
+ * metadata, or for a C2 indicator a rule made up from it. */
+typedef struct rule_view {
+    const char *level, *title, *id;
+    const char *const *tags;
+    uint32_t ntags;
+    char title_buf[320], id_buf[320]; /* a C2 indicator is at most 253 bytes */
+} rule_view;
 
-/* A group-by field that names the event's own Computer (the aliases of
- * Event.System.Computer in data/logsources.yml). */
-static int is_computer_field(const char *name)
-{
-    return !strcasecmp(name, "Computer") || !strcasecmp(name, "ComputerName") ||
-           !strcasecmp(name, "Event.System.Computer");
-}
+/* Contacting a C2 server is command and control over an application-layer
+ * protocol (DNS, HTTP) whatever the indicator, so every C2 detection gets
+ * the tactic and T1071; the lists do not say more. */
+static const char *const C2_IOC_TAGS[] = {"attack.command-and-control", "attack.t1071"};
 
-/* "count=N window=<first>..<last> Field=value ..." */
-static char *correlation_details(const ps_sigma_corr_hit *hit)
+static void view_rule(const hunt *h, const detection *d, rule_view *v)
 {
-    char buf[512], first[64], last[64];
-    format_time(hit->first_time, first, sizeof first);
-    format_time(hit->last_time, last, sizeof last);
-    int w = snprintf(buf, sizeof buf, "count=%llu window=%s..%s",
-                     (unsigned long long)hit->count, first, last);
-    size_t n = w > 0 ? (size_t)w : 0;
-    for (uint32_t g = 0; g < hit->ngroup && n + 1 < sizeof buf; g++) {
-        w = snprintf(buf + n, sizeof buf - n, " %s=%s", hit->group_fields[g],
-                     hit->group_values[g]);
-        if (w < 0)
-            break;
-        n += (size_t)w;
+    if (!d->ioc) {
+        const ps_sigma_rule_info *r = ps_sigma_rule(h->set, d->rule);
+        *v = (rule_view){.level = r->level, .title = r->title, .id = r->id, .tags = r->tags,
+                         .ntags = r->ntags};
+        return;
     }
-    return details_dup(buf, n, sizeof buf);
-}
-
-/* One correlation detection: kept like an event's, through the same filters
- * (--from/--to already held for every base match it counts). */
-static int on_correlation_hit(void *ctx, const ps_sigma_corr_hit *hit)
-{
-    hunt *h = ctx;
-    if (level_rank(hit->rule->level) < h->min_level ||
-        (h->enabled && !h->enabled[hit->rule_index]))
-        return 0;
-    const char *computer = "";
-    for (uint32_t g = 0; g < hit->ngroup; g++)
-        if (is_computer_field(hit->group_fields[g]))
-            computer = hit->group_values[g];
-    detection d = {.time = hit->first_time, .rule = hit->rule_index,
-                   .computer = strdup(computer), .channel = strdup(""),
-                   .details = correlation_details(hit), .file = strdup("")};
-    add_detection(h, d);
-    h->ncorrelated++;
-    return 0;
-}
-
-/* After the last event: every correlation's detections join the others. */
-static void evaluate_correlations(hunt *h)
-{
-    int rc = ps_sigma_corr_finish(h->corr, on_correlation_hit, h);
-    if (rc < 0) {
-        fprintf(stderr, "plainsight hunt: correlation rules: %s\n", ps_status_str(rc));
-        h->oom = 1;
-    }
-    uint64_t dropped = ps_sigma_corr_dropped(h->corr);
-    if (dropped)
-        fprintf(stderr, "plainsight hunt: warning: %llu base matches of correlation rules "
-                "were dropped (memory cap); correlation detections may be missing\n",
-                (unsigned long long)dropped);
+    snprintf(v->title_buf, sizeof v->title_buf, "C2 IOC: %s", d->ioc);
+    snprintf(v->id_buf, sizeof v->id_buf, "ioc:c2:%s", d->ioc);
+    v->title = v->title_buf;
+    v->id = v->id_buf;
+    v->level = ps_ioc_level_for_score(d->ioc_score);
+    v->tags = C2_IOC_TAGS;
+    v->ntags = sizeof C2_IOC_TAGS / sizeof *C2_IOC_TAGS;
 }
 
 /* attack.<tactic> tags and attack.tNNNN technique tags, comma-separated. */
-static void mitre_tags(const ps_sigma_rule_info *r, int techniques, char *out, size_t len)
+static void mitre_tags(const char *const *tags, uint32_t ntags, int techniques, char *out,
+                       size_t len)
 {
     size_t n = 0;
     out[0] = 0;
-    for (uint32_t i = 0; i < r->ntags; i++) {
-        const char *t = r->tags[i];
+    for (uint32_t i = 0; i < ntags; i++) {
+        const char *t = tags[i];
         if (strncmp(t, "attack.", 7) != 0)
             continue;
         int is_tech = (t[7] == 't' || t[7] == 'T') && t[8] >= '0' && t[8] <= '9';
@@ -356,18 +346,18 @@ static void json_string(FILE *f, const char *key, const char *s, int last)
 static const char *const LEVEL_COLOUR[5] = {"\033[2m", "\033[32m", "\033[33m", "\033[31m",
                                             "\033[1;31m"};
 
-static void print_detection(FILE *f, int format, int colour, const ps_sigma_set *set,
-                            const detection *d)
+static void print_detection(FILE *f, int format, int colour, const hunt *h, const detection *d)
 {
-    const ps_sigma_rule_info *r = ps_sigma_rule(set, d->rule);
+    rule_view r;
+    view_rule(h, d, &r);
     char ts[64], eid[16], rec[24], tactics[256], techs[256];
     format_time(d->time, ts, sizeof ts);
     snprintf(eid, sizeof eid, "%u", d->event_id);
     snprintf(rec, sizeof rec, "%llu", (unsigned long long)d->record_id);
-    mitre_tags(r, 0, tactics, sizeof tactics);
-    mitre_tags(r, 1, techs, sizeof techs);
-    const char *cols[12] = {ts, d->computer, d->channel, eid, rec, r->level, r->title,
-                            r->id, tactics, techs, d->details, d->file};
+    mitre_tags(r.tags, r.ntags, 0, tactics, sizeof tactics);
+    mitre_tags(r.tags, r.ntags, 1, techs, sizeof techs);
+    const char *cols[12] = {ts, d->computer, d->channel, eid, rec, r.level, r.title,
+                            r.id, tactics, techs, d->details, d->file};
     static const char *const keys[12] = {"Timestamp", "Computer", "Channel", "EventID",
                                          "RecordID", "Level", "RuleTitle", "RuleID",
                                          "MitreTactics", "MitreTags", "Details", "EvtxFile"};
@@ -379,10 +369,10 @@ static void print_detection(FILE *f, int format, int colour, const ps_sigma_set 
         for (int i = 0; i < 12; i++)
             json_string(f, keys[i], cols[i], i == 11);
     } else {
-        const char *on = colour ? LEVEL_COLOUR[level_rank(r->level)] : "";
+        const char *on = colour ? LEVEL_COLOUR[level_rank(r.level)] : "";
         const char *off = colour ? "\033[0m" : "";
         fprintf(f, "%s | %-15.15s | %-8.8s | %5s | %s%-8s%s | %s | %s\n    %.200s\n", ts,
-                d->computer, d->channel, eid, on, r->level, off, r->title, techs, d->details);
+                d->computer, d->channel, eid, on, r.level, off, r.title, techs, d->details);
     }
 }
 
@@ -526,23 +516,39 @@ static int by_computer(const void *pa, const void *pb)
 #define SUMMARY_TOP_RULES 10
 #define SUMMARY_TOP_HOSTS 5
 
+static int by_rule_of(const void *pa, const void *pb)
+{
+    return by_rule(*(const detection *const *)pa, *(const detection *const *)pb);
+}
+
+/* Detections per rule (a Sigma rule or a C2 indicator), the most frequent
+ * first; ties in rule order. */
 static void summary_by_rule(const hunt *h)
 {
-    size_t nrules = ps_sigma_rule_count(h->set);
-    count_index *c = calloc(nrules ? nrules : 1, sizeof *c);
-    if (!c)
+    const detection **sorted = malloc(h->nfound * sizeof *sorted);
+    count_index *rules = calloc(h->nfound, sizeof *rules);
+    if (!sorted || !rules) {
+        free(sorted), free(rules);
         return;
-    for (size_t i = 0; i < nrules; i++)
-        c[i].index = i;
-    for (size_t i = 0; i < h->nfound; i++)
-        c[h->found[i].rule].count++;
-    qsort(c, nrules, sizeof *c, by_count_desc);
-    fprintf(stderr, "  top rules:\n");
-    for (size_t i = 0; i < nrules && i < SUMMARY_TOP_RULES && c[i].count; i++) {
-        const ps_sigma_rule_info *r = ps_sigma_rule(h->set, c[i].index);
-        fprintf(stderr, "    %7zu  %-13s %s (%s)\n", c[i].count, r->level, r->title, r->id);
     }
-    free(c);
+    for (size_t i = 0; i < h->nfound; i++)
+        sorted[i] = &h->found[i];
+    qsort(sorted, h->nfound, sizeof *sorted, by_rule_of);
+    size_t nrules = 0;
+    for (size_t i = 0; i < h->nfound; i++) {
+        if (i == 0 || by_rule(sorted[i], sorted[i - 1]))
+            rules[nrules++].index = i;
+        rules[nrules - 1].count++;
+    }
+    qsort(rules, nrules, sizeof *rules, by_count_desc);
+    fprintf(stderr, "  top rules:\n");
+    for (size_t i = 0; i < nrules && i < SUMMARY_TOP_RULES; i++) {
+        rule_view r;
+        view_rule(h, sorted[rules[i].index], &r);
+        fprintf(stderr, "    %7zu  %-13s %s (%s)\n", rules[i].count, r.level, r.title, r.id);
+    }
+    free(sorted);
+    free(rules);
 }
 
 /* Distinct computers with their detection counts, the busiest first. */
@@ -588,8 +594,11 @@ static void print_summary(const hunt *h, const progress *p, uint64_t events_in_r
     if (!h->nfound)
         return;
     size_t by_level[5] = {0};
-    for (size_t i = 0; i < h->nfound; i++)
-        by_level[level_rank(ps_sigma_rule(h->set, h->found[i].rule)->level)]++;
+    for (size_t i = 0; i < h->nfound; i++) {
+        rule_view r;
+        view_rule(h, &h->found[i], &r);
+        by_level[level_rank(r.level)]++;
+    }
     fprintf(stderr, "  by level:");
     for (int l = 4; l >= 0; l--)
         fprintf(stderr, " %s %zu%s", levels[l], by_level[l], l ? "," : "\n");
@@ -614,16 +623,17 @@ typedef struct hunt_args {
     unsigned threads;
     const char *output;
     const char *html;           /* --html FILE */
+    const char **ioc_dirs;      /* --iocs DIR (repeatable) */
+    size_t nioc_dirs;
     /* Values of the repeatable filters (each may hold a comma-separated list). */
     const char **rule_ids, **tags, **statuses;
     size_t nrule_ids, ntags, nstatuses;
     uint64_t from, to;          /* FILETIME; 0: open */
     ps_sigma_stats load;        /* filled when the rules are loaded */
     double load_seconds, started;
-    int no_prefilter;           /* --no-prefilter: every rule on every event (debugging) */
 } hunt_args;
 
-enum { OPT_FROM = 256, OPT_TO, OPT_RULE_ID, OPT_TAGS, OPT_STATUS, OPT_HTML, OPT_NO_PREFILTER };
+enum { OPT_FROM = 256, OPT_TO, OPT_RULE_ID, OPT_TAGS, OPT_STATUS, OPT_HTML, OPT_IOCS };
 
 /* --from/--to: a date alone means its first (--from) or last (--to) instant. */
 static int parse_time_arg(const char *opt, const char *text, int end_of_day, uint64_t *out)
@@ -661,15 +671,15 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         {"from", required_argument, NULL, OPT_FROM}, {"to", required_argument, NULL, OPT_TO},
         {"rule-id", required_argument, NULL, OPT_RULE_ID},
         {"tags", required_argument, NULL, OPT_TAGS}, {"status", required_argument, NULL, OPT_STATUS},
-        {"html", required_argument, NULL, OPT_HTML},
-        {"no-prefilter", no_argument, NULL, OPT_NO_PREFILTER},
+        {"html", required_argument, NULL, OPT_HTML}, {"iocs", required_argument, NULL, OPT_IOCS},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     a->format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
     a->rules = calloc((size_t)argc, sizeof *a->rules);
     a->rule_ids = calloc((size_t)argc, sizeof *a->rule_ids);
     a->tags = calloc((size_t)argc, sizeof *a->tags);
     a->statuses = calloc((size_t)argc, sizeof *a->statuses);
-    if (!a->rule_ids || !a->tags || !a->statuses)
+    a->ioc_dirs = calloc((size_t)argc, sizeof *a->ioc_dirs);
+    if (!a->rule_ids || !a->tags || !a->statuses || !a->ioc_dirs)
         return -1;
     int c;
     while (a->rules && (c = getopt_long(argc, argv, "r:f:m:t:o:qh", longopts, NULL)) != -1) {
@@ -699,7 +709,7 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         case OPT_STATUS: a->statuses[a->nstatuses++] = optarg; break;
         case 'o': a->output = optarg; break;
         case OPT_HTML: a->html = optarg; break;
-        case OPT_NO_PREFILTER: a->no_prefilter = 1; break;
+        case OPT_IOCS: a->ioc_dirs[a->nioc_dirs++] = optarg; break;
         case 'q': a->quiet = 1; break;
         case 'h': fputs(HUNT_HELP, stdout); exit(PS_EXIT_CLEAN);
         default: fputs(HUNT_HELP, stderr); return -1;
@@ -716,31 +726,9 @@ static void report_load(const ps_sigma_stats *st)
 {
     fprintf(stderr, "plainsight: %u rules loaded from %u files, %u skipped\n", st->rules_loaded,
             st->files, st->rules_skipped);
-    if (st->correlations_loaded)
-        fprintf(stderr, "  and %u correlation rules\n", st->correlations_loaded);
     for (int r = 0; r < PS_SIGMA_SKIP__COUNT; r++)
         if (st->skipped[r])
             fprintf(stderr, "  skipped, %s: %u\n", ps_sigma_skip_str((ps_sigma_skip)r), st->skipped[r]);
-}
-
-/* Correlation rules and the literal prefilter, when there are rules. */
-static void summary_sigma_engine(const hunt *h, const hunt_args *a)
-{
-    if (!h->set)
-        return;
-    if (a->load.correlations_loaded) {
-        size_t used = 0;
-        for (size_t i = 0; h->enabled && i < ps_sigma_rule_count(h->set); i++)
-            used += h->enabled[i] && ps_sigma_rule(h->set, i)->is_correlation;
-        fprintf(stderr, "  correlation rules: %u loaded, %zu used, %zu detections\n",
-                a->load.correlations_loaded, used, h->ncorrelated);
-    }
-    if (a->no_prefilter)
-        fprintf(stderr, "  prefilter: off (--no-prefilter)\n");
-    else
-        fprintf(stderr, "  prefilter: %u literals; %u rule forms evaluated only when one of "
-                "theirs is seen, %u on every event\n", a->load.prefilter_literals,
-                a->load.prefilter_gated, a->load.prefilter_always);
 }
 
 /* Per rule: does it pass --status, --rule-id, --tags and --min-level? The
@@ -756,17 +744,14 @@ static uint8_t *select_rules(const ps_sigma_set *set, const hunt_args *a, size_t
             ? any_item(a->statuses, a->nstatuses, r->status, same_text) ||
                   any_item(a->statuses, a->nstatuses, "all", same_text)
             : strcasecmp(r->status, "deprecated") && strcasecmp(r->status, "unsupported");
-        int filters_ok =
-            (!a->nrule_ids || any_item(a->rule_ids, a->nrule_ids, r->id, same_text)) &&
-            (!a->ntags || rule_has_tag(a->tags, a->ntags, r)) &&
-            level_rank(r->level) >= a->min_level;
-        enabled[i] = status_ok && filters_ok;
-        if (r->is_correlation) /* counted apart: not in rules_loaded */
-            continue;
         if (!status_ok)
             (*by_status)++;
-        else if (!filters_ok)
+        else if ((a->nrule_ids && !any_item(a->rule_ids, a->nrule_ids, r->id, same_text)) ||
+                 (a->ntags && !rule_has_tag(a->tags, a->ntags, r)) ||
+                 level_rank(r->level) < a->min_level)
             (*by_filter)++;
+        else
+            enabled[i] = 1;
     }
     return enabled;
 }
@@ -858,9 +843,10 @@ static int write_html_report(const hunt *h, const hunt_args *a, const progress *
     int rc = PS_OK;
     for (size_t i = 0; rc == PS_OK && i < h->nfound; i++) {
         const detection *d = &h->found[i];
-        const ps_sigma_rule_info *r = ps_sigma_rule(h->set, d->rule);
+        rule_view r;
+        view_rule(h, d, &r);
         ps_report_detection rd = {d->time, d->computer, d->channel, d->event_id, d->record_id,
-                                  r->level, r->title, r->id, r->tags, r->ntags, d->details,
+                                  r.level, r.title, r.id, r.tags, r.ntags, d->details,
                                   d->file};
         rc = ps_report_add_detection(h->report, &rd);
     }
@@ -880,9 +866,31 @@ static int write_html_report(const hunt *h, const hunt_args *a, const progress *
     return 0;
 }
 
-static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set *set)
+/* The summary's last lines: what was hunted with. */
+static void summary_sources(const hunt *h, const hunt_args *a, size_t left_by_status,
+                            size_t left_by_filter)
 {
-    hunt h = {.set = set, .min_level = a->min_level, .from = a->from, .to = a->to};
+    if (h->set)
+        fprintf(stderr, "  rules: %u loaded in %.2f s (%u skipped), %zu used (%zu left out by "
+                "--status, %zu by --rule-id/--tags/--min-level)\n", a->load.rules_loaded,
+                a->load_seconds, a->load.rules_skipped,
+                (size_t)a->load.rules_loaded - left_by_status - left_by_filter, left_by_status,
+                left_by_filter);
+    if (h->iocs) {
+        ps_ioc_counts n;
+        ps_iocs_counts(h->iocs, &n);
+        size_t found = 0;
+        for (size_t i = 0; i < h->nfound; i++)
+            found += h->found[i].ioc != NULL;
+        fprintf(stderr, "  C2 IOCs: %zu domains and addresses, %zu detections\n", n.c2, found);
+    }
+}
+
+static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set *set,
+                    const ps_iocs *iocs)
+{
+    hunt h = {.set = set, .iocs = iocs, .min_level = a->min_level, .from = a->from,
+              .to = a->to};
     pthread_mutex_init(&h.lock, NULL);
     h.report = a->html ? ps_report_new() : NULL;
     size_t left_by_status = 0, left_by_filter = 0;
@@ -892,10 +900,8 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     h.scratch = calloc(workers, sizeof *h.scratch);
     h.events = calloc(workers, sizeof *h.events);
     int ok = h.scratch && h.events && enabled && (!a->html || h.report);
-    for (unsigned i = 0; ok && i < workers; i++)
+    for (unsigned i = 0; ok && set && i < workers; i++)
         ok = (h.scratch[i] = ps_sigma_scratch_new(set)) != NULL;
-    if (ok && set && ps_sigma_correlation_count(set) > 0)
-        ok = (h.corr = ps_sigma_corr_new(set, NULL)) != NULL;
     FILE *out = a->output ? fopen(a->output, "w") : stdout;
     if (!out)
         fprintf(stderr, "plainsight hunt: cannot write %s: %s\n", a->output, strerror(errno));
@@ -904,8 +910,6 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     int rc = !ok ? PS_ERR_NOMEM : out ? read_inputs(&h, a, inputs, ninputs, &prog, &failed_files)
                                       : PS_ERR_IO;
     clear_progress(&prog);
-    if (h.corr && out) /* over what could be read, as the other detections */
-        evaluate_correlations(&h);
     int exit_code = rc == PS_OK && !h.oom && !failed_files
                         ? (h.nfound ? PS_EXIT_FOUND : PS_EXIT_CLEAN) : PS_EXIT_ERROR;
     if (rc != PS_OK && out)
@@ -917,7 +921,7 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
               "MitreTactics,MitreTags,Details,EvtxFile\r\n", out);
     int colour = out && a->format == FMT_TABLE && isatty(fileno(out)) && !getenv("NO_COLOR");
     for (size_t i = 0; out && i < h.nfound; i++)
-        print_detection(out, a->format, colour, set, &h.found[i]);
+        print_detection(out, a->format, colour, &h, &h.found[i]);
     if (out && (fflush(out) != 0 || ferror(out)))
         exit_code = PS_EXIT_ERROR;
     if (out && out != stdout && fclose(out) != 0)
@@ -929,19 +933,13 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
         in_range += h.events[i];
     if (!a->quiet) {
         print_summary(&h, &prog, in_range, now_seconds() - a->started);
-        fprintf(stderr, "  rules: %u loaded in %.2f s (%u skipped), %zu used (%zu left out by "
-                "--status, %zu by --rule-id/--tags/--min-level)\n", a->load.rules_loaded,
-                a->load_seconds, a->load.rules_skipped,
-                (size_t)a->load.rules_loaded - left_by_status - left_by_filter, left_by_status,
-                left_by_filter);
-        summary_sigma_engine(&h, a);
+        summary_sources(&h, a, left_by_status, left_by_filter);
     }
     for (size_t i = 0; i < h.nfound; i++)
         free(h.found[i].computer), free(h.found[i].channel), free(h.found[i].details),
             free(h.found[i].file);
     for (unsigned i = 0; h.scratch && i < workers; i++)
         ps_sigma_scratch_free(h.scratch[i]);
-    ps_sigma_corr_free(h.corr);
     ps_report_free(h.report);
     free(h.scratch);
     free(h.events);
@@ -956,6 +954,68 @@ static void free_filter_args(hunt_args *a)
     free(a->rule_ids);
     free(a->tags);
     free(a->statuses);
+    free(a->ioc_dirs);
+}
+
+/* IOC list diagnostics: --quiet hides bad lines (counted in the load line),
+ * never a list that could not be read. */
+static void print_ioc_diag(void *ctx, const ps_diag *d)
+{
+    const int *quiet = ctx;
+    if (!*quiet || d->severity == PS_DIAG_ERROR)
+        cli_print_diag(NULL, d);
+}
+
+/* --iocs: every directory into one set. NULL after saying why when a
+ * directory cannot be read (or memory runs out). */
+static ps_iocs *load_iocs(const hunt_args *a)
+{
+    ps_iocs *iocs = ps_iocs_new();
+    for (size_t i = 0; iocs && i < a->nioc_dirs; i++) {
+        int rc = ps_iocs_load_dir(iocs, a->ioc_dirs[i], print_ioc_diag, (void *)&a->quiet);
+        if (rc != PS_OK) {
+            fprintf(stderr, "plainsight hunt: cannot load IOCs from %s: %s\n", a->ioc_dirs[i],
+                    ps_status_str(rc));
+            ps_iocs_free(iocs);
+            return NULL;
+        }
+    }
+    if (!iocs) {
+        fprintf(stderr, "plainsight hunt: %s\n", ps_status_str(PS_ERR_NOMEM));
+        return NULL;
+    }
+    ps_ioc_counts n;
+    ps_iocs_counts(iocs, &n);
+    if (!a->quiet)
+        fprintf(stderr, "plainsight: %zu C2 domains and addresses loaded (%zu bad lines "
+                "skipped)\n", n.c2, n.bad_lines);
+    if (!n.c2) /* hash, file-name and keyword lists are for scan */
+        fprintf(stderr, "plainsight hunt: warning: no C2 list (*c2*.txt) with entries in "
+                "--iocs; hunt looks for C2 domains and addresses only\n");
+    return iocs;
+}
+
+/* The Sigma rules: --rules, else the built-in pack, unless --iocs alone asks
+ * for the indicators only (*set stays NULL then). */
+static int load_rules(hunt_args *a, ps_sigma_set **set)
+{
+    *set = NULL;
+    if (!a->nrules && a->nioc_dirs)
+        return 0;
+    ps_sigma_options so = {.diag = a->quiet ? NULL : cli_print_diag};
+    ps_sigma_stats st;
+    double started = now_seconds();
+    int rc = a->nrules ? ps_sigma_load(a->rules, a->nrules, &so, set, &st)
+                       : ps_sigma_load_builtin(&so, set, &st);
+    a->load = st;
+    a->load_seconds = now_seconds() - started;
+    if (rc != PS_OK) {
+        fprintf(stderr, "plainsight hunt: cannot load rules: %s\n", ps_status_str(rc));
+        return -1;
+    }
+    if (!a->quiet)
+        report_load(&st);
+    return 0;
 }
 
 int cmd_hunt(int argc, char **argv)
@@ -966,25 +1026,15 @@ int cmd_hunt(int argc, char **argv)
         free_filter_args(&a);
         return PS_EXIT_ERROR;
     }
-    ps_sigma_options so = {.diag = a.quiet ? NULL : cli_print_diag,
-                           .no_prefilter = a.no_prefilter};
-    ps_sigma_set *set = NULL;
-    ps_sigma_stats st;
     a.started = now_seconds();
-    int rc = a.nrules ? ps_sigma_load(a.rules, a.nrules, &so, &set, &st)
-                      : ps_sigma_load_builtin(&so, &set, &st);
-    a.load = st;
-    a.load_seconds = now_seconds() - a.started;
+    ps_sigma_set *set = NULL;
+    ps_iocs *iocs = NULL;
+    int code = PS_EXIT_ERROR;
+    if (load_rules(&a, &set) == 0 && (!a.nioc_dirs || (iocs = load_iocs(&a)) != NULL))
+        code = run_hunt(&a, argv + optind, argc - optind, set, iocs);
     free(a.rules);
-    if (rc != PS_OK) {
-        fprintf(stderr, "plainsight hunt: cannot load rules: %s\n", ps_status_str(rc));
-        free_filter_args(&a);
-        return PS_EXIT_ERROR;
-    }
-    if (!a.quiet)
-        report_load(&st);
-    int code = run_hunt(&a, argv + optind, argc - optind, set);
     free_filter_args(&a);
     ps_sigma_free(set);
+    ps_iocs_free(iocs);
     return code;
 }
