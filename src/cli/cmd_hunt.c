@@ -62,12 +62,20 @@ static const char HUNT_HELP[] =
     "  -q, --quiet          no progress line, no summary, no notes\n"
     "  -t, --threads N      worker threads (default: one per CPU); the output is\n"
     "                       the same for any N\n"
+    "      --no-prefilter   evaluate every rule on every event, not only those whose\n"
+    "                       literals the prefilter saw (debugging; same results)\n"
     "  -h, --help           this help\n"
     "\n"
     "columns (csv header and jsonl keys): Timestamp, Computer, Channel, EventID,\n"
     "RecordID, Level, RuleTitle, RuleID, MitreTactics, MitreTags, Details (the\n"
     "event's data fields, shortened), EvtxFile (the input file). Rows are sorted by\n"
     "time, then file, record and rule.\n"
+    "\n"
+    "Sigma correlation rules (event_count, value_count, temporal, temporal_ordered)\n"
+    "are evaluated once every event is read. Their rows: the time of the window's\n"
+    "first match, Computer if grouped by it, no Channel/EventID/RecordID/EvtxFile,\n"
+    "Details 'count=N window=FIRST..LAST Field=value...'. Base rules they use are\n"
+    "not reported themselves unless a correlation says 'generate: true'.\n"
     "\n"
     "examples:\n"
     "  # the built-in rules (service provider logons, LOLBins, lsass dumps, ...)\n"
@@ -114,6 +122,10 @@ typedef struct hunt {
     size_t nfound, cap;
     int oom;
     ps_report *report;           /* --html: detections and logons for the page */
+    /* Base matches of correlation rules, evaluated once every event is read;
+     * NULL when the set has no correlation rules. */
+    ps_sigma_corr *corr;
+    size_t ncorrelated;          /* detections made by correlation rules */
 } hunt;
 
 static int level_rank(const char *level)
@@ -123,6 +135,24 @@ static int level_rank(const char *level)
         if (strcasecmp(level, names[i]) == 0)
             return i;
     return 0;
+}
+
+/* buf[0..n) as a Details string: cut to fit (n may exceed the buffer when
+ * snprintf was short of room) and on one line. */
+static char *details_dup(char *buf, size_t n, size_t size)
+{
+    if (n >= size) { /* cut short: never leave half a UTF-8 sequence */
+        n = size - 1;
+        while (n > 0 && ((unsigned char)buf[n - 1] & 0xC0) == 0x80)
+            n--;
+        if (n > 0 && (unsigned char)buf[n - 1] >= 0xC0)
+            n--;
+    }
+    buf[n] = 0;
+    for (char *c = buf; *c; c++) /* one line per detection, whatever the values hold */
+        if ((unsigned char)*c < 0x20)
+            *c = ' ';
+    return strdup(buf);
 }
 
 /* A short summary of the event: `lead` (the field a C2 indicator was found in)
@@ -146,18 +176,7 @@ static char *event_details(const ps_event *ev, const ps_field *lead)
             break;
         n += (size_t)w;
     }
-    if (n >= sizeof buf) { /* cut short: never leave half a UTF-8 sequence */
-        n = sizeof buf - 1;
-        while (n > 0 && ((unsigned char)buf[n - 1] & 0xC0) == 0x80)
-            n--;
-        if (n > 0 && (unsigned char)buf[n - 1] >= 0xC0)
-            n--;
-    }
-    buf[n] = 0;
-    for (char *c = buf; *c; c++) /* one line per detection, whatever the values hold */
-        if ((unsigned char)*c < 0x20)
-            *c = ' ';
-    return strdup(buf);
+    return details_dup(buf, n, sizeof buf);
 }
 
 /* Takes ownership of d's strings: kept in h->found, or freed when out of memory. */
@@ -184,6 +203,12 @@ static void add_detection(hunt *h, detection d)
 static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index, const ps_event *ev)
 {
     hunt *h = ctx;
+    /* Correlations count base matches whatever the filters say about the
+     * base rule itself. */
+    if (h->corr && ps_sigma_rule_correlated(h->set, index))
+        ps_sigma_corr_add(h->corr, index, ev); /* a dropped match is counted there */
+    if (rule->correlation_only) /* its matches are results only through correlations */
+        return 0;
     if (level_rank(rule->level) < h->min_level || (h->enabled && !h->enabled[index]))
         return 0;
     detection d = {.time = ev->time_filetime, .record_id = ev->record_id,
@@ -248,7 +273,12 @@ static int by_time(const void *pa, const void *pb)
         return c;
     if (a->record_id != b->record_id)
         return a->record_id < b->record_id ? -1 : 1;
-    return by_rule(a, b); /* same output whatever the thread count */
+    int r = by_rule(a, b); /* same output whatever the thread count */
+    if (r)
+        return r;
+    /* One correlation rule can fire for several groups at one time (record 0,
+     * no file): the Details, which name the group, keep their order fixed. */
+    return strcmp(a->details, b->details);
 }
 
 static void format_time(uint64_t filetime, char *out, size_t len)
@@ -258,6 +288,70 @@ static void format_time(uint64_t filetime, char *out, size_t len)
     gmtime_r(&secs, &tm);
     size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out + n, len - n, ".%03uZ", (unsigned)(filetime / 10000ull % 1000));
+}
+
+/* --- correlation rules ------------------------------------------------------- */
+
+/* A group-by field that names the event's own Computer (the aliases of
+ * Event.System.Computer in data/logsources.yml). */
+static int is_computer_field(const char *name)
+{
+    return !strcasecmp(name, "Computer") || !strcasecmp(name, "ComputerName") ||
+           !strcasecmp(name, "Event.System.Computer");
+}
+
+/* "count=N window=<first>..<last> Field=value ..." */
+static char *correlation_details(const ps_sigma_corr_hit *hit)
+{
+    char buf[512], first[64], last[64];
+    format_time(hit->first_time, first, sizeof first);
+    format_time(hit->last_time, last, sizeof last);
+    int w = snprintf(buf, sizeof buf, "count=%llu window=%s..%s",
+                     (unsigned long long)hit->count, first, last);
+    size_t n = w > 0 ? (size_t)w : 0;
+    for (uint32_t g = 0; g < hit->ngroup && n + 1 < sizeof buf; g++) {
+        w = snprintf(buf + n, sizeof buf - n, " %s=%s", hit->group_fields[g],
+                     hit->group_values[g]);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    return details_dup(buf, n, sizeof buf);
+}
+
+/* One correlation detection: kept like an event's, through the same filters
+ * (--from/--to already held for every base match it counts). */
+static int on_correlation_hit(void *ctx, const ps_sigma_corr_hit *hit)
+{
+    hunt *h = ctx;
+    if (level_rank(hit->rule->level) < h->min_level ||
+        (h->enabled && !h->enabled[hit->rule_index]))
+        return 0;
+    const char *computer = "";
+    for (uint32_t g = 0; g < hit->ngroup; g++)
+        if (is_computer_field(hit->group_fields[g]))
+            computer = hit->group_values[g];
+    detection d = {.time = hit->first_time, .rule = hit->rule_index,
+                   .computer = strdup(computer), .channel = strdup(""),
+                   .details = correlation_details(hit), .file = strdup("")};
+    add_detection(h, d);
+    h->ncorrelated++;
+    return 0;
+}
+
+/* After the last event: every correlation's detections join the others. */
+static void evaluate_correlations(hunt *h)
+{
+    int rc = ps_sigma_corr_finish(h->corr, on_correlation_hit, h);
+    if (rc < 0) {
+        fprintf(stderr, "plainsight hunt: correlation rules: %s\n", ps_status_str(rc));
+        h->oom = 1;
+    }
+    uint64_t dropped = ps_sigma_corr_dropped(h->corr);
+    if (dropped)
+        fprintf(stderr, "plainsight hunt: warning: %llu base matches of correlation rules "
+                "were dropped (memory cap); correlation detections may be missing\n",
+                (unsigned long long)dropped);
 }
 
 /* What a detection says about the rule that made it: a Sigma rule's own
@@ -631,9 +725,11 @@ typedef struct hunt_args {
     uint64_t from, to;          /* FILETIME; 0: open */
     ps_sigma_stats load;        /* filled when the rules are loaded */
     double load_seconds, started;
+    int no_prefilter;           /* --no-prefilter: every rule on every event (debugging) */
 } hunt_args;
 
-enum { OPT_FROM = 256, OPT_TO, OPT_RULE_ID, OPT_TAGS, OPT_STATUS, OPT_HTML, OPT_IOCS };
+enum { OPT_FROM = 256, OPT_TO, OPT_RULE_ID, OPT_TAGS, OPT_STATUS, OPT_HTML, OPT_IOCS,
+       OPT_NO_PREFILTER };
 
 /* --from/--to: a date alone means its first (--from) or last (--to) instant. */
 static int parse_time_arg(const char *opt, const char *text, int end_of_day, uint64_t *out)
@@ -672,6 +768,7 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         {"rule-id", required_argument, NULL, OPT_RULE_ID},
         {"tags", required_argument, NULL, OPT_TAGS}, {"status", required_argument, NULL, OPT_STATUS},
         {"html", required_argument, NULL, OPT_HTML}, {"iocs", required_argument, NULL, OPT_IOCS},
+        {"no-prefilter", no_argument, NULL, OPT_NO_PREFILTER},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     a->format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
     a->rules = calloc((size_t)argc, sizeof *a->rules);
@@ -710,6 +807,7 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         case 'o': a->output = optarg; break;
         case OPT_HTML: a->html = optarg; break;
         case OPT_IOCS: a->ioc_dirs[a->nioc_dirs++] = optarg; break;
+        case OPT_NO_PREFILTER: a->no_prefilter = 1; break;
         case 'q': a->quiet = 1; break;
         case 'h': fputs(HUNT_HELP, stdout); exit(PS_EXIT_CLEAN);
         default: fputs(HUNT_HELP, stderr); return -1;
@@ -726,6 +824,8 @@ static void report_load(const ps_sigma_stats *st)
 {
     fprintf(stderr, "plainsight: %u rules loaded from %u files, %u skipped\n", st->rules_loaded,
             st->files, st->rules_skipped);
+    if (st->correlations_loaded)
+        fprintf(stderr, "  and %u correlation rules\n", st->correlations_loaded);
     for (int r = 0; r < PS_SIGMA_SKIP__COUNT; r++)
         if (st->skipped[r])
             fprintf(stderr, "  skipped, %s: %u\n", ps_sigma_skip_str((ps_sigma_skip)r), st->skipped[r]);
@@ -744,14 +844,17 @@ static uint8_t *select_rules(const ps_sigma_set *set, const hunt_args *a, size_t
             ? any_item(a->statuses, a->nstatuses, r->status, same_text) ||
                   any_item(a->statuses, a->nstatuses, "all", same_text)
             : strcasecmp(r->status, "deprecated") && strcasecmp(r->status, "unsupported");
+        int filters_ok =
+            (!a->nrule_ids || any_item(a->rule_ids, a->nrule_ids, r->id, same_text)) &&
+            (!a->ntags || rule_has_tag(a->tags, a->ntags, r)) &&
+            level_rank(r->level) >= a->min_level;
+        enabled[i] = status_ok && filters_ok;
+        if (r->is_correlation) /* counted apart: not in rules_loaded */
+            continue;
         if (!status_ok)
             (*by_status)++;
-        else if ((a->nrule_ids && !any_item(a->rule_ids, a->nrule_ids, r->id, same_text)) ||
-                 (a->ntags && !rule_has_tag(a->tags, a->ntags, r)) ||
-                 level_rank(r->level) < a->min_level)
+        else if (!filters_ok)
             (*by_filter)++;
-        else
-            enabled[i] = 1;
     }
     return enabled;
 }
@@ -886,6 +989,26 @@ static void summary_sources(const hunt *h, const hunt_args *a, size_t left_by_st
     }
 }
 
+/* Correlation rules and the literal prefilter, when there are rules. */
+static void summary_sigma_engine(const hunt *h, const hunt_args *a)
+{
+    if (!h->set)
+        return;
+    if (a->load.correlations_loaded) {
+        size_t used = 0;
+        for (size_t i = 0; h->enabled && i < ps_sigma_rule_count(h->set); i++)
+            used += h->enabled[i] && ps_sigma_rule(h->set, i)->is_correlation;
+        fprintf(stderr, "  correlation rules: %u loaded, %zu used, %zu detections\n",
+                a->load.correlations_loaded, used, h->ncorrelated);
+    }
+    if (a->no_prefilter)
+        fprintf(stderr, "  prefilter: off (--no-prefilter)\n");
+    else
+        fprintf(stderr, "  prefilter: %u literals; %u rule forms evaluated only when one of "
+                "theirs is seen, %u on every event\n", a->load.prefilter_literals,
+                a->load.prefilter_gated, a->load.prefilter_always);
+}
+
 static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set *set,
                     const ps_iocs *iocs)
 {
@@ -902,6 +1025,8 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     int ok = h.scratch && h.events && enabled && (!a->html || h.report);
     for (unsigned i = 0; ok && set && i < workers; i++)
         ok = (h.scratch[i] = ps_sigma_scratch_new(set)) != NULL;
+    if (ok && set && ps_sigma_correlation_count(set) > 0)
+        ok = (h.corr = ps_sigma_corr_new(set, NULL)) != NULL;
     FILE *out = a->output ? fopen(a->output, "w") : stdout;
     if (!out)
         fprintf(stderr, "plainsight hunt: cannot write %s: %s\n", a->output, strerror(errno));
@@ -910,6 +1035,8 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     int rc = !ok ? PS_ERR_NOMEM : out ? read_inputs(&h, a, inputs, ninputs, &prog, &failed_files)
                                       : PS_ERR_IO;
     clear_progress(&prog);
+    if (h.corr && out) /* over what could be read, as the other detections */
+        evaluate_correlations(&h);
     int exit_code = rc == PS_OK && !h.oom && !failed_files
                         ? (h.nfound ? PS_EXIT_FOUND : PS_EXIT_CLEAN) : PS_EXIT_ERROR;
     if (rc != PS_OK && out)
@@ -934,12 +1061,14 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     if (!a->quiet) {
         print_summary(&h, &prog, in_range, now_seconds() - a->started);
         summary_sources(&h, a, left_by_status, left_by_filter);
+        summary_sigma_engine(&h, a);
     }
     for (size_t i = 0; i < h.nfound; i++)
         free(h.found[i].computer), free(h.found[i].channel), free(h.found[i].details),
             free(h.found[i].file);
     for (unsigned i = 0; h.scratch && i < workers; i++)
         ps_sigma_scratch_free(h.scratch[i]);
+    ps_sigma_corr_free(h.corr);
     ps_report_free(h.report);
     free(h.scratch);
     free(h.events);
@@ -1002,7 +1131,8 @@ static int load_rules(hunt_args *a, ps_sigma_set **set)
     *set = NULL;
     if (!a->nrules && a->nioc_dirs)
         return 0;
-    ps_sigma_options so = {.diag = a->quiet ? NULL : cli_print_diag};
+    ps_sigma_options so = {.diag = a->quiet ? NULL : cli_print_diag,
+                           .no_prefilter = a->no_prefilter};
     ps_sigma_stats st;
     double started = now_seconds();
     int rc = a->nrules ? ps_sigma_load(a->rules, a->nrules, &so, set, &st)
