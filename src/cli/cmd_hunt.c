@@ -137,6 +137,18 @@ static int level_rank(const char *level)
     return 0;
 }
 
+/* How many bytes of `s` fit in `max` without splitting a UTF-8 sequence. */
+static int utf8_fit(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+    if (n <= max)
+        return (int)n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--; /* s[n] continues a sequence: cut before its lead byte */
+    return (int)n;
+}
+
 /* buf[0..n) as a Details string: cut to fit (n may exceed the buffer when
  * snprintf was short of room) and on one line. */
 static char *details_dup(char *buf, size_t n, size_t size)
@@ -465,8 +477,9 @@ static void print_detection(FILE *f, int format, int colour, const hunt *h, cons
     } else {
         const char *on = colour ? LEVEL_COLOUR[level_rank(r.level)] : "";
         const char *off = colour ? "\033[0m" : "";
-        fprintf(f, "%s | %-15.15s | %-8.8s | %5s | %s%-8s%s | %s | %s\n    %.200s\n", ts,
-                d->computer, d->channel, eid, on, r.level, off, r.title, techs, d->details);
+        fprintf(f, "%s | %-15.*s | %-8.*s | %5s | %s%-8s%s | %s | %s\n    %.*s\n", ts,
+                utf8_fit(d->computer, 15), d->computer, utf8_fit(d->channel, 8), d->channel,
+                eid, on, r.level, off, r.title, techs, utf8_fit(d->details, 200), d->details);
     }
 }
 
