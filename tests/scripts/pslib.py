@@ -300,3 +300,20 @@ def evtx_layout(path):
         chunks.append(chunk_info(data[off:off + CHUNK_SIZE], len(chunks), off))
         off += CHUNK_SIZE
     return header, chunks, len(data) - off
+
+
+class Checker:
+    """Counts named checks; prints each failure (and each pass with -v)."""
+
+    def __init__(self, verbose):
+        self.passed = self.failed = 0
+        self.verbose = verbose
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            if self.verbose:
+                print("ok   " + name)
+        else:
+            self.failed += 1
+            print("FAIL %s %s" % (name, detail))

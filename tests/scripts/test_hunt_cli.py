@@ -142,21 +142,6 @@ def winlogbeat_lines():
     return "".join(json.dumps(l) + "\n" for l in lines)
 
 
-class Checker:
-    def __init__(self, verbose):
-        self.passed = self.failed = 0
-        self.verbose = verbose
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            if self.verbose:
-                print("ok   " + name)
-        else:
-            self.failed += 1
-            print("FAIL %s %s" % (name, detail))
-
-
 def main():
     args = pslib.parse_args(__doc__)
     exe = os.path.abspath(args.plainsight)
@@ -165,7 +150,7 @@ def main():
     fixtures = os.path.join(here, "..", "fixtures", "evtxgen")
     if not os.path.exists(evtxgen):
         pslib.skip("evtxgen not built at %s" % evtxgen)
-    c = Checker(args.verbose)
+    c = pslib.Checker(args.verbose)
     with tempfile.TemporaryDirectory(prefix="ps_hunt_") as tmp:
         rules = os.path.join(tmp, "rules")
         os.mkdir(rules)

@@ -166,21 +166,6 @@ RDP_HOST = (ID_RDP_HOST, "2024-05-01T09:00:00.000Z", DC, "medium",
             "Computer=" + DC)
 
 
-class Checker:
-    def __init__(self, verbose):
-        self.passed = self.failed = 0
-        self.verbose = verbose
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            if self.verbose:
-                print("ok   " + name)
-        else:
-            self.failed += 1
-            print("FAIL %s %s" % (name, detail))
-
-
 def main():
     args = pslib.parse_args(__doc__)
     exe = os.path.abspath(args.plainsight)
@@ -189,7 +174,7 @@ def main():
     fixtures = os.path.join(here, "..", "fixtures", "evtxgen")
     if not os.path.exists(evtxgen):
         pslib.skip("evtxgen not built at %s" % evtxgen)
-    c = Checker(args.verbose)
+    c = pslib.Checker(args.verbose)
     with tempfile.TemporaryDirectory(prefix="ps_hunt_corr_") as tmp:
         rules = os.path.join(tmp, "correlations.yml")
         with open(rules, "w") as f:

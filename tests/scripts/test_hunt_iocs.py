@@ -133,21 +133,6 @@ def description(fixture_dir, events):
     return {"templates": templates, "records": records}
 
 
-class Checker:
-    def __init__(self, verbose):
-        self.passed = self.failed = 0
-        self.verbose = verbose
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            if self.verbose:
-                print("ok   " + name)
-        else:
-            self.failed += 1
-            print("FAIL %s %s" % (name, detail))
-
-
 def main():
     args = pslib.parse_args(__doc__)
     exe = os.path.abspath(args.plainsight)
@@ -156,7 +141,7 @@ def main():
     fixtures = os.path.join(here, "..", "fixtures", "evtxgen")
     if not os.path.exists(evtxgen):
         pslib.skip("evtxgen not built at %s" % evtxgen)
-    c = Checker(args.verbose)
+    c = pslib.Checker(args.verbose)
     with tempfile.TemporaryDirectory(prefix="ps_hunt_iocs_") as tmp:
         iocs = os.path.join(tmp, "iocs")
         os.mkdir(iocs)
