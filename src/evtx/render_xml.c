@@ -8,8 +8,8 @@
 static void indent(ps_buf *b, int level)
 {
     size_t n = 2 * (size_t)level;
-    if (ps_buf_reserve(b, n) != 0)
-        return;
+    if (n == 0 || ps_buf_reserve(b, n) != 0)
+        return; /* n == 0: the buffer may not exist yet (memset on NULL) */
     memset(b->data + b->len, ' ', n);
     b->len += n;
 }

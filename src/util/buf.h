@@ -33,8 +33,8 @@ static inline int ps_buf_reserve(ps_buf *b, size_t extra)
 
 static inline void ps_buf_add(ps_buf *b, const void *p, size_t n)
 {
-    if (ps_buf_reserve(b, n) != 0)
-        return;
+    if (n == 0 || ps_buf_reserve(b, n) != 0)
+        return; /* n == 0: data may still be NULL, and memcpy(NULL, ..) is UB */
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }
