@@ -616,7 +616,8 @@ int ps_iocs_load_dir(ps_iocs *iocs, const char *dir, ps_diag_fn diag, void *diag
         names[n++] = copy;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_cstr);
+    if (n > 1) /* names is NULL when the directory is empty */
+        qsort(names, n, sizeof *names, cmp_cstr);
     for (size_t i = 0; i < n; i++) {
         ps_ioc_list kind = PS_IOC_HASH;
         kind_from_name(names[i], &kind);

@@ -164,7 +164,8 @@ void ps_ioc_prefilter_build(ps_iocs *iocs)
     if (b.exprs && b.flags && b.ids && pre->always && classify(iocs, &b, pre) == 0) {
         pre->db = b.n ? compile_set(&b, pre) : NULL;
         if (pre->db || !b.n) {
-            qsort(pre->always, pre->nalways, sizeof *pre->always, cmp_u32);
+            if (pre->nalways > 1)
+                qsort(pre->always, pre->nalways, sizeof *pre->always, cmp_u32);
             pre->covered = iocs->nfn;
         }
     }
@@ -242,7 +243,8 @@ static size_t confirm(ps_ioc_scratch *sc, const char *path, size_t len, ps_ioc_h
                       size_t max)
 {
     const ps_iocs *iocs = sc->iocs;
-    qsort(sc->ids, sc->nids, sizeof *sc->ids, cmp_u32);
+    if (sc->nids > 1)
+        qsort(sc->ids, sc->nids, sizeof *sc->ids, cmp_u32);
     const uint32_t *always = iocs->pre.always;
     size_t a = 0, c = 0, found = 0;
     while (a < iocs->pre.nalways || c < sc->nids) {

@@ -426,7 +426,8 @@ int ps_sigma_corr_finish(ps_sigma_corr *c, ps_sigma_corr_fn fn, void *ctx)
     if (!c)
         return PS_ERR_ARG;
     pthread_mutex_lock(&c->lock);
-    qsort_r(c->recs, c->n, sizeof *c->recs, record_cmp, c);
+    if (c->n > 1) /* recs is NULL when no base rule matched */
+        qsort_r(c->recs, c->n, sizeof *c->recs, record_cmp, c);
     window w = {.value_refs = calloc(c->values.n + 1, sizeof *w.value_refs)};
     eval_run run = {.c = c, .fn = fn, .ctx = ctx};
     int rc = w.value_refs ? PS_OK : PS_ERR_NOMEM;

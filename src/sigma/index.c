@@ -123,7 +123,8 @@ int sg_build_index(ps_sigma_set *set, const sg_logsources *ls, int match_unmappe
     set->every_n = nevery;
     /* EID_ANY sorts after every real event ID, so each channel's postings are
      * its per-ID lists followed by its any-ID list. */
-    qsort(ps, n, sizeof *ps, posting_cmp);
+    if (n > 1) /* ps may be NULL for a set without rules */
+        qsort(ps, n, sizeof *ps, posting_cmp);
     uint32_t nchannels = 0;
     for (uint32_t i = 0; i < n; i++) {
         set->postings[i] = ps[i].compiled;
