@@ -59,7 +59,7 @@ static void usage(FILE *f)
 "  -o FILE           write results to FILE instead of standard output\n"
 "  --html FILE       also write a self-contained HTML page of the findings\n"
 "  --all             list every file, also those without findings\n"
-"  --quiet           no progress line, no summary, no per-file warnings\n"
+"  -q, --quiet       no progress line, no summary, no per-file warnings\n"
 "  -v, --verbose     also print notes (e.g. YARA compiler warnings)\n"
 "  -h, --help        this help\n"
 "\n"
@@ -287,7 +287,7 @@ static int parse_size(const char *s, uint64_t *out)
 
 static int parse_args(scan_cli *c, int argc, char **argv)
 {
-    enum { O_IOCS = 256, O_YARA, O_FILETYPES, O_THREADS, O_MAXSIZE, O_FORMAT, O_QUIET, O_ALL,
+    enum { O_IOCS = 256, O_YARA, O_FILETYPES, O_THREADS, O_MAXSIZE, O_FORMAT, O_ALL,
            O_HTML };
     static const struct option opts[] = {
         {"iocs", required_argument, NULL, O_IOCS},
@@ -296,7 +296,7 @@ static int parse_args(scan_cli *c, int argc, char **argv)
         {"threads", required_argument, NULL, O_THREADS},
         {"max-size", required_argument, NULL, O_MAXSIZE},
         {"format", required_argument, NULL, O_FORMAT},
-        {"quiet", no_argument, NULL, O_QUIET},
+        {"quiet", no_argument, NULL, 'q'},
         {"all", no_argument, NULL, O_ALL},
         {"html", required_argument, NULL, O_HTML},
         {"verbose", no_argument, NULL, 'v'},
@@ -304,7 +304,7 @@ static int parse_args(scan_cli *c, int argc, char **argv)
         {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "o:qvh", opts, NULL)) != -1) {
         char *end;
         switch (ch) {
         case O_IOCS:
@@ -340,7 +340,7 @@ static int parse_args(scan_cli *c, int argc, char **argv)
                 return fprintf(stderr, "plainsight scan: --format is table, csv or jsonl\n"), -1;
             break;
         case 'o': c->output = optarg; break;
-        case O_QUIET: c->quiet = 1; break;
+        case 'q': c->quiet = 1; break;
         case O_ALL: c->all = 1; break;
         case O_HTML: c->html = optarg; break;
         case 'v': c->verbose = 1; break;
