@@ -23,6 +23,8 @@ typedef struct bx_parser {
     int nest;        /* nested BinXML values / template instances */
     const char *err; /* first problem, reported by the record decoder */
     uint32_t err_at;
+    int symbolic;    /* bx_expand_symbolic: values are slot classes */
+    int in_attr;     /* expanding an attribute's value */
 } bx_parser;
 
 static bx_node *parse_fragment(bx_parser *p);
@@ -386,23 +388,28 @@ static bx_template *template_slot(bx_chunk *c, uint32_t off, int *found)
 }
 
 /* The parsed tree of the template definition at chunk offset `off`. */
-static const bx_template *template_at(bx_chunk *c, uint32_t off, const char **err)
+static bx_template *template_at(bx_chunk *c, uint32_t off, const char **err)
 {
     int found;
     bx_template *t = template_slot(c, off, &found);
-    if (found)
+    if (found) {
+        *err = t->err;
         return t;
+    }
     t->offset = off;
     t->root = NULL;
+    t->err = NULL;
+    t->compiled = NULL;
+    t->compiled_state = 0;
     if (off < EVTX_CHUNK_HEADER_SIZE || off > c->size ||
         c->size - off < TEMPLATE_HEADER_SIZE) {
-        *err = "template definition offset outside the chunk";
+        *err = t->err = "template definition offset outside the chunk";
         return t;
     }
     uint32_t size = rd32(c->data + off + 20);
     uint32_t body = off + TEMPLATE_HEADER_SIZE;
     if (size > c->size - body) {
-        *err = "template definition runs past the chunk";
+        *err = t->err = "template definition runs past the chunk";
         return t;
     }
     /* The definition is parsed on its own: substitutions stay symbolic, and
@@ -416,12 +423,15 @@ static const bx_template *template_at(bx_chunk *c, uint32_t off, const char **er
     } else if (!t->root) {
         *err = "template definition holds no element";
     }
+    t->err = t->root ? NULL : *err;
     return t;
 }
 
 /* TemplateInstance: 0x0C, u8, u32 id, u32 definition offset, [inline
- * definition], u32 value count, count x {u16 size, u8 type, u8}, values. */
-static bx_node *parse_template_instance(bx_parser *p)
+ * definition], u32 value count, count x {u16 size, u8 type, u8}, values.
+ * Reads it up to its values and resolves its definition; both lanes use
+ * this, so they accept and refuse exactly the same instances. */
+static bx_template *read_instance(bx_parser *p, bx_value **vals_out, uint32_t *nvals_out)
 {
     if (p->nest >= BX_MAX_NEST) {
         fail(p, "template instances nested too deeply");
@@ -468,7 +478,7 @@ static bx_node *parse_template_instance(bx_parser *p)
         p->pos += size;
     }
     const char *terr = NULL;
-    const bx_template *t = template_at(p->c, def_off, &terr);
+    bx_template *t = template_at(p->c, def_off, &terr);
     if (!t->root) {
         uint32_t at = p->pos;
         p->pos = def_off;
@@ -476,6 +486,18 @@ static bx_node *parse_template_instance(bx_parser *p)
         p->err_at = at;
         return NULL;
     }
+    *vals_out = vals;
+    *nvals_out = nvals;
+    return t;
+}
+
+static bx_node *parse_template_instance(bx_parser *p)
+{
+    bx_value *vals = NULL;
+    uint32_t nvals = 0;
+    bx_template *t = read_instance(p, &vals, &nvals);
+    if (!t)
+        return NULL;
     p->nest++;
     bx_node *out = expand_list(p, t->root, vals, nvals);
     p->nest--;
@@ -558,6 +580,25 @@ static bx_node *value_node(bx_parser *p, const bx_value *v)
     return n;
 }
 
+/* Symbolic expansion: a placeholder for the value of substitution `s`. */
+static bx_node *hole_node(bx_parser *p, const bx_node *s, const bx_value *v)
+{
+    int splice = v->type == BX_T_BINXML;
+    if (splice && p->in_attr) {
+        /* The slow lane parses it (and may warn) though nothing of it
+         * shows in an attribute: leave such templates to it. */
+        fail(p, "nested BinXML in an attribute");
+        return NULL;
+    }
+    bx_node *n = new_node(p, splice ? BX_ELEM : BX_VALUE);
+    if (n) {
+        n->hole = splice ? BX_HOLE_SPLICE : BX_HOLE_VALUE;
+        n->index = s->index;
+        n->type = v->type;
+    }
+    return n;
+}
+
 static const bx_value null_value = {NULL, 0, BX_T_NULL};
 
 static const bx_value *value_of(const bx_node *subst, const bx_value *vals, uint32_t nvals)
@@ -572,6 +613,8 @@ static bx_node *expand_subst(bx_parser *p, const bx_node *s, const bx_value *val
     const bx_value *v = value_of(s, vals, nvals);
     if (v->type == BX_T_NULL)
         return NULL;
+    if (p->symbolic)
+        return hole_node(p, s, v);
     if (v->type == BX_T_BINXML)
         return expand_nested(p, v);
     return value_node(p, v);
@@ -595,7 +638,9 @@ static bx_node *expand_attrs(bx_parser *p, const bx_node *src, const bx_value *v
         bx_node *c = copy_node(p, a);
         if (!c)
             break;
+        p->in_attr = 1;
         c->children = expand_list(p, a->children, vals, nvals);
+        p->in_attr = 0;
         append(&tail, c);
     }
     return head;
@@ -618,6 +663,11 @@ static bx_node *expand_element(bx_parser *p, const bx_node *el, const bx_value *
                                uint32_t nvals)
 {
     const bx_node *arr = array_subst(el, vals, nvals);
+    if (arr && p->symbolic) {
+        /* How often the element repeats is known per record only. */
+        fail(p, "array value in element content");
+        return NULL;
+    }
     if (!arr) {
         bx_node *c = copy_node(p, el);
         if (c) {
@@ -761,6 +811,67 @@ void bx_chunk_begin(bx_chunk *c, const uint8_t *data, uint32_t size, ps_arena *a
     memset(c->names, 0, sizeof c->names);
     memset(c->templates, 0, sizeof c->templates);
     c->ntemplates_failed = 0;
+}
+
+int bx_read_single_instance(bx_chunk *c, uint32_t start, uint32_t end, int nest,
+                            bx_instance *out)
+{
+    /* The loop of parse_fragment, refusing all but one template instance. */
+    bx_parser p = {.c = c, .arena = c->record_arena, .pos = start, .end = end, .nest = nest};
+    bx_template *t = NULL;
+    while (!p.err && p.pos < p.end) {
+        uint8_t tok = c->data[p.pos];
+        if (tok == 0x00)
+            break;
+        if (tok == 0x0F) {
+            if (!need(&p, 4))
+                return -1;
+            p.pos += 4;
+        } else if (tok == 0x0C && !t) {
+            if (!(t = read_instance(&p, &out->vals, &out->nvals)))
+                return -1;
+        } else {
+            return -1;
+        }
+    }
+    if (p.err || !t)
+        return -1;
+    out->tmpl = t;
+    return 0;
+}
+
+uint8_t bx_slot_class(uint8_t type)
+{
+    if (type == BX_T_NULL)
+        return BX_SLOT_NULL;
+    if (type == BX_T_BINXML)
+        return BX_SLOT_BINXML;
+    /* array_subst's test: arrays of BinXML are not repeated. */
+    if ((type & BX_T_ARRAY) && type != (BX_T_ARRAY | BX_T_BINXML))
+        return BX_SLOT_ARRAY;
+    return BX_SLOT_SCALAR;
+}
+
+bx_node *bx_expand_symbolic(const bx_node *tmpl, const uint8_t *slot_class, uint32_t nslots,
+                            ps_arena *arena, const char **why)
+{
+    static const uint8_t as_type[] = {
+        [BX_SLOT_NULL] = BX_T_NULL, [BX_SLOT_SCALAR] = BX_T_STRING,
+        [BX_SLOT_ARRAY] = BX_T_ARRAY | BX_T_STRING, [BX_SLOT_BINXML] = BX_T_BINXML};
+    bx_value *vals = nslots ? ps_arena_zalloc(arena, nslots * sizeof *vals) : NULL;
+    if (nslots && !vals) {
+        *why = "out of memory";
+        return NULL;
+    }
+    for (uint32_t i = 0; i < nslots; i++)
+        vals[i].type = as_type[slot_class[i] & 3];
+    bx_parser p = {.arena = arena, .symbolic = 1};
+    bx_node *out = expand_list(&p, tmpl, vals, nslots);
+    if (p.err) {
+        *why = p.err;
+        return NULL;
+    }
+    return out;
 }
 
 bx_node *bx_decode_record(bx_chunk *c, uint32_t start, uint32_t end)

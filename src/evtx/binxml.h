@@ -14,6 +14,12 @@
  *     value, a nested fragment (value type 0x21) or nothing (NULL optional).
  * Renderers (JSON, XML, event model) then walk the expanded tree.
  *
+ * That tree is the slow lane. Records in the common shape (one template
+ * instance) are rendered to JSON by compiled templates instead (template.h),
+ * which need only the instance's values: bx_read_single_instance() gives
+ * them, and bx_expand_symbolic() expands a template with placeholders
+ * ("holes") instead of values, once, to compile it.
+ *
  * All memory comes from the chunk's arena; every pointer into chunk bytes is
  * bounds-checked when the node is made.
  */
@@ -79,12 +85,24 @@ struct bx_node {
     uint8_t kind;
     uint8_t type;
     uint8_t optional;   /* BX_SUBST: 0x0E optional substitution */
+    uint8_t hole;       /* symbolic trees only (bx_hole_kind); index = slot */
+};
+
+/* Placeholders in a symbolically expanded tree (see bx_expand_symbolic). */
+enum bx_hole_kind {
+    BX_HOLE_NONE = 0,
+    BX_HOLE_VALUE,   /* BX_VALUE node: the slot's value goes here */
+    BX_HOLE_SPLICE   /* BX_ELEM node without a name: the slot's nested
+                        BinXML goes here (its elements join the parent) */
 };
 
 /* A cached template definition of one chunk. */
 typedef struct bx_template {
     uint32_t offset;    /* chunk offset of the definition header */
     bx_node *root;      /* parsed element tree, NULL if it failed to parse */
+    const char *err;    /* why it failed */
+    void *compiled;     /* template.c: its class in the run's store */
+    int compiled_state; /* 0: not looked up in this chunk; 1: done */
 } bx_template;
 
 typedef struct bx_value {
@@ -122,6 +140,34 @@ void bx_chunk_begin(bx_chunk *c, const uint8_t *data, uint32_t size, ps_arena *a
  * (a list of top-level nodes; normally one <Event> element). Returns NULL
  * and warns when nothing could be decoded. */
 bx_node *bx_decode_record(bx_chunk *c, uint32_t start, uint32_t end);
+
+/* The one template instance that makes up the BinXML in [start, end)
+ * (fragment headers and an end-of-fragment token around it are allowed),
+ * as the slow lane would decode it: the same checks, in the same order.
+ * `nest` counts nesting as the slow lane does (0 for a record). Returns 0,
+ * or -1 for any other shape or any problem, which the slow lane will then
+ * meet and report: this function itself reports nothing. Values come from
+ * the record arena. */
+typedef struct bx_instance {
+    bx_template *tmpl;   /* its definition, parsed (tmpl->root != NULL) */
+    bx_value *vals;
+    uint32_t nvals;
+} bx_instance;
+int bx_read_single_instance(bx_chunk *c, uint32_t start, uint32_t end, int nest,
+                            bx_instance *out);
+
+/* Slot classes: all that the layout of a rendered template depends on. */
+enum bx_slot_class { BX_SLOT_NULL, BX_SLOT_SCALAR, BX_SLOT_ARRAY, BX_SLOT_BINXML };
+uint8_t bx_slot_class(uint8_t value_type);
+
+/* Expand a template tree as if its values had the given classes: NULL
+ * values vanish (and drop optional attributes), scalar values become
+ * BX_HOLE_VALUE nodes, nested BinXML becomes BX_HOLE_SPLICE nodes. Returns
+ * NULL and sets *why for what a compiled template cannot express: an array
+ * in element content (the element repeats per item), nested BinXML in an
+ * attribute, or memory. Slots >= nslots are NULL, as in the slow lane. */
+bx_node *bx_expand_symbolic(const bx_node *tmpl, const uint8_t *slot_class, uint32_t nslots,
+                            ps_arena *arena, const char **why);
 
 /* Byte size of a fixed-size value type; 0 for variable-size types. */
 uint32_t bx_fixed_size(uint8_t type);

@@ -2,24 +2,17 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "evtx/bytes.h"
+#include "evtx/template.h"
+#include "util/crc32.h"
 
 #define RECORD_MAGIC 0x00002A2Au
 #define RECORD_MIN_SIZE 32u  /* 24-byte header, some BinXML, 4-byte copy */
 
 uint32_t evtx_crc32(uint32_t crc, const uint8_t *p, size_t n)
 {
-    /* zlib's crc32 is the same CRC-32 and is well optimised; it takes a
-     * uInt length, so feed it in pieces (chunks are small anyway). */
-    while (n) {
-        uInt piece = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = (uint32_t)crc32(crc, p, piece);
-        p += piece;
-        n -= piece;
-    }
-    return crc;
+    return ps_crc32(crc, p, n);
 }
 
 static void report(chunk_decoder *d, ps_severity sev, uint32_t chunk_off, const char *msg)
@@ -101,10 +94,20 @@ static int emit_record(chunk_decoder *d, const uint8_t *data, uint32_t off, uint
         .recovered = recovered,
     };
     ps_arena_reset(&d->record_arena);
-    bx_node *roots = bx_decode_record(&d->bx, off + 24, off + size - 4);
-    if (!roots)
+    record_src rec = {.d = d, .start = off + 24, .end = off + size - 4};
+    return fn(fn_ctx, &ri, &rec);
+}
+
+const bx_node *record_tree(record_src *rec)
+{
+    return bx_decode_record(&rec->d->bx, rec->start, rec->end);
+}
+
+int record_json_fast(record_src *rec, ps_buf *out, int pretty)
+{
+    if (!rec->d->templates)
         return 0;
-    return fn(fn_ctx, &ri, roots);
+    return tpl_render_json(rec->d->templates, &rec->d->bx, rec->start, rec->end, pretty, out);
 }
 
 static void check_header(chunk_decoder *d, const uint8_t *data, uint32_t free_space)

@@ -4,6 +4,7 @@
 #define PS_EVTX_CHUNK_H
 
 #include "evtx/binxml.h"
+#include "util/buf.h"
 #include "plainsight/common.h"
 
 typedef struct record_info {
@@ -13,16 +14,25 @@ typedef struct record_info {
     int recovered;         /* found in slack, not in the live area */
 } record_info;
 
-/* Called per record with its expanded tree (valid during the call only).
- * Non-zero return stops the chunk. */
-typedef int (*record_fn)(void *ctx, const record_info *ri, const bx_node *roots);
+/* A record being delivered: its BinXML, decoded by whichever lane the
+ * callback asks for (valid during the call only). */
+typedef struct record_src {
+    struct chunk_decoder *d;
+    uint32_t start, end;   /* its BinXML, as chunk offsets */
+} record_src;
+
+/* Called per record. Non-zero return stops the chunk. */
+typedef int (*record_fn)(void *ctx, const record_info *ri, record_src *rec);
 
 /* Called per problem; the chunk fills path-independent facts only. */
 typedef void (*chunk_diag_fn)(void *ctx, ps_severity sev, uint64_t file_offset,
                               const char *msg);
 
+struct tpl_store;
+
 typedef struct chunk_decoder {
     bx_chunk bx;
+    struct tpl_store *templates; /* compiled templates (the run's), or NULL */
     ps_arena arena;         /* names and templates of the current chunk */
     ps_arena record_arena;  /* the current record */
     chunk_diag_fn diag;
@@ -36,6 +46,16 @@ typedef struct chunk_decoder {
 
 void chunk_decoder_init(chunk_decoder *d, int recover, chunk_diag_fn diag, void *diag_ctx);
 void chunk_decoder_free(chunk_decoder *d);
+
+/* The record's expanded tree (the slow lane), decoding it now and reporting
+ * its problems; NULL when nothing of it could be decoded (such a record is
+ * not delivered as a record). Call at most once per record. */
+const bx_node *record_tree(record_src *rec);
+
+/* The record as JSON through the decoder's compiled templates (the fast
+ * lane), appended to `out`: 1 if written, 0 if it needs record_tree and
+ * render_json (also when the decoder has no template store). */
+int record_json_fast(record_src *rec, ps_buf *out, int pretty);
 
 typedef struct chunk_result {
     uint64_t records;

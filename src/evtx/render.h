@@ -16,6 +16,7 @@
 #include "util/buf.h"
 
 typedef struct json_sink json_sink;
+struct key_set;
 struct json_sink {
     /* Open an object under `key` (key NULL: the root, or an array item). */
     void (*open)(json_sink *s, const char *key, size_t klen);
@@ -26,10 +27,26 @@ struct json_sink {
      * it are skipped). No text: null, or "" when `empty_is_string`. */
     void (*scalar)(json_sink *s, const char *key, size_t klen, const bx_node *parts,
                    int empty_is_string);
+    /* Compiling only (symbolic trees, see bx_expand_symbolic); NULL in the
+     * sinks of real records, whose trees hold no holes. A splice hole is
+     * met among the members of the object whose keys are `parent`;
+     * in_container: the object is an EventData/UserData, whose layout
+     * would change if the nested fragment brought <Data> items. keys_done
+     * says a key set that had splices (or the top-level set of the members)
+     * is complete; unsupported says the layout depends on values, so the
+     * template cannot be compiled. */
+    void (*splice)(json_sink *s, const bx_node *hole, struct key_set *parent,
+                   int in_container);
+    void (*keys_done)(json_sink *s, const struct key_set *ks);
+    void (*unsupported)(json_sink *s, const char *why);
 };
 
 /* Walk the top-level nodes of a record. `arena` holds made-up keys. */
 void json_walk(const bx_node *roots, json_sink *sink, ps_arena *arena);
+
+/* The keys of a key set, in no particular order: calls fn for each. */
+void key_set_each(const struct key_set *ks, void (*fn)(void *ctx, const char *k, size_t n),
+                  void *ctx);
 
 /* Text nodes of a list: the kind they print as. For a lone value, *single
  * receives it (its type decides the kind). */
@@ -41,6 +58,60 @@ void put_parts(ps_buf *b, const bx_node *parts, int esc, const struct value_styl
 /* JSON text: one record, compact (jsonl) or indented by `indent` spaces
  * starting at `level` (json array items). */
 void render_json(ps_buf *out, const bx_node *roots, int pretty, ps_arena *arena);
+
+/* A compiled JSON rendering of one template (template.c runs it): literal
+ * text with holes. Each op first copies `lit` bytes of literal text, then
+ * fills its hole from value `slot`:
+ *   JOP_SCALAR   a whole JSON scalar: bare integer/bool, else a string;
+ *   JOP_STRPART  part of a JSON string (the quotes are literal text);
+ *   JOP_SPLICE   the members of the nested BinXML in the slot (splices[aux]);
+ *   JOP_END      nothing: the final literal run.
+ * Keys are hashed with json_key_hash so collisions are cheap to rule out. */
+enum json_op_kind { JOP_END, JOP_SCALAR, JOP_STRPART, JOP_SPLICE };
+
+typedef struct json_op {
+    uint32_t lit;
+    uint16_t kind;
+    uint16_t slot;
+    uint32_t aux;
+} json_op;
+
+typedef struct json_key {
+    const char *s;
+    uint32_t len;
+    uint32_t hash;
+} json_key;
+
+typedef struct json_splice {
+    uint32_t level;          /* nesting level of the members (pretty only) */
+    uint16_t comma;          /* members precede the splice in its object */
+    uint16_t in_container;   /* nested <Data> roots would change the layout */
+    const json_key *keys;    /* every key of that object: the nested members
+                                must not collide with any, or the slow lane's
+                                suffixing would differ */
+    uint32_t nkeys;
+} json_splice;
+
+typedef struct json_program {
+    const json_op *ops;      /* ends with JOP_END */
+    uint32_t nops;
+    const char *lits;
+    const json_splice *splices;
+    uint32_t nsplices;
+    const json_key *top_keys;  /* members mode: keys this program writes */
+    uint32_t ntop_keys;
+    int data_roots;            /* members mode: a top-level element is <Data> */
+} json_program;
+
+uint32_t json_key_hash(const char *k, size_t n);
+
+/* Compile a symbolically expanded tree (bx_expand_symbolic) into `out`,
+ * allocated from `dest`; `tmp` holds what compiling needs on the way.
+ * `members`: write the members only, as spliced into an enclosing object
+ * at indentation `level` (nested BinXML), instead of a whole object.
+ * Returns 0, or -1 with *why when the layout cannot be compiled. */
+int json_compile(const bx_node *roots, int pretty, int level, int members, ps_arena *tmp,
+                 ps_arena *dest, json_program *out, const char **why);
 
 /* XML as Windows renders it, indented by two spaces. */
 void render_xml(ps_buf *out, const bx_node *roots);

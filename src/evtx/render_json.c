@@ -43,9 +43,8 @@ static void put_charref(ps_buf *b, unsigned cp, int esc)
     put_utf16(b, u16, 1, (text_escape)esc, 0);
 }
 
-void put_parts(ps_buf *b, const bx_node *parts, int esc, const struct value_style *st)
+static void put_part(ps_buf *b, const bx_node *n, int esc, const struct value_style *st)
 {
-    for (const bx_node *n = parts; n; n = n->next) {
         switch (n->kind) {
         case BX_VALUE: {
             bx_value v = {n->data, n->size, n->type};
@@ -85,7 +84,12 @@ void put_parts(ps_buf *b, const bx_node *parts, int esc, const struct value_styl
             break;
         default: break;
         }
-    }
+}
+
+void put_parts(ps_buf *b, const bx_node *parts, int esc, const struct value_style *st)
+{
+    for (const bx_node *n = parts; n; n = n->next)
+        put_part(b, n, esc, st);
 }
 
 /* --- the walker --------------------------------------------------------------- */
@@ -112,9 +116,12 @@ typedef struct key_set {
     key_entry *table;     /* hash table once len > KEYS_LINEAR */
     size_t cap, tlen;
     ps_arena *arena;
+    unsigned splices;     /* compiling: splice holes among its members */
+    int container;        /* the members of an EventData/UserData */
+    int top;              /* compiling: the top-level set of the members */
 } key_set;
 
-static uint32_t key_hash(const char *k, size_t n)
+uint32_t json_key_hash(const char *k, size_t n)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++)
@@ -193,10 +200,22 @@ static int key_insert(key_set *ks, const char *k, size_t n, uint32_t h)
     return 0;
 }
 
+void key_set_each(const key_set *ks, void (*fn)(void *ctx, const char *k, size_t n), void *ctx)
+{
+    if (ks->table) {
+        for (size_t i = 0; i < ks->cap; i++)
+            if (ks->table[i].k)
+                fn(ctx, ks->table[i].k, ks->table[i].n);
+    } else {
+        for (size_t i = 0; i < ks->len; i++)
+            fn(ctx, ks->keys[i].k, ks->keys[i].n);
+    }
+}
+
 /* Returns a key unique in the object: `k`, else k_1, k_2, ... */
 static const char *unique_key(key_set *ks, const char *k, size_t *n)
 {
-    uint32_t h = key_hash(k, *n);
+    uint32_t h = json_key_hash(k, *n);
     key_entry *base = key_find(ks, k, *n, h);
     if (!base) {
         key_insert(ks, k, *n, h);
@@ -207,7 +226,7 @@ static const char *unique_key(key_set *ks, const char *k, size_t *n)
         return k;
     for (uint32_t i = base->next_suffix;; i++) {
         int m = snprintf(tmp, *n + 12, "%.*s_%u", (int)*n, k, i);
-        uint32_t th = key_hash(tmp, (size_t)m);
+        uint32_t th = json_key_hash(tmp, (size_t)m);
         if (!key_find(ks, tmp, (size_t)m, th)) {
             base->next_suffix = i + 1; /* before the insert may move it */
             key_insert(ks, tmp, (size_t)m, th);
@@ -238,6 +257,28 @@ static int name_is(const bx_node *n, uint8_t role)
     return n->name && n->name->role == role;
 }
 
+/* Compiling: the layout would depend on a value. */
+static void unsupported(walker *w, const char *why)
+{
+    if (w->sink->unsupported)
+        w->sink->unsupported(w->sink, why);
+}
+
+static int has_hole(const bx_node *list, int kind)
+{
+    for (const bx_node *n = list; n; n = n->next)
+        if (n->hole == kind)
+            return 1;
+    return 0;
+}
+
+/* Compiling: tell the sink a key set that had splices is complete. */
+static void keys_done(walker *w, const key_set *ks)
+{
+    if ((ks->splices || ks->top) && w->sink->keys_done)
+        w->sink->keys_done(w->sink, ks);
+}
+
 /* The Name attribute's value of a <Data> element, as UTF-8 (NULL if none or
  * empty). */
 static const char *data_name(walker *w, const bx_node *el, size_t *len)
@@ -247,6 +288,10 @@ static const char *data_name(walker *w, const bx_node *el, size_t *len)
     for (const bx_node *a = el->attrs; a; a = a->next) {
         if (!name_is(a, BX_NAME_NAME))
             continue;
+        if (has_hole(a->children, BX_HOLE_VALUE)) {
+            unsupported(w, "Data Name from a value");
+            return NULL;
+        }
         ps_buf_reset(w->scratch);
         put_parts(w->scratch, a->children, ESC_NONE, &STYLE_JSON);
         if (!w->scratch->len || w->scratch->failed)
@@ -258,13 +303,16 @@ static const char *data_name(walker *w, const bx_node *el, size_t *len)
 }
 
 /* Does this <Data> carry a non-empty Name attribute? */
-static int has_name_attr(const bx_node *el)
+static int has_name_attr(walker *w, const bx_node *el)
 {
     for (const bx_node *a = el->attrs; a; a = a->next)
         if (name_is(a, BX_NAME_NAME))
-            for (const bx_node *v = a->children; v; v = v->next)
+            for (const bx_node *v = a->children; v; v = v->next) {
+                if (v->hole)
+                    unsupported(w, "Data Name from a value");
                 if (v->kind != BX_VALUE || v->size > 0)
                     return 1;
+            }
     return 0;
 }
 
@@ -341,9 +389,9 @@ static void walk_container(walker *w, const bx_node *el, const char *key, size_t
     for (const bx_node *c = el->children; c; c = c->next)
         if (c->kind == BX_ELEM && name_is(c, BX_NAME_DATA)) {
             ndata++;
-            named += has_name_attr(c);
+            named += has_name_attr(w, c);
         }
-    key_set ks = {.arena = w->arena};
+    key_set ks = {.arena = w->arena, .container = 1};
     w->sink->open(w->sink, key, klen);
     if (el->attrs)
         walk_attributes(w, el->attrs);
@@ -351,11 +399,20 @@ static void walk_container(walker *w, const bx_node *el, const char *key, size_t
         walk_named_data(w, el, &ks);
     else
         walk_unnamed_data(w, el, &ks, ndata);
+    keys_done(w, &ks);
     w->sink->close(w->sink);
 }
 
 static void walk_element(walker *w, const bx_node *el, key_set *parent)
 {
+    if (el->hole == BX_HOLE_SPLICE) {
+        /* In EventData/UserData, nested <Data> items would join the Data
+         * layout; a nested fragment without any is laid out as ordinary
+         * members there too. */
+        parent->splices++;
+        w->sink->splice(w->sink, el, parent, parent->container);
+        return;
+    }
     size_t klen = el->name->len;
     const char *key = unique_key(parent, el->name->s, &klen);
     int elems = has_kind(el->children, 1);
@@ -374,24 +431,50 @@ static void walk_element(walker *w, const bx_node *el, key_set *parent)
     walk_children(w, el, &ks);
     if (has_kind(el->children, 0))
         w->sink->scalar(w->sink, "#text", 5, el->children, 0);
+    keys_done(w, &ks);
     w->sink->close(w->sink);
 }
 
-void json_walk(const bx_node *roots, json_sink *sink, ps_arena *arena)
+/* The members of the top-level object; `members` leaves out its braces
+ * (a compiled nested fragment, spliced into an object of its parent). */
+static void walk_roots(const bx_node *roots, json_sink *sink, ps_arena *arena, int members)
 {
     ps_buf scratch;
     ps_buf_init(&scratch);
     walker w = {.sink = sink, .arena = arena, .scratch = &scratch};
-    key_set ks = {.arena = arena};
-    sink->open(sink, NULL, 0);
+    key_set ks = {.arena = arena, .top = members};
+    if (!members)
+        sink->open(sink, NULL, 0);
     for (const bx_node *n = roots; n; n = n->next)
         if (n->kind == BX_ELEM)
             walk_element(&w, n, &ks);
-    sink->close(sink);
+    keys_done(&w, &ks);
+    if (!members)
+        sink->close(sink);
     ps_buf_free(&scratch);
 }
 
+void json_walk(const bx_node *roots, json_sink *sink, ps_arena *arena)
+{
+    walk_roots(roots, sink, arena, 0);
+}
+
 /* --- the JSON text sink ----------------------------------------------------------- */
+
+/* Compiling: the program taking shape. The literal text is what the sink
+ * writes to `out`; each hole closes the literal run before it. */
+typedef struct recorder {
+    json_op *ops;
+    uint32_t nops, capops;
+    size_t lit_mark;         /* out->len where the current literal run began */
+    json_splice *splices;
+    const key_set **pending; /* per splice: the key set it waits for */
+    uint32_t nsplices, capsplices;
+    json_key *top_keys;
+    uint32_t ntop_keys;
+    ps_arena *tmp;
+    const char *why;         /* first reason it cannot be compiled */
+} recorder;
 
 typedef struct text_sink {
     json_sink base;
@@ -399,6 +482,7 @@ typedef struct text_sink {
     int pretty;
     int level;
     int first;   /* no member written yet at this level */
+    recorder *rec;
 } text_sink;
 
 static void newline(text_sink *t)
@@ -455,11 +539,66 @@ static void ts_open_array(json_sink *s, const char *key, size_t klen)
 }
 static void ts_close_array(json_sink *s) { close_with((text_sink *)s, ']'); }
 
+static void rec_fail(recorder *r, const char *why)
+{
+    if (!r->why)
+        r->why = why;
+}
+
+/* End the current literal run with a hole. */
+static void rec_op(text_sink *t, uint16_t kind, uint16_t slot, uint32_t aux)
+{
+    recorder *r = t->rec;
+    if (r->nops == r->capops) {
+        uint32_t cap = r->capops ? r->capops * 2 : 64;
+        json_op *ops = ps_arena_alloc(r->tmp, cap * sizeof *ops);
+        if (!ops) {
+            rec_fail(r, "out of memory");
+            return;
+        }
+        if (r->nops)
+            memcpy(ops, r->ops, r->nops * sizeof *ops);
+        r->ops = ops;
+        r->capops = cap;
+    }
+    r->ops[r->nops++] = (json_op){(uint32_t)(t->out->len - r->lit_mark), kind, slot, aux};
+    r->lit_mark = t->out->len;
+}
+
+/* A scalar whose parts hold holes: one hole alone is typed at run time;
+ * holes among other text are parts of one string. */
+static void rec_scalar(text_sink *t, const bx_node *parts)
+{
+    const bx_node *only = NULL;
+    unsigned count = 0;
+    for (const bx_node *n = parts; n; n = n->next)
+        if (is_text(n)) {
+            only = n;
+            count++;
+        }
+    if (count == 1 && only->hole) {
+        rec_op(t, JOP_SCALAR, only->index, 0);
+        return;
+    }
+    ps_buf_addc(t->out, '"');
+    for (const bx_node *n = parts; n; n = n->next) {
+        if (n->hole)
+            rec_op(t, JOP_STRPART, n->index, 0);
+        else
+            put_part(t->out, n, ESC_JSON, &STYLE_JSON);
+    }
+    ps_buf_addc(t->out, '"');
+}
+
 static void ts_scalar(json_sink *s, const char *key, size_t klen, const bx_node *parts,
                       int empty_is_string)
 {
     text_sink *t = (text_sink *)s;
     member(t, key, klen);
+    if (t->rec && has_hole(parts, BX_HOLE_VALUE)) {
+        rec_scalar(t, parts);
+        return;
+    }
     bx_value single;
     ps_kind kind = parts_kind(parts, &single);
     if (kind == PS_KIND_NULL) {
@@ -478,6 +617,93 @@ static void ts_scalar(json_sink *s, const char *key, size_t klen, const bx_node 
     ps_buf_addc(t->out, '"');
 }
 
+static void ts_splice(json_sink *s, const bx_node *hole, key_set *parent, int in_container)
+{
+    text_sink *t = (text_sink *)s;
+    recorder *r = t->rec;
+    if (r->nsplices == r->capsplices) {
+        uint32_t cap = r->capsplices ? r->capsplices * 2 : 8;
+        json_splice *sp = ps_arena_alloc(r->tmp, cap * sizeof *sp);
+        const key_set **pend = ps_arena_alloc(r->tmp, cap * sizeof *pend);
+        if (!sp || !pend) {
+            rec_fail(r, "out of memory");
+            return;
+        }
+        if (r->nsplices) {
+            memcpy(sp, r->splices, r->nsplices * sizeof *sp);
+            memcpy(pend, r->pending, r->nsplices * sizeof *pend);
+        }
+        r->splices = sp;
+        r->pending = pend;
+        r->capsplices = cap;
+    }
+    /* The nested fragment always yields at least one element, so after it
+     * the object has members. */
+    r->splices[r->nsplices] = (json_splice){
+        .level = (uint32_t)t->level, .comma = !t->first, .in_container = (uint16_t)in_container};
+    r->pending[r->nsplices] = parent;
+    rec_op(t, JOP_SPLICE, hole->index, r->nsplices);
+    r->nsplices++;
+    t->first = 0;
+}
+
+typedef struct key_list {
+    json_key *keys;
+    uint32_t n, cap;
+    ps_arena *arena;
+    int failed;
+} key_list;
+
+static void key_list_add(void *ctx, const char *k, size_t n)
+{
+    key_list *l = ctx;
+    if (l->n == l->cap || l->failed) {
+        l->failed = 1;
+        return;
+    }
+    char *copy = ps_arena_strndup(l->arena, k, n);
+    if (!copy) {
+        l->failed = 1;
+        return;
+    }
+    l->keys[l->n++] = (json_key){copy, (uint32_t)n, json_key_hash(k, n)};
+}
+
+static int copy_keys(recorder *r, const key_set *ks, json_key **out, uint32_t *n)
+{
+    size_t count = ks->table ? ks->tlen : ks->len;
+    key_list l = {.cap = (uint32_t)count, .arena = r->tmp};
+    if (count && !(l.keys = ps_arena_alloc(r->tmp, count * sizeof *l.keys)))
+        return -1;
+    key_set_each(ks, key_list_add, &l);
+    *out = l.keys;
+    *n = l.n;
+    return l.failed ? -1 : 0;
+}
+
+static void ts_keys_done(json_sink *s, const key_set *ks)
+{
+    recorder *r = ((text_sink *)s)->rec;
+    for (uint32_t i = 0; i < r->nsplices; i++) {
+        if (r->pending[i] != ks)
+            continue;
+        json_key *keys;
+        if (copy_keys(r, ks, &keys, &r->splices[i].nkeys) != 0) {
+            rec_fail(r, "out of memory");
+            return;
+        }
+        r->splices[i].keys = keys;
+        r->pending[i] = NULL;
+    }
+    if (ks->top && copy_keys(r, ks, &r->top_keys, &r->ntop_keys) != 0)
+        rec_fail(r, "out of memory");
+}
+
+static void ts_unsupported(json_sink *s, const char *why)
+{
+    rec_fail(((text_sink *)s)->rec, why);
+}
+
 void render_json(ps_buf *out, const bx_node *roots, int pretty, ps_arena *arena)
 {
     text_sink t = {
@@ -488,4 +714,72 @@ void render_json(ps_buf *out, const bx_node *roots, int pretty, ps_arena *arena)
         .first = 1,
     };
     json_walk(roots, &t.base, arena);
+}
+
+/* --- compiling -------------------------------------------------------------------- */
+
+static void *dup_into(ps_arena *a, const void *p, size_t n)
+{
+    void *q = ps_arena_alloc(a, n ? n : 1);
+    if (q && n)
+        memcpy(q, p, n);
+    return q;
+}
+
+static const json_key *dup_keys(ps_arena *a, const json_key *keys, uint32_t n)
+{
+    json_key *out = dup_into(a, keys, n * sizeof *keys);
+    for (uint32_t i = 0; out && i < n; i++)
+        if (!(out[i].s = ps_arena_strndup(a, keys[i].s, keys[i].len)))
+            return NULL;
+    return out;
+}
+
+int json_compile(const bx_node *roots, int pretty, int level, int members, ps_arena *tmp,
+                 ps_arena *dest, json_program *out, const char **why)
+{
+    ps_buf lits;
+    ps_buf_init(&lits);
+    recorder r = {.tmp = tmp};
+    text_sink t = {
+        .base = {ts_open, ts_close, ts_open_array, ts_close_array, ts_scalar, ts_splice,
+                 ts_keys_done, ts_unsupported},
+        .out = &lits,
+        .pretty = pretty,
+        .level = level,
+        .first = 1,
+        .rec = &r,
+    };
+    walk_roots(roots, &t.base, tmp, members);
+    rec_op(&t, JOP_END, 0, 0);
+    for (uint32_t i = 0; i < r.nsplices; i++)
+        if (r.pending[i])
+            rec_fail(&r, "splice keys not seen"); /* cannot happen: walker order */
+    if (lits.failed)
+        rec_fail(&r, "out of memory");
+    if (r.why) {
+        ps_buf_free(&lits);
+        *why = r.why;
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    json_splice *splices = dup_into(dest, r.splices, r.nsplices * sizeof *r.splices);
+    int ok = splices != NULL;
+    for (uint32_t i = 0; ok && i < r.nsplices; i++)
+        ok = (splices[i].keys = dup_keys(dest, r.splices[i].keys, r.splices[i].nkeys)) != NULL;
+    out->ops = dup_into(dest, r.ops, r.nops * sizeof *r.ops);
+    out->nops = r.nops;
+    out->lits = dup_into(dest, lits.data, lits.len);
+    out->splices = splices;
+    out->nsplices = r.nsplices;
+    out->top_keys = dup_keys(dest, r.top_keys, r.ntop_keys);
+    out->ntop_keys = r.ntop_keys;
+    for (const bx_node *n = roots; n; n = n->next)
+        out->data_roots |= n->kind == BX_ELEM && name_is(n, BX_NAME_DATA);
+    ps_buf_free(&lits);
+    if (!ok || !out->ops || !out->lits || !out->top_keys) {
+        *why = "out of memory";
+        return -1;
+    }
+    return 0;
 }

@@ -1,0 +1,55 @@
+/*
+ * Compiled templates: the fast lane of JSON rendering.
+ *
+ * Nearly every record is one template instance: a definition (shared by
+ * thousands of records) plus the record's values. The slow lane expands
+ * the definition into a tree per record and walks it; here each definition
+ * is instead compiled once per run into literal JSON text with holes, and a
+ * record is rendered by copying the text and formatting each value straight
+ * from the chunk bytes into the holes.
+ *
+ * What makes this exact: the JSON layout of a template depends on its
+ * values only through their classes (bx_slot_class): a NULL value drops an
+ * optional attribute, nested BinXML adds elements. So a compiled variant
+ * exists per (template, classes of the values it uses), and it is made by
+ * running the slow lane's own walker over a symbolically expanded tree
+ * (bx_expand_symbolic, json_compile). What the layout cannot express
+ * (arrays repeating elements, Data names from values, nested BinXML whose
+ * keys collide with its parent's, anything damaged) falls back to the slow
+ * lane, whose output the fast lane reproduces byte for byte (the fuzz target
+ * checks this on every input).
+ *
+ * The store is shared by a run's workers: templates are looked up once per
+ * chunk under a mutex; variants are published lock-free and read per record.
+ * Its memory is capped: past the cap records simply take the slow lane.
+ */
+#ifndef PS_EVTX_TEMPLATE_H
+#define PS_EVTX_TEMPLATE_H
+
+#include "evtx/binxml.h"
+#include "util/buf.h"
+
+typedef struct tpl_store tpl_store;
+
+/* NULL when out of memory. */
+tpl_store *tpl_store_new(void);
+void tpl_store_free(tpl_store *st);
+
+/* Render the record whose BinXML is [start, end) of chunk `c` as JSON
+ * (compact, or indented as render_json does), appending to `out`. Returns 1
+ * when written; 0 when the record needs the slow lane (nothing appended).
+ * Reports nothing: the slow lane reports whatever made the fast lane give
+ * up. Uses c->record_arena for the record's values. */
+int tpl_render_json(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end, int pretty,
+                    ps_buf *out);
+
+typedef struct tpl_stats {
+    unsigned classes;       /* distinct template definitions */
+    unsigned variants;      /* compiled (template, value classes) pairs */
+    unsigned unsupported;   /* variants left to the slow lane */
+    size_t bytes;           /* memory held */
+} tpl_stats;
+
+void tpl_store_stats(tpl_store *st, tpl_stats *out);
+
+#endif
