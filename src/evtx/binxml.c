@@ -724,19 +724,11 @@ static bx_node *expand_list(bx_parser *p, const bx_node *src, const bx_value *va
 
 /* --- arrays --------------------------------------------------------------- */
 
-uint32_t bx_fixed_size(uint8_t type)
-{
-    switch (type) {
-    case BX_T_INT8: case BX_T_UINT8: return 1;
-    case BX_T_INT16: case BX_T_UINT16: return 2;
-    case BX_T_INT32: case BX_T_UINT32: case BX_T_REAL32: case BX_T_BOOL:
-    case BX_T_HEX32: return 4;
-    case BX_T_INT64: case BX_T_UINT64: case BX_T_REAL64: case BX_T_FILETIME:
-    case BX_T_HEX64: return 8;
-    case BX_T_GUID: case BX_T_SYSTIME: return 16;
-    default: return 0;
-    }
-}
+const uint8_t bx_fixed_sizes[256] = {
+    [BX_T_INT8] = 1, [BX_T_UINT8] = 1, [BX_T_INT16] = 2, [BX_T_UINT16] = 2,
+    [BX_T_INT32] = 4, [BX_T_UINT32] = 4, [BX_T_REAL32] = 4, [BX_T_BOOL] = 4,
+    [BX_T_HEX32] = 4, [BX_T_INT64] = 8, [BX_T_UINT64] = 8, [BX_T_REAL64] = 8,
+    [BX_T_FILETIME] = 8, [BX_T_HEX64] = 8, [BX_T_GUID] = 16, [BX_T_SYSTIME] = 16};
 
 static void put_item(bx_value *items, uint32_t max, uint32_t i, const uint8_t *d,
                      uint32_t size, uint8_t type)

@@ -170,7 +170,8 @@ bx_node *bx_expand_symbolic(const bx_node *tmpl, const uint8_t *slot_class, uint
                             ps_arena *arena, const char **why);
 
 /* Byte size of a fixed-size value type; 0 for variable-size types. */
-uint32_t bx_fixed_size(uint8_t type);
+extern const uint8_t bx_fixed_sizes[256];
+static inline uint32_t bx_fixed_size(uint8_t type) { return bx_fixed_sizes[type]; }
 
 /* Split an array value into its items; returns the count (0 when empty).
  * Items are written to `items` up to `max`. */

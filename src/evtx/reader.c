@@ -374,6 +374,7 @@ typedef struct worker {
     uint8_t *chunk;
     ps_buf out;
     field_vec fields;
+    tpl_model_buf model;   /* values of compiled event models */
     work_item item;
     recovered_span *spans;
     size_t nspans, capspans;
@@ -463,8 +464,13 @@ static int on_record_event(void *ctx, const record_info *ri, record_src *rec)
 {
     worker *w = ctx;
     run *r = w->r;
-    const bx_node *roots = record_tree(rec);
-    if (!roots)
+    ps_event ev = {0};
+    ev.time_filetime = ri->written;
+    /* The compiled event model where the record allows, else its tree. */
+    int fast = w->dec.templates && tpl_build_event(w->dec.templates, &w->dec.bx, rec->start,
+                                                   rec->end, &w->fields, &w->model, &ev);
+    const bx_node *roots = NULL;
+    if (!fast && !(roots = record_tree(rec)))
         return 0;
     if (ri->recovered) {
         pthread_mutex_lock(&r->lock);
@@ -473,9 +479,7 @@ static int on_record_event(void *ctx, const record_info *ri, record_src *rec)
         if (!fresh)
             return 0;
     }
-    ps_event ev = {0};
-    ev.time_filetime = ri->written;
-    if (build_event(&ev, &w->fields, roots, &w->dec.record_arena) != 0)
+    if (!fast && build_event(&ev, &w->fields, roots, &w->dec.record_arena) != 0)
         worker_diag(w, PS_DIAG_WARNING, ri->file_offset, "record too large for the event model");
     ev.source = w->item.file->path;
     ev.offset = ri->file_offset;
@@ -633,6 +637,7 @@ static void worker_free(worker *w)
     ps_buf_free(&w->out);
     free(w->chunk);
     free(w->fields.items);
+    tpl_model_buf_free(&w->model);
     free(w->spans);
 }
 
@@ -671,7 +676,7 @@ static int run_all(run *r, const char *const *paths, size_t npaths, ps_evtx_stat
     pthread_cond_init(&r->turn, NULL);
     int status = expand_inputs(r, paths, npaths);
     /* Without a store every record takes the slow lane: slower, same output. */
-    if (r->dump && r->format != PS_FORMAT_XML)
+    if (!r->dump || r->format != PS_FORMAT_XML)
         r->templates = tpl_store_new();
     unsigned n = ps_evtx_threads(r->opt->threads);
     worker *ws = calloc(n, sizeof *ws);

@@ -44,6 +44,10 @@ struct json_sink {
 /* Walk the top-level nodes of a record. `arena` holds made-up keys. */
 void json_walk(const bx_node *roots, json_sink *sink, ps_arena *arena);
 
+/* json_walk; with `members`, the top-level object's braces are left out
+ * (compiling a nested fragment that is spliced into an enclosing object). */
+void json_walk_ex(const bx_node *roots, json_sink *sink, ps_arena *arena, int members);
+
 /* The keys of a key set, in no particular order: calls fn for each. */
 void key_set_each(const struct key_set *ks, void (*fn)(void *ctx, const char *k, size_t n),
                   void *ctx);
@@ -51,9 +55,13 @@ void key_set_each(const struct key_set *ks, void (*fn)(void *ctx, const char *k,
 /* Text nodes of a list: the kind they print as. For a lone value, *single
  * receives it (its type decides the kind). */
 ps_kind parts_kind(const bx_node *parts, bx_value *single);
-/* Append the text of the parts, escaped. */
+/* Append the text of the parts (or of one part), escaped. */
 struct value_style;
 void put_parts(ps_buf *b, const bx_node *parts, int esc, const struct value_style *st);
+void put_part(ps_buf *b, const bx_node *part, int esc, const struct value_style *st);
+/* Does this node print as text (a value, CDATA, a character or entity
+ * reference)? */
+int is_text_part(const bx_node *n);
 
 /* JSON text: one record, compact (jsonl) or indented by `indent` spaces
  * starting at `level` (json array items). */
@@ -105,6 +113,13 @@ typedef struct json_program {
 
 uint32_t json_key_hash(const char *k, size_t n);
 
+/* Compiling helpers: a key set's keys copied (with hashes); is it the top
+ * level of json_walk_ex's members; a copy of bytes and of a key list. */
+int key_set_copy(const struct key_set *ks, ps_arena *arena, json_key **out, uint32_t *n);
+int key_set_is_top(const struct key_set *ks);
+void *arena_dup(ps_arena *a, const void *p, size_t n);
+const json_key *json_keys_dup(ps_arena *a, const json_key *keys, uint32_t n);
+
 /* Compile a symbolically expanded tree (bx_expand_symbolic) into `out`,
  * allocated from `dest`; `tmp` holds what compiling needs on the way.
  * `members`: write the members only, as spliced into an enclosing object
@@ -127,5 +142,67 @@ typedef struct field_vec {
 } field_vec;
 
 int build_event(ps_event *ev, field_vec *fields, const bx_node *roots, ps_arena *arena);
+
+/* A compiled event model of one template (template.c runs it): the fields
+ * the model sink would produce, with paths fixed at compile time. */
+enum model_op_kind {
+    MOP_STATIC,  /* a field whose value is literal text */
+    MOP_VALUE,   /* a field whose value is slot `slot`, typed at run time */
+    MOP_PARTS,   /* a string field made of literal parts and slots */
+    MOP_SPLICE   /* the fields of the nested BinXML in slot `slot` */
+};
+
+/* Which of ps_event's quick fields a field path is (build_event's lookups). */
+enum model_quick { MQ_NONE, MQ_EVENT_ID, MQ_EVENT_ID_TEXT, MQ_CHANNEL, MQ_COMPUTER,
+                   MQ_PROVIDER, MQ_RECORD_ID, MQ_COUNT };
+
+typedef struct model_part {
+    const char *lit;     /* literal text, or NULL: slot */
+    uint32_t len;
+    uint16_t slot;
+} model_part;
+
+typedef struct model_splice {
+    const char *prefix;  /* path of the enclosing object, NUL-terminated */
+    uint32_t prefix_len;
+    uint32_t depth;      /* the model sink's nesting depth there */
+    uint32_t in_container;
+    const json_key *keys;  /* keys of the enclosing object (see json_splice) */
+    uint32_t nkeys;
+} model_splice;
+
+typedef struct model_op {
+    uint8_t kind;        /* model_op_kind */
+    uint8_t field_kind;  /* MOP_STATIC: the ps_kind */
+    uint8_t quick;       /* model_quick */
+    uint8_t system_time; /* the key is SystemTime: a FILETIME value is the
+                            event's time */
+    uint16_t slot;
+    uint32_t aux;        /* MOP_PARTS: first part; MOP_SPLICE: splice index */
+    uint32_t nparts;
+    const char *path;    /* NUL-terminated */
+    uint32_t path_len;
+    uint32_t name_off;   /* the last component starts at path + name_off */
+    const char *text;    /* MOP_STATIC: the value, NUL-terminated */
+    uint32_t text_len;
+} model_op;
+
+typedef struct model_program {
+    const model_op *ops;
+    uint32_t nops;
+    const model_part *parts;
+    const model_splice *splices;
+    const json_key *top_keys;  /* members mode: keys of the top-level members */
+    uint32_t ntop_keys;
+    int data_roots;            /* members mode: a top-level element is <Data> */
+} model_program;
+
+/* Compile a symbolically expanded tree into the fields the model sink would
+ * make of it. `members`: the tree is a nested fragment spliced into the
+ * object at path `prefix` and model depth `depth`. Allocates from `dest`;
+ * returns 0, or -1 with *why. */
+int model_compile(const bx_node *roots, const char *prefix, uint32_t prefix_len,
+                  uint32_t depth, int members, ps_arena *tmp, ps_arena *dest,
+                  model_program *out, const char **why);
 
 #endif

@@ -7,7 +7,7 @@
 
 /* --- text parts ------------------------------------------------------------ */
 
-static int is_text(const bx_node *n)
+int is_text_part(const bx_node *n)
 {
     return n->kind == BX_VALUE || n->kind == BX_CDATA || n->kind == BX_CHARREF ||
            n->kind == BX_ENTREF;
@@ -18,7 +18,7 @@ ps_kind parts_kind(const bx_node *parts, bx_value *single)
     const bx_node *only = NULL;
     unsigned count = 0;
     for (const bx_node *n = parts; n; n = n->next)
-        if (is_text(n)) {
+        if (is_text_part(n)) {
             only = n;
             count++;
         }
@@ -43,7 +43,7 @@ static void put_charref(ps_buf *b, unsigned cp, int esc)
     put_utf16(b, u16, 1, (text_escape)esc, 0);
 }
 
-static void put_part(ps_buf *b, const bx_node *n, int esc, const struct value_style *st)
+void put_part(ps_buf *b, const bx_node *n, int esc, const struct value_style *st)
 {
         switch (n->kind) {
         case BX_VALUE: {
@@ -247,7 +247,7 @@ static void walk_element(walker *w, const bx_node *el, key_set *parent);
 static int has_kind(const bx_node *list, int elements)
 {
     for (const bx_node *n = list; n; n = n->next)
-        if (elements ? n->kind == BX_ELEM : is_text(n))
+        if (elements ? n->kind == BX_ELEM : is_text_part(n))
             return 1;
     return 0;
 }
@@ -437,7 +437,7 @@ static void walk_element(walker *w, const bx_node *el, key_set *parent)
 
 /* The members of the top-level object; `members` leaves out its braces
  * (a compiled nested fragment, spliced into an object of its parent). */
-static void walk_roots(const bx_node *roots, json_sink *sink, ps_arena *arena, int members)
+void json_walk_ex(const bx_node *roots, json_sink *sink, ps_arena *arena, int members)
 {
     ps_buf scratch;
     ps_buf_init(&scratch);
@@ -456,7 +456,7 @@ static void walk_roots(const bx_node *roots, json_sink *sink, ps_arena *arena, i
 
 void json_walk(const bx_node *roots, json_sink *sink, ps_arena *arena)
 {
-    walk_roots(roots, sink, arena, 0);
+    json_walk_ex(roots, sink, arena, 0);
 }
 
 /* --- the JSON text sink ----------------------------------------------------------- */
@@ -572,7 +572,7 @@ static void rec_scalar(text_sink *t, const bx_node *parts)
     const bx_node *only = NULL;
     unsigned count = 0;
     for (const bx_node *n = parts; n; n = n->next)
-        if (is_text(n)) {
+        if (is_text_part(n)) {
             only = n;
             count++;
         }
@@ -669,17 +669,19 @@ static void key_list_add(void *ctx, const char *k, size_t n)
     l->keys[l->n++] = (json_key){copy, (uint32_t)n, json_key_hash(k, n)};
 }
 
-static int copy_keys(recorder *r, const key_set *ks, json_key **out, uint32_t *n)
+int key_set_copy(const key_set *ks, ps_arena *arena, json_key **out, uint32_t *n)
 {
     size_t count = ks->table ? ks->tlen : ks->len;
-    key_list l = {.cap = (uint32_t)count, .arena = r->tmp};
-    if (count && !(l.keys = ps_arena_alloc(r->tmp, count * sizeof *l.keys)))
+    key_list l = {.cap = (uint32_t)count, .arena = arena};
+    if (count && !(l.keys = ps_arena_alloc(arena, count * sizeof *l.keys)))
         return -1;
     key_set_each(ks, key_list_add, &l);
     *out = l.keys;
     *n = l.n;
     return l.failed ? -1 : 0;
 }
+
+int key_set_is_top(const key_set *ks) { return ks->top; }
 
 static void ts_keys_done(json_sink *s, const key_set *ks)
 {
@@ -688,14 +690,14 @@ static void ts_keys_done(json_sink *s, const key_set *ks)
         if (r->pending[i] != ks)
             continue;
         json_key *keys;
-        if (copy_keys(r, ks, &keys, &r->splices[i].nkeys) != 0) {
+        if (key_set_copy(ks, r->tmp, &keys, &r->splices[i].nkeys) != 0) {
             rec_fail(r, "out of memory");
             return;
         }
         r->splices[i].keys = keys;
         r->pending[i] = NULL;
     }
-    if (ks->top && copy_keys(r, ks, &r->top_keys, &r->ntop_keys) != 0)
+    if (ks->top && key_set_copy(ks, r->tmp, &r->top_keys, &r->ntop_keys) != 0)
         rec_fail(r, "out of memory");
 }
 
@@ -718,7 +720,7 @@ void render_json(ps_buf *out, const bx_node *roots, int pretty, ps_arena *arena)
 
 /* --- compiling -------------------------------------------------------------------- */
 
-static void *dup_into(ps_arena *a, const void *p, size_t n)
+void *arena_dup(ps_arena *a, const void *p, size_t n)
 {
     void *q = ps_arena_alloc(a, n ? n : 1);
     if (q && n)
@@ -726,9 +728,9 @@ static void *dup_into(ps_arena *a, const void *p, size_t n)
     return q;
 }
 
-static const json_key *dup_keys(ps_arena *a, const json_key *keys, uint32_t n)
+const json_key *json_keys_dup(ps_arena *a, const json_key *keys, uint32_t n)
 {
-    json_key *out = dup_into(a, keys, n * sizeof *keys);
+    json_key *out = arena_dup(a, keys, n * sizeof *keys);
     for (uint32_t i = 0; out && i < n; i++)
         if (!(out[i].s = ps_arena_strndup(a, keys[i].s, keys[i].len)))
             return NULL;
@@ -750,7 +752,7 @@ int json_compile(const bx_node *roots, int pretty, int level, int members, ps_ar
         .first = 1,
         .rec = &r,
     };
-    walk_roots(roots, &t.base, tmp, members);
+    json_walk_ex(roots, &t.base, tmp, members);
     rec_op(&t, JOP_END, 0, 0);
     for (uint32_t i = 0; i < r.nsplices; i++)
         if (r.pending[i])
@@ -763,16 +765,16 @@ int json_compile(const bx_node *roots, int pretty, int level, int members, ps_ar
         return -1;
     }
     memset(out, 0, sizeof *out);
-    json_splice *splices = dup_into(dest, r.splices, r.nsplices * sizeof *r.splices);
+    json_splice *splices = arena_dup(dest, r.splices, r.nsplices * sizeof *r.splices);
     int ok = splices != NULL;
     for (uint32_t i = 0; ok && i < r.nsplices; i++)
-        ok = (splices[i].keys = dup_keys(dest, r.splices[i].keys, r.splices[i].nkeys)) != NULL;
-    out->ops = dup_into(dest, r.ops, r.nops * sizeof *r.ops);
+        ok = (splices[i].keys = json_keys_dup(dest, r.splices[i].keys, r.splices[i].nkeys)) != NULL;
+    out->ops = arena_dup(dest, r.ops, r.nops * sizeof *r.ops);
     out->nops = r.nops;
-    out->lits = dup_into(dest, lits.data, lits.len);
+    out->lits = arena_dup(dest, lits.data, lits.len);
     out->splices = splices;
     out->nsplices = r.nsplices;
-    out->top_keys = dup_keys(dest, r.top_keys, r.ntop_keys);
+    out->top_keys = json_keys_dup(dest, r.top_keys, r.ntop_keys);
     out->ntop_keys = r.ntop_keys;
     for (const bx_node *n = roots; n; n = n->next)
         out->data_roots |= n->kind == BX_ELEM && name_is(n, BX_NAME_DATA);

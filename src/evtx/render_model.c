@@ -8,8 +8,11 @@
 
 #define MAX_PATH_DEPTH 64
 
+typedef struct model_recorder model_recorder;
+
 typedef struct model_sink {
     json_sink base;
+    model_recorder *rec;              /* compiling (model_compile) */
     field_vec *fields;
     ps_arena *arena;
     ps_buf path;                      /* current object path, '.'-joined */
@@ -21,9 +24,13 @@ typedef struct model_sink {
     int failed;
 } model_sink;
 
+static void rec_fail(model_recorder *r, const char *why);
+
 static void push(model_sink *m, const char *key, size_t klen)
 {
     if (m->depth >= MAX_PATH_DEPTH) {
+        if (m->rec) /* paths would then depend on where a fragment is spliced */
+            rec_fail(m->rec, "model paths nested too deeply");
         m->overflow++;
         return;
     }
@@ -64,6 +71,9 @@ static ps_field *new_field(model_sink *m)
     return &v->items[v->len++];
 }
 
+static void rec_scalar(model_sink *m, const char *key, size_t klen, const bx_node *parts,
+                       int empty_is_string);
+
 static void ms_scalar(json_sink *s, const char *key, size_t klen, const bx_node *parts,
                       int empty_is_string)
 {
@@ -73,6 +83,11 @@ static void ms_scalar(json_sink *s, const char *key, size_t klen, const bx_node 
         if (m->path.len)
             ps_buf_addc(&m->path, '.');
         ps_buf_add(&m->path, key, klen);
+    }
+    if (m->rec) {
+        rec_scalar(m, key, klen, parts, empty_is_string);
+        m->path.len = mark;
+        return;
     }
     bx_value single;
     ps_kind kind = parts_kind(parts, &single);
@@ -136,4 +151,249 @@ int build_event(ps_event *ev, field_vec *fields, const bx_node *roots, ps_arena 
     if (m.filetime)
         ev->time_filetime = m.filetime;
     return (m.failed || fields->failed) ? -1 : 0;
+}
+
+/* --- compiling (see template.h) ----------------------------------------------- */
+
+struct model_recorder {
+    ps_arena *tmp;
+    model_op *ops;
+    uint32_t nops, capops;
+    model_part *parts;
+    uint32_t nparts, capparts;
+    model_splice *splices;
+    const struct key_set **pending;  /* per splice: the key set it waits for */
+    uint32_t nsplices, capsplices, cappending;
+    json_key *top_keys;
+    uint32_t ntop_keys;
+    const char *why;
+};
+
+static void rec_fail(model_recorder *r, const char *why)
+{
+    if (!r->why)
+        r->why = why;
+}
+
+/* Grow an array in the compile arena (old copies are simply left there). */
+static int rec_grow(model_recorder *r, void **items, uint32_t *cap, uint32_t len, size_t size)
+{
+    if (len < *cap)
+        return 0;
+    uint32_t ncap = *cap ? *cap * 2 : 32;
+    void *n = ps_arena_alloc(r->tmp, ncap * size);
+    if (!n) {
+        rec_fail(r, "out of memory");
+        return -1;
+    }
+    if (len)
+        memcpy(n, *items, len * size);
+    *items = n;
+    *cap = ncap;
+    return 0;
+}
+
+static uint8_t quick_of(const char *path, size_t n)
+{
+    static const struct { const char *path; uint8_t quick; } quick[] = {
+        {"Event.System.EventID", MQ_EVENT_ID},
+        {"Event.System.EventID.#text", MQ_EVENT_ID_TEXT},
+        {"Event.System.Channel", MQ_CHANNEL},
+        {"Event.System.Computer", MQ_COMPUTER},
+        {"Event.System.Provider.#attributes.Name", MQ_PROVIDER},
+        {"Event.System.EventRecordID", MQ_RECORD_ID}};
+    for (size_t i = 0; i < sizeof quick / sizeof quick[0]; i++)
+        if (strlen(quick[i].path) == n && !memcmp(quick[i].path, path, n))
+            return quick[i].quick;
+    return MQ_NONE;
+}
+
+static int has_value_hole(const bx_node *parts)
+{
+    for (const bx_node *n = parts; n; n = n->next)
+        if (n->hole == BX_HOLE_VALUE)
+            return 1;
+    return 0;
+}
+
+/* One field, with the path the sink has just built (m->path). */
+static void rec_scalar(model_sink *m, const char *key, size_t klen, const bx_node *parts,
+                       int empty_is_string)
+{
+    model_recorder *r = m->rec;
+    if (rec_grow(r, (void **)&r->ops, &r->capops, r->nops, sizeof *r->ops))
+        return;
+    model_op *op = &r->ops[r->nops];
+    memset(op, 0, sizeof *op);
+    const char *path = m->path.data ? m->path.data : "";
+    op->path = ps_arena_strndup(r->tmp, path, m->path.len);
+    op->path_len = (uint32_t)m->path.len;
+    const char *dot = memrchr(path, '.', m->path.len);
+    op->name_off = dot ? (uint32_t)(dot + 1 - path) : 0;
+    op->quick = quick_of(path, m->path.len);
+    op->system_time = key && klen == 10 && !memcmp(key, "SystemTime", 10);
+    if (!op->path) {
+        rec_fail(r, "out of memory");
+        return;
+    }
+    const bx_node *only = NULL;
+    unsigned count = 0;
+    for (const bx_node *n = parts; n; n = n->next)
+        if (is_text_part(n)) {
+            only = n;
+            count++;
+        }
+    if (!has_value_hole(parts)) {
+        bx_value single;
+        ps_kind kind = parts_kind(parts, &single);
+        if (kind == PS_KIND_NULL && empty_is_string)
+            kind = PS_KIND_STRING;
+        ps_buf_reset(&m->value);
+        put_parts(&m->value, parts, ESC_NONE, &STYLE_JSON);
+        op->kind = MOP_STATIC;
+        op->field_kind = (uint8_t)kind;
+        op->text = ps_arena_strndup(r->tmp, m->value.data ? m->value.data : "", m->value.len);
+        op->text_len = (uint32_t)m->value.len;
+        if (!op->text || m->value.failed)
+            rec_fail(r, "out of memory");
+    } else if (count == 1) {
+        op->kind = MOP_VALUE;
+        op->slot = only->index;
+    } else {
+        op->kind = MOP_PARTS;
+        op->aux = r->nparts;
+        for (const bx_node *n = parts; n; n = n->next) {
+            if (!is_text_part(n))
+                continue;
+            if (rec_grow(r, (void **)&r->parts, &r->capparts, r->nparts, sizeof *r->parts))
+                return;
+            model_part *pt = &r->parts[r->nparts++];
+            memset(pt, 0, sizeof *pt);
+            if (n->hole) {
+                pt->slot = n->index;
+                continue;
+            }
+            ps_buf_reset(&m->value);
+            put_part(&m->value, n, ESC_NONE, &STYLE_JSON);
+            pt->lit = ps_arena_strndup(r->tmp, m->value.data ? m->value.data : "", m->value.len);
+            pt->len = (uint32_t)m->value.len;
+            if (!pt->lit)
+                rec_fail(r, "out of memory");
+        }
+        op->nparts = r->nparts - op->aux;
+    }
+    r->nops++;
+}
+
+static void ms_splice(json_sink *s, const bx_node *hole, struct key_set *parent,
+                      int in_container)
+{
+    model_sink *m = (model_sink *)s;
+    model_recorder *r = m->rec;
+    if (rec_grow(r, (void **)&r->ops, &r->capops, r->nops, sizeof *r->ops) ||
+        rec_grow(r, (void **)&r->splices, &r->capsplices, r->nsplices, sizeof *r->splices) ||
+        rec_grow(r, (void **)&r->pending, &r->cappending, r->nsplices, sizeof *r->pending))
+        return;
+    model_splice *sp = &r->splices[r->nsplices];
+    memset(sp, 0, sizeof *sp);
+    sp->prefix = ps_arena_strndup(r->tmp, m->path.data ? m->path.data : "", m->path.len);
+    sp->prefix_len = (uint32_t)m->path.len;
+    sp->depth = (uint32_t)m->depth;
+    sp->in_container = (uint32_t)in_container;
+    if (!sp->prefix)
+        rec_fail(r, "out of memory");
+    r->pending[r->nsplices] = parent;
+    model_op *op = &r->ops[r->nops++];
+    memset(op, 0, sizeof *op);
+    op->kind = MOP_SPLICE;
+    op->slot = hole->index;
+    op->aux = r->nsplices++;
+}
+
+static void ms_keys_done(json_sink *s, const struct key_set *ks)
+{
+    model_recorder *r = ((model_sink *)s)->rec;
+    for (uint32_t i = 0; i < r->nsplices; i++) {
+        if (r->pending[i] != ks)
+            continue;
+        json_key *keys;
+        if (key_set_copy(ks, r->tmp, &keys, &r->splices[i].nkeys) != 0) {
+            rec_fail(r, "out of memory");
+            return;
+        }
+        r->splices[i].keys = keys;
+        r->pending[i] = NULL;
+    }
+    if (key_set_is_top(ks) && key_set_copy(ks, r->tmp, &r->top_keys, &r->ntop_keys) != 0)
+        rec_fail(r, "out of memory");
+}
+
+static void ms_unsupported(json_sink *s, const char *why)
+{
+    rec_fail(((model_sink *)s)->rec, why);
+}
+
+/* Everything the program points at, from the compile arena into `dest`. */
+static int copy_program(const model_recorder *r, ps_arena *dest, model_program *out)
+{
+    model_op *ops = arena_dup(dest, r->ops, r->nops * sizeof *ops);
+    model_part *parts = arena_dup(dest, r->parts, r->nparts * sizeof *parts);
+    model_splice *splices = arena_dup(dest, r->splices, r->nsplices * sizeof *splices);
+    if (!ops || !parts || !splices)
+        return -1;
+    for (uint32_t i = 0; i < r->nops; i++) {
+        if (ops[i].path && !(ops[i].path = ps_arena_strndup(dest, ops[i].path, ops[i].path_len)))
+            return -1;
+        if (ops[i].text && !(ops[i].text = ps_arena_strndup(dest, ops[i].text, ops[i].text_len)))
+            return -1;
+    }
+    for (uint32_t i = 0; i < r->nparts; i++)
+        if (parts[i].lit && !(parts[i].lit = ps_arena_strndup(dest, parts[i].lit, parts[i].len)))
+            return -1;
+    for (uint32_t i = 0; i < r->nsplices; i++)
+        if (!(splices[i].prefix = ps_arena_strndup(dest, splices[i].prefix, splices[i].prefix_len)) ||
+            !(splices[i].keys = json_keys_dup(dest, splices[i].keys, splices[i].nkeys)))
+            return -1;
+    out->ops = ops;
+    out->nops = r->nops;
+    out->parts = parts;
+    out->splices = splices;
+    out->top_keys = json_keys_dup(dest, r->top_keys, r->ntop_keys);
+    out->ntop_keys = r->ntop_keys;
+    return out->top_keys ? 0 : -1;
+}
+
+int model_compile(const bx_node *roots, const char *prefix, uint32_t prefix_len,
+                  uint32_t depth, int members, ps_arena *tmp, ps_arena *dest,
+                  model_program *out, const char **why)
+{
+    model_recorder r = {.tmp = tmp};
+    field_vec none = {0};
+    model_sink m = {
+        .base = {ms_open, ms_close, ms_open, ms_close, ms_scalar, ms_splice, ms_keys_done,
+                 ms_unsupported},
+        .rec = &r,
+        .fields = &none,
+        .arena = tmp,
+        .depth = (int)depth,
+    };
+    ps_buf_init(&m.path);
+    ps_buf_init(&m.value);
+    ps_buf_add(&m.path, prefix, prefix_len);
+    json_walk_ex(roots, &m.base, tmp, members);
+    for (uint32_t i = 0; i < r.nsplices; i++)
+        if (r.pending[i])
+            rec_fail(&r, "splice keys not seen"); /* cannot happen: walker order */
+    if (m.path.failed)
+        rec_fail(&r, "out of memory");
+    ps_buf_free(&m.path);
+    ps_buf_free(&m.value);
+    memset(out, 0, sizeof *out);
+    if (r.why || copy_program(&r, dest, out) != 0) {
+        *why = r.why ? r.why : "out of memory";
+        return -1;
+    }
+    for (const bx_node *n = roots; n; n = n->next)
+        out->data_roots |= n->kind == BX_ELEM && n->name && n->name->role == BX_NAME_DATA;
+    return 0;
 }

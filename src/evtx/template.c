@@ -20,14 +20,26 @@
  * way it always has. */
 #define RECORD_COST_LIMIT (BX_ARENA_LIMIT / 4)
 
+/* What a variant renders, and where (nested fragments are compiled for the
+ * place they are spliced into). */
+enum { OUT_JSON, OUT_MODEL };
+
+typedef struct variant_key {
+    uint8_t out;                 /* OUT_JSON or OUT_MODEL */
+    uint8_t members;             /* a nested fragment's members only */
+    uint8_t pretty;              /* JSON: indented */
+    uint32_t level;              /* JSON: indentation; model: path depth */
+    const char *prefix;          /* model: path of the enclosing object */
+    uint32_t prefix_len;
+} variant_key;
+
 typedef struct tpl_variant tpl_variant;
 struct tpl_variant {
     tpl_variant *next;           /* immutable once published */
     const uint64_t *sig;         /* 2 bits per used slot: its bx_slot_class */
-    uint8_t members;
-    uint8_t pretty;
-    uint32_t level;
-    const json_program *prog;    /* NULL: records like these take the slow lane */
+    variant_key key;
+    const void *prog;            /* json_program or model_program; NULL:
+                                    records like these take the slow lane */
 };
 
 typedef struct tpl_class tpl_class;
@@ -258,12 +270,18 @@ static void signature(const tpl_store *st, const tpl_class *cls, const bx_instan
     }
 }
 
+static int same_key(const variant_key *a, const variant_key *b)
+{
+    return a->out == b->out && a->members == b->members && a->pretty == b->pretty &&
+           a->level == b->level && a->prefix_len == b->prefix_len &&
+           (!a->prefix_len || !memcmp(a->prefix, b->prefix, a->prefix_len));
+}
+
 static tpl_variant *find_variant(tpl_variant *v, const uint64_t *sig, size_t words,
-                                 int members, int pretty, uint32_t level)
+                                 const variant_key *key)
 {
     for (; v; v = v->next)
-        if (v->members == members && v->pretty == pretty && v->level == level &&
-            !memcmp(v->sig, sig, words * sizeof *sig))
+        if (!memcmp(v->sig, sig, words * sizeof *sig) && same_key(&v->key, key))
             return v;
     return NULL;
 }
@@ -272,34 +290,42 @@ static tpl_variant *find_variant(tpl_variant *v, const uint64_t *sig, size_t wor
  * kept too, with no program, so that its records go straight to the slow
  * lane. NULL only when the store is full. */
 static tpl_variant *compile_variant(tpl_store *st, tpl_class *cls, const uint64_t *sig,
-                                    int members, int pretty, uint32_t level)
+                                    const variant_key *key)
 {
     size_t words = SIG_WORDS(cls->nused);
     tpl_variant *v = ps_arena_zalloc(&st->arena, sizeof *v);
     uint64_t *sig_copy = ps_arena_alloc(&st->arena, (words ? words : 1) * sizeof *sig);
-    if (!v || !sig_copy)
+    char *prefix = ps_arena_strndup(&st->arena, key->prefix ? key->prefix : "", key->prefix_len);
+    if (!v || !sig_copy || !prefix)
         return NULL;
     memcpy(sig_copy, sig, words * sizeof *sig);
     v->sig = sig_copy;
-    v->members = (uint8_t)members;
-    v->pretty = (uint8_t)pretty;
-    v->level = level;
+    v->key = *key;
+    v->key.prefix = prefix;
 
     /* The slots' classes by slot index, for the symbolic expansion. */
     uint32_t nslots = cls->nused ? (uint32_t)cls->used[cls->nused - 1] + 1 : 0;
     uint8_t *classes = nslots ? ps_arena_zalloc(&st->tmp, nslots) : NULL;
     const char *why = NULL;
-    json_program *prog = ps_arena_alloc(&st->arena, sizeof *prog);
-    if (!prog || (nslots && !classes)) {
+    json_program *json = key->out == OUT_JSON ? ps_arena_alloc(&st->arena, sizeof *json) : NULL;
+    model_program *model = key->out == OUT_MODEL ? ps_arena_alloc(&st->arena, sizeof *model)
+                                                 : NULL;
+    if ((!json && !model) || (nslots && !classes)) {
         ps_arena_reset(&st->tmp);
         return NULL;
     }
     for (uint32_t i = 0; i < cls->nused; i++)
         classes[cls->used[i]] = (uint8_t)(sig[i / 32] >> (2 * (i % 32)) & 3);
     bx_node *tree = bx_expand_symbolic(cls->root, classes, nslots, &st->tmp, &why);
-    if (tree && json_compile(tree, pretty, (int)level, members, &st->tmp, &st->arena, prog,
-                             &why) == 0) {
-        v->prog = prog;
+    int rc = -1;
+    if (tree && json)
+        rc = json_compile(tree, key->pretty, (int)key->level, key->members, &st->tmp,
+                          &st->arena, json, &why);
+    else if (tree)
+        rc = model_compile(tree, key->prefix, key->prefix_len, key->level, key->members,
+                           &st->tmp, &st->arena, model, &why);
+    if (rc == 0) {
+        v->prog = json ? (const void *)json : (const void *)model;
         st->stats.variants++;
     } else {
         st->stats.unsupported++;
@@ -308,8 +334,8 @@ static tpl_variant *compile_variant(tpl_store *st, tpl_class *cls, const uint64_
     return v;
 }
 
-static const json_program *program_for(tpl_store *st, tpl_class *cls, const bx_instance *in,
-                                       int members, int pretty, uint32_t level)
+static const void *program_for(tpl_store *st, tpl_class *cls, const bx_instance *in,
+                               const variant_key *key)
 {
     if (cls->nused > MAX_USED_SLOTS)
         return NULL;
@@ -317,7 +343,7 @@ static const json_program *program_for(tpl_store *st, tpl_class *cls, const bx_i
     size_t words = SIG_WORDS(cls->nused);
     signature(st, cls, in, sig);
     tpl_variant *head = atomic_load_explicit(&cls->variants, memory_order_acquire);
-    tpl_variant *v = find_variant(head, sig, words, members, pretty, level);
+    tpl_variant *v = find_variant(head, sig, words, key);
     if (v)
         return v->prog;
     if (atomic_load_explicit(&cls->nvariants, memory_order_relaxed) >= MAX_VARIANTS)
@@ -325,9 +351,9 @@ static const json_program *program_for(tpl_store *st, tpl_class *cls, const bx_i
     pthread_mutex_lock(&st->lock);
     /* Another worker may have compiled it meanwhile. */
     head = atomic_load_explicit(&cls->variants, memory_order_relaxed);
-    v = find_variant(head, sig, words, members, pretty, level);
+    v = find_variant(head, sig, words, key);
     if (!v && atomic_load_explicit(&cls->nvariants, memory_order_relaxed) < MAX_VARIANTS &&
-        (v = compile_variant(st, cls, sig, members, pretty, level)) != NULL) {
+        (v = compile_variant(st, cls, sig, key)) != NULL) {
         v->next = head;
         atomic_store_explicit(&cls->variants, v, memory_order_release);
         atomic_fetch_add_explicit(&cls->nvariants, 1, memory_order_relaxed);
@@ -341,14 +367,20 @@ static const json_program *program_for(tpl_store *st, tpl_class *cls, const bx_i
 typedef struct render_ctx {
     tpl_store *st;
     bx_chunk *c;
+    size_t cost;
+    /* JSON */
     ps_buf *out;
     int pretty;
-    size_t cost;
+    /* event model */
+    field_vec *fields;
+    tpl_model_buf *mb;
+    int32_t quick[MQ_COUNT];   /* field index of each quick field, or -1 */
+    uint64_t filetime;
 } render_ctx;
 
 /* The program for the single template instance in [start, end). */
-static const json_program *resolve(render_ctx *r, uint32_t start, uint32_t end, int nest,
-                                   int members, uint32_t level, bx_instance *in)
+static const void *resolve(render_ctx *r, uint32_t start, uint32_t end, int nest,
+                           const variant_key *key, bx_instance *in)
 {
     if (bx_read_single_instance(r->c, start, end, nest, in) != 0)
         return NULL;
@@ -358,46 +390,45 @@ static const json_program *resolve(render_ctx *r, uint32_t start, uint32_t end, 
     r->cost += cls->cost + in->nvals * sizeof(bx_value);
     if (r->cost > RECORD_COST_LIMIT)
         return NULL;
-    return program_for(r->st, cls, in, members, r->pretty, r->pretty ? level : 0);
+    return program_for(r->st, cls, in, key);
 }
 
 /* Would the nested members' keys meet a key of the enclosing object? */
-static int keys_collide(const json_program *nested, const json_splice *sp)
+static int keys_collide(const json_key *nested, uint32_t nnested, const json_key *keys,
+                        uint32_t nkeys)
 {
-    for (uint32_t i = 0; i < nested->ntop_keys; i++) {
-        const json_key *k = &nested->top_keys[i];
-        for (uint32_t j = 0; j < sp->nkeys; j++)
-            if (sp->keys[j].hash == k->hash && sp->keys[j].len == k->len &&
-                !memcmp(sp->keys[j].s, k->s, k->len))
+    for (uint32_t i = 0; i < nnested; i++)
+        for (uint32_t j = 0; j < nkeys; j++)
+            if (keys[j].hash == nested[i].hash && keys[j].len == nested[i].len &&
+                !memcmp(keys[j].s, nested[i].s, nested[i].len))
                 return 1;
-    }
     return 0;
 }
 
-static void put_scalar(ps_buf *out, const bx_value *v)
+/* The nested BinXML of a splice: its place in the record, checked as the
+ * slow lane checks nested values (expand_nested), then one level further
+ * down for its instance, as the slow lane counts them. */
+static int nested_span(const render_ctx *r, const bx_value *v, int nest, uint32_t *start)
 {
-    ps_kind kind = value_kind(v);
-    if (kind == PS_KIND_INT || kind == PS_KIND_BOOL) {
-        put_value(out, v, ESC_NONE, &STYLE_JSON);
-        return;
-    }
-    ps_buf_addc(out, '"');
-    put_value(out, v, ESC_JSON, &STYLE_JSON);
-    ps_buf_addc(out, '"');
+    if (nest + 1 >= BX_MAX_NEST || v->type != BX_T_BINXML)
+        return -1;
+    *start = (uint32_t)(v->data - r->c->data);
+    return 0;
 }
 
 static int run(render_ctx *r, const json_program *prog, const bx_instance *in, int nest);
 
 static int run_splice(render_ctx *r, const json_splice *sp, const bx_value *v, int nest)
 {
-    /* The slow lane's limit on nested values (expand_nested), then the
-     * nested instance one level further down, as it counts them. */
-    if (nest + 1 >= BX_MAX_NEST || v->type != BX_T_BINXML)
+    uint32_t start;
+    if (nested_span(r, v, nest, &start) != 0)
         return -1;
-    uint32_t start = (uint32_t)(v->data - r->c->data);
+    variant_key key = {.out = OUT_JSON, .members = 1, .pretty = (uint8_t)r->pretty,
+                       .level = r->pretty ? sp->level : 0};
     bx_instance child;
-    const json_program *prog = resolve(r, start, start + v->size, nest + 2, 1, sp->level, &child);
-    if (!prog || keys_collide(prog, sp) || (sp->in_container && prog->data_roots))
+    const json_program *prog = resolve(r, start, start + v->size, nest + 2, &key, &child);
+    if (!prog || keys_collide(prog->top_keys, prog->ntop_keys, sp->keys, sp->nkeys) ||
+        (sp->in_container && prog->data_roots))
         return -1;
     if (sp->comma)
         ps_buf_addc(r->out, ',');
@@ -416,7 +447,7 @@ static int run(render_ctx *r, const json_program *prog, const bx_instance *in, i
             return -1; /* cannot happen: the signature made it NULL */
         const bx_value *v = &in->vals[op->slot];
         switch (op->kind) {
-        case JOP_SCALAR: put_scalar(r->out, v); break;
+        case JOP_SCALAR: put_json_scalar(r->out, v); break;
         case JOP_STRPART: put_value(r->out, v, ESC_JSON, &STYLE_JSON); break;
         case JOP_SPLICE:
             if (run_splice(r, &prog->splices[op->aux], v, nest) != 0)
@@ -433,12 +464,163 @@ int tpl_render_json(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end, in
     size_t mark = out->len;
     int was_failed = out->failed;
     render_ctx r = {.st = st, .c = c, .out = out, .pretty = pretty};
+    variant_key key = {.out = OUT_JSON, .pretty = (uint8_t)pretty};
     bx_instance in;
-    const json_program *prog = resolve(&r, start, end, 0, 0, 0, &in);
+    const json_program *prog = resolve(&r, start, end, 0, &key, &in);
     if (prog && run(&r, prog, &in, 0) == 0 && !out->failed)
         return 1;
     /* Give up without a trace: the slow lane renders (and reports) it. */
     out->len = mark;
     out->failed = was_failed;
     return 0;
+}
+
+/* --- the event model ----------------------------------------------------------------- */
+
+void tpl_model_buf_free(tpl_model_buf *mb)
+{
+    ps_buf_free(&mb->text);
+    free(mb->offsets);
+    mb->offsets = NULL;
+    mb->cap = 0;
+}
+
+#define NO_OFFSET UINT32_MAX
+
+static ps_field *add_field(render_ctx *r, const model_op *op, uint32_t offset)
+{
+    field_vec *v = r->fields;
+    if (v->len == v->cap || v->len == r->mb->cap) {
+        uint32_t cap = (v->cap > r->mb->cap ? v->cap : r->mb->cap);
+        cap = cap ? cap * 2 : 64;
+        ps_field *items = realloc(v->items, cap * sizeof *items);
+        if (items) {
+            v->items = items;
+            v->cap = cap;
+        }
+        uint32_t *offs = realloc(r->mb->offsets, cap * sizeof *offs);
+        if (offs) {
+            r->mb->offsets = offs;
+            r->mb->cap = cap;
+        }
+        if (!items || !offs)
+            return NULL;
+    }
+    if (op->quick && r->quick[op->quick] < 0)
+        r->quick[op->quick] = (int32_t)v->len;
+    r->mb->offsets[v->len] = offset;
+    ps_field *f = &v->items[v->len++];
+    f->path = op->path;
+    f->path_len = op->path_len;
+    f->name = op->path + op->name_off;
+    f->name_len = op->path_len - op->name_off;
+    return f;
+}
+
+static int run_model(render_ctx *r, const model_program *prog, const bx_instance *in, int nest);
+
+static int run_model_splice(render_ctx *r, const model_splice *sp, const bx_value *v, int nest)
+{
+    uint32_t start;
+    if (nested_span(r, v, nest, &start) != 0)
+        return -1;
+    variant_key key = {.out = OUT_MODEL, .members = 1, .level = sp->depth,
+                       .prefix = sp->prefix, .prefix_len = sp->prefix_len};
+    bx_instance child;
+    const model_program *prog = resolve(r, start, start + v->size, nest + 2, &key, &child);
+    if (!prog || keys_collide(prog->top_keys, prog->ntop_keys, sp->keys, sp->nkeys) ||
+        (sp->in_container && prog->data_roots))
+        return -1;
+    return run_model(r, prog, &child, nest + 2);
+}
+
+static int run_model(render_ctx *r, const model_program *prog, const bx_instance *in, int nest)
+{
+    ps_buf *text = &r->mb->text;
+    for (uint32_t i = 0; i < prog->nops; i++) {
+        const model_op *op = &prog->ops[i];
+        if (op->kind == MOP_STATIC) {
+            ps_field *f = add_field(r, op, NO_OFFSET);
+            if (!f)
+                return -1;
+            f->value = op->text;
+            f->value_len = op->text_len;
+            f->kind = op->field_kind;
+            continue;
+        }
+        if (op->slot >= in->nvals && op->kind != MOP_PARTS)
+            return -1; /* cannot happen: the signature made it NULL */
+        if (op->kind == MOP_SPLICE) {
+            if (run_model_splice(r, &prog->splices[op->aux], &in->vals[op->slot], nest) != 0)
+                return -1;
+            continue;
+        }
+        size_t at = text->len;
+        ps_kind kind = PS_KIND_STRING;
+        if (op->kind == MOP_VALUE) {
+            const bx_value *v = &in->vals[op->slot];
+            put_value(text, v, ESC_NONE, &STYLE_JSON);
+            kind = value_kind(v);
+            if (op->system_time && v->type == BX_T_FILETIME && v->size == 8)
+                memcpy(&r->filetime, v->data, 8);
+        } else {
+            for (uint32_t k = 0; k < op->nparts; k++) {
+                const model_part *pt = &prog->parts[op->aux + k];
+                if (pt->lit)
+                    ps_buf_add(text, pt->lit, pt->len);
+                else if (pt->slot < in->nvals)
+                    put_value(text, &in->vals[pt->slot], ESC_NONE, &STYLE_JSON);
+                else
+                    return -1;
+            }
+        }
+        size_t len = text->len - at;
+        ps_buf_addc(text, 0);
+        if (text->failed || at > UINT32_MAX - 1)
+            return -1;
+        ps_field *f = add_field(r, op, (uint32_t)at);
+        if (!f)
+            return -1;
+        f->value_len = (uint32_t)len;
+        f->kind = (uint8_t)kind;
+    }
+    return 0;
+}
+
+static const char *quick_text(const render_ctx *r, int which)
+{
+    int32_t i = r->quick[which];
+    return i >= 0 ? r->fields->items[i].value : "";
+}
+
+int tpl_build_event(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end,
+                    field_vec *fields, tpl_model_buf *mb, ps_event *ev)
+{
+    render_ctx r = {.st = st, .c = c, .fields = fields, .mb = mb};
+    for (int i = 0; i < MQ_COUNT; i++)
+        r.quick[i] = -1;
+    fields->len = 0;
+    fields->failed = 0;
+    ps_buf_reset(&mb->text);
+    variant_key key = {.out = OUT_MODEL, .level = 0};
+    bx_instance in;
+    const model_program *prog = resolve(&r, start, end, 0, &key, &in);
+    if (!prog || run_model(&r, prog, &in, 0) != 0) {
+        fields->len = 0;
+        return 0;
+    }
+    for (uint32_t i = 0; i < fields->len; i++)
+        if (mb->offsets[i] != NO_OFFSET)
+            fields->items[i].value = mb->text.data + mb->offsets[i];
+    ev->fields = fields->items;
+    ev->nfields = fields->len;
+    int id = r.quick[MQ_EVENT_ID] >= 0 ? MQ_EVENT_ID : MQ_EVENT_ID_TEXT;
+    ev->event_id = (uint32_t)strtoul(quick_text(&r, id), NULL, 10);
+    ev->channel = quick_text(&r, MQ_CHANNEL);
+    ev->computer = quick_text(&r, MQ_COMPUTER);
+    ev->provider = quick_text(&r, MQ_PROVIDER);
+    ev->record_id = strtoull(quick_text(&r, MQ_RECORD_ID), NULL, 10);
+    if (r.filetime)
+        ev->time_filetime = r.filetime;
+    return 1;
 }

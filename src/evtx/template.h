@@ -1,5 +1,5 @@
 /*
- * Compiled templates: the fast lane of JSON rendering.
+ * Compiled templates: the fast lane of JSON rendering and of the event model.
  *
  * Nearly every record is one template instance: a definition (shared by
  * thousands of records) plus the record's values. The slow lane expands
@@ -27,6 +27,7 @@
 #define PS_EVTX_TEMPLATE_H
 
 #include "evtx/binxml.h"
+#include "evtx/render.h"
 #include "util/buf.h"
 
 typedef struct tpl_store tpl_store;
@@ -43,9 +44,28 @@ void tpl_store_free(tpl_store *st);
 int tpl_render_json(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end, int pretty,
                     ps_buf *out);
 
+/* Where a worker's compiled event models put their values; reused from
+ * record to record (zero-initialise; tpl_model_buf_free at the end). */
+typedef struct tpl_model_buf {
+    ps_buf text;          /* the values' text, NUL-terminated each */
+    uint32_t *offsets;    /* per field: its value's offset in text */
+    uint32_t cap;
+} tpl_model_buf;
+
+void tpl_model_buf_free(tpl_model_buf *mb);
+
+/* The event model of the record (what build_event makes of its tree):
+ * fields into `fields`, values into `mb`, quick fields into `ev` (its time
+ * only when the record has a System/TimeCreated; preset it). Returns 1 when
+ * built, 0 when the record needs the slow lane (fields and ev are then
+ * left for build_event to fill). Field paths point into the store and stay
+ * valid for the run; values until the next record. */
+int tpl_build_event(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end,
+                    field_vec *fields, tpl_model_buf *mb, ps_event *ev);
+
 typedef struct tpl_stats {
     unsigned classes;       /* distinct template definitions */
-    unsigned variants;      /* compiled (template, value classes) pairs */
+    unsigned variants;      /* compiled (template, value classes, output) */
     unsigned unsupported;   /* variants left to the slow lane */
     size_t bytes;           /* memory held */
 } tpl_stats;

@@ -178,8 +178,11 @@ static inline int plain_octet(uint64_t q, text_escape esc)
 }
 
 #ifdef __SSE2__
-/* Eight units at a time (SSE2 is part of x86-64): returns how many leading
- * units were plain and copied as ASCII bytes to *o. */
+/* Eight units at a time (SSE2 is part of x86-64): converts the leading run
+ * of printable ASCII to *o, escaping the few characters the format escapes
+ * on the way (backslashes fill Windows paths: breaking out of the vector
+ * loop for each would cost more than the rest of the string). Returns how
+ * many units it consumed. */
 static inline size_t plain_run_sse2(const uint8_t *src, size_t nunits, char **o,
                                     text_escape esc)
 {
@@ -188,32 +191,49 @@ static inline size_t plain_run_sse2(const uint8_t *src, size_t nunits, char **o,
     for (; i + 8 <= nunits; i += 8) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i));
         __m128i ascii = _mm_cmpeq_epi16(_mm_and_si128(v, _mm_set1_epi16((short)0xFF80)), zero);
-        __m128i bad = _mm_or_si128(_mm_cmplt_epi16(v, _mm_set1_epi16(0x20)),
+        __m128i ctl = _mm_or_si128(_mm_cmplt_epi16(v, _mm_set1_epi16(0x20)),
                                    _mm_cmpeq_epi16(v, _mm_set1_epi16(0x7F)));
-        if (esc == ESC_JSON) {
-            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('"')));
-            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('\\')));
-        } else if (esc != ESC_NONE) {
-            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('&')));
-            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('<')));
-            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('>')));
-            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('"')));
-            bad = _mm_or_si128(bad, _mm_cmpeq_epi16(v, _mm_set1_epi16('\'')));
-        }
-        if (_mm_movemask_epi8(_mm_andnot_si128(bad, ascii)) != 0xFFFF)
+        if (_mm_movemask_epi8(_mm_andnot_si128(ctl, ascii)) != 0xFFFF)
             break;
-        _mm_storel_epi64((__m128i *)(void *)*o, _mm_packus_epi16(v, v));
-        *o += 8;
+        __m128i special = zero;
+        if (esc == ESC_JSON) {
+            special = _mm_or_si128(_mm_cmpeq_epi16(v, _mm_set1_epi16('"')),
+                                   _mm_cmpeq_epi16(v, _mm_set1_epi16('\\')));
+        } else if (esc != ESC_NONE) {
+            special = _mm_or_si128(_mm_cmpeq_epi16(v, _mm_set1_epi16('&')),
+                                   _mm_cmpeq_epi16(v, _mm_set1_epi16('<')));
+            special = _mm_or_si128(special, _mm_cmpeq_epi16(v, _mm_set1_epi16('>')));
+            special = _mm_or_si128(special, _mm_cmpeq_epi16(v, _mm_set1_epi16('"')));
+            special = _mm_or_si128(special, _mm_cmpeq_epi16(v, _mm_set1_epi16('\'')));
+        }
+        __m128i bytes = _mm_packus_epi16(v, v);
+        if (!_mm_movemask_epi8(special)) {
+            _mm_storel_epi64((__m128i *)(void *)*o, bytes);
+            *o += 8;
+            continue;
+        }
+        char b8[16];
+        _mm_storeu_si128((__m128i *)(void *)b8, bytes);
+        for (int k = 0; k < 8; k++)
+            *o = put_escaped(*o, (unsigned char)b8[k], esc);
     }
     return i;
 }
 #endif
 
-void put_utf16(ps_buf *b, const uint8_t *src, size_t nunits, text_escape esc,
-               int stop_at_nul)
+size_t utf16_unit_out_len(uint32_t u, text_escape esc)
+{
+    char tmp[8];
+    if (plain_ascii(u, esc))
+        return 1;
+    return (size_t)(put_escaped(tmp, u >= 0xD800 && u <= 0xDFFF ? 0xFFFD : u, esc) - tmp);
+}
+
+size_t put_utf16(ps_buf *b, const uint8_t *src, size_t nunits, text_escape esc,
+                 int stop_at_nul)
 {
     if (ps_buf_reserve(b, nunits * 8) != 0)
-        return;
+        return nunits;
     char *o = b->data + b->len;
     size_t i = 0;
     while (i < nunits) {
@@ -244,6 +264,7 @@ void put_utf16(ps_buf *b, const uint8_t *src, size_t nunits, text_escape esc,
         o = put_escaped(o, next_cp(src, nunits, &i), esc);
     }
     b->len = (size_t)(o - b->data);
+    return i;
 }
 
 /* Length of the UTF-8 sequence starting with byte c, 0 if invalid lead. */

@@ -21,9 +21,13 @@ typedef enum text_escape {
 size_t utf16_to_utf8(char *dst, const uint8_t *src, size_t nunits);
 
 /* Append UTF-16LE text escaped for `esc`. With `stop_at_nul`, text ends at
- * the first NUL unit (string values written with a terminator). */
-void put_utf16(ps_buf *b, const uint8_t *src, size_t nunits, text_escape esc,
-               int stop_at_nul);
+ * the first NUL unit (string values written with a terminator). Returns the
+ * number of units consumed (where it stopped). */
+size_t put_utf16(ps_buf *b, const uint8_t *src, size_t nunits, text_escape esc,
+                 int stop_at_nul);
+
+/* Bytes put_utf16 writes for the single BMP unit u. */
+size_t utf16_unit_out_len(uint32_t u, text_escape esc);
 
 /* Append UTF-8 text escaped for `esc`. */
 void put_utf8(ps_buf *b, const char *s, size_t n, text_escape esc);

@@ -11,34 +11,35 @@ const value_style STYLE_JSON = {.guid_braces = 0, .time_digits = 6, .trim = 1};
 const value_style STYLE_XML = {.guid_braces = 1, .time_digits = 7, .trim = 0};
 
 /* Unicode White_Space code points (all in the BMP). */
-static int is_space16(uint32_t u)
+static inline int is_space16(uint32_t u)
 {
+    if (u - 0x21 < 0x5E) /* printable ASCII: the common answer first */
+        return 0;
     return (u >= 0x09 && u <= 0x0D) || u == 0x20 || u == 0x85 || u == 0xA0 || u == 0x1680 ||
            (u >= 0x2000 && u <= 0x200A) || u == 0x2028 || u == 0x2029 || u == 0x202F ||
            u == 0x205F || u == 0x3000;
 }
 
-/* A UTF-16 string value: up to its first NUL, optionally trimmed. */
+/* A UTF-16 string value: up to its first NUL, optionally trimmed. The
+ * conversion itself finds the NUL; trailing white space (rare) is taken
+ * back off the output afterwards, so the common string is read once. */
 static void put_string16(ps_buf *b, const uint8_t *p, uint32_t size, text_escape esc, int trim)
 {
     size_t n = size / 2, start = 0;
-    for (size_t i = 0; i < n; i++)
-        if (rd16(p + 2 * i) == 0) {
-            n = i;
-            break;
-        }
-    if (trim) {
+    if (trim)
         while (start < n && is_space16(rd16(p + 2 * start)))
             start++;
-        while (n > start && is_space16(rd16(p + 2 * (n - 1))))
-            n--;
-    }
-    put_utf16(b, p + 2 * start, n - start, esc, 0);
+    size_t end = start + put_utf16(b, p + 2 * start, n - start, esc, 1);
+    if (trim && !b->failed)
+        while (end > start && is_space16(rd16(p + 2 * (end - 1)))) {
+            b->len -= utf16_unit_out_len(rd16(p + 2 * (end - 1)), esc);
+            end--;
+        }
 }
 
 static const char HEX_UPPER[] = "0123456789ABCDEF";
 
-static int well_sized(const bx_value *v)
+static inline int well_sized(const bx_value *v)
 {
     uint32_t want = bx_fixed_size(v->type);
     if (want)
@@ -63,16 +64,43 @@ ps_kind value_kind(const bx_value *v)
     return PS_KIND_STRING;
 }
 
-/* Digits are written into a small stack buffer, then appended once. */
+/* "00".."99": digits are produced two at a time. */
+static const char DIGIT_PAIRS[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+static inline unsigned decimal_len(uint64_t x)
+{
+    unsigned n = 1;
+    while (x >= 10000) {
+        x /= 10000;
+        n += 4;
+    }
+    return n + (x >= 10) + (x >= 100) + (x >= 1000);
+}
+
+/* Writes exactly n digits of x ending at o + n. */
+static inline void write_digits(char *o, uint64_t x, unsigned n)
+{
+    char *e = o + n;
+    while (n >= 2) {
+        e -= 2;
+        memcpy(e, DIGIT_PAIRS + 2 * (x % 100), 2);
+        x /= 100;
+        n -= 2;
+    }
+    if (n)
+        *--e = (char)('0' + x % 10);
+}
+
 static void put_u64(ps_buf *b, uint64_t x)
 {
-    char tmp[24];
-    int i = 24;
-    do {
-        tmp[--i] = (char)('0' + x % 10);
-        x /= 10;
-    } while (x);
-    ps_buf_add(b, tmp + i, (size_t)(24 - i));
+    if (ps_buf_reserve(b, 20) != 0)
+        return;
+    unsigned n = decimal_len(x);
+    write_digits(b->data + b->len, x, n);
+    b->len += n;
 }
 
 static void put_i64(ps_buf *b, int64_t x)
@@ -87,15 +115,15 @@ static void put_i64(ps_buf *b, int64_t x)
 
 static void put_hex_lower(ps_buf *b, uint64_t x)
 {
-    char tmp[20];
-    int i = 20;
-    do {
-        tmp[--i] = "0123456789abcdef"[x & 15];
-        x >>= 4;
-    } while (x);
-    tmp[--i] = 'x';
-    tmp[--i] = '0';
-    ps_buf_add(b, tmp + i, (size_t)(20 - i));
+    if (ps_buf_reserve(b, 18) != 0)
+        return;
+    unsigned n = x ? (unsigned)(67 - __builtin_clzll(x)) / 4 : 1; /* nibbles */
+    char *o = b->data + b->len;
+    o[0] = '0';
+    o[1] = 'x';
+    for (unsigned i = n; i > 0; i--, x >>= 4)
+        o[1 + i] = "0123456789abcdef"[x & 15];
+    b->len += n + 2;
 }
 
 static void put_hex_bytes(ps_buf *b, const uint8_t *p, uint32_t n)
@@ -170,10 +198,9 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-static void put_digits(char *o, uint64_t x, int n)
+static inline void put_digits(char *o, uint64_t x, int n)
 {
-    for (int i = n - 1; i >= 0; i--, x /= 10)
-        o[i] = (char)('0' + x % 10);
+    write_digits(o, x, (unsigned)n);
 }
 
 /* YYYY-MM-DDTHH:MM:SS[.fraction]Z; `frac7` is in 100 ns units. */
@@ -268,6 +295,32 @@ static void put_array(ps_buf *b, const bx_value *v, text_escape esc, const value
     }
     if (items != stack_items)
         free(items);
+}
+
+void put_json_scalar(ps_buf *b, const bx_value *v)
+{
+    const uint8_t *p = v->data;
+    /* The common types first, without the general dispatch. */
+    switch (v->type) {
+    case BX_T_STRING:
+        ps_buf_addc(b, '"');
+        put_string16(b, p, v->size, ESC_JSON, STYLE_JSON.trim);
+        ps_buf_addc(b, '"');
+        return;
+    case BX_T_UINT8: if (v->size == 1) { put_u64(b, p[0]); return; } break;
+    case BX_T_UINT16: if (v->size == 2) { put_u64(b, rd16(p)); return; } break;
+    case BX_T_UINT32: if (v->size == 4) { put_u64(b, rd32(p)); return; } break;
+    case BX_T_UINT64: if (v->size == 8) { put_u64(b, rd64(p)); return; } break;
+    default: break;
+    }
+    ps_kind kind = value_kind(v);
+    if (kind == PS_KIND_INT || kind == PS_KIND_BOOL) {
+        put_value(b, v, ESC_NONE, &STYLE_JSON);
+        return;
+    }
+    ps_buf_addc(b, '"');
+    put_value(b, v, ESC_JSON, &STYLE_JSON);
+    ps_buf_addc(b, '"');
 }
 
 void put_value(ps_buf *b, const bx_value *v, text_escape esc, const value_style *st)

@@ -21,6 +21,10 @@ extern const value_style STYLE_XML;
 /* Append the text of a value. */
 void put_value(ps_buf *b, const bx_value *v, text_escape esc, const value_style *st);
 
+/* A whole JSON scalar for a non-NULL value: a bare integer or boolean, or a
+ * quoted string (what render_json writes for a lone value). */
+void put_json_scalar(ps_buf *b, const bx_value *v);
+
 /* How the value prints in JSON (bare number/bool, string or null). */
 ps_kind value_kind(const bx_value *v);
 

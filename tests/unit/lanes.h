@@ -18,11 +18,14 @@
 
 typedef struct lanes {
     ps_buf fast, slow, other;
-    field_vec fields;
+    field_vec fields, fast_fields;
+    tpl_model_buf model;
+    chunk_decoder *d;
     ps_arena *arena;           /* the decoder's record arena */
     unsigned records;          /* decodable records */
     unsigned fast_compact;     /* of which the fast lane rendered, compact */
     unsigned fast_pretty;      /* ... and indented */
+    unsigned fast_model;       /* ... and as an event model */
     unsigned mismatches;
     char first_mismatch[160];  /* "record N (compact|indented)" */
 } lanes;
@@ -34,6 +37,7 @@ static inline void lanes_init(lanes *l, chunk_decoder *d)
     ps_buf_init(&l->slow);
     ps_buf_init(&l->other);
     l->arena = &d->record_arena;
+    l->d = d;
 }
 
 static inline void lanes_free(lanes *l)
@@ -42,6 +46,31 @@ static inline void lanes_free(lanes *l)
     ps_buf_free(&l->slow);
     ps_buf_free(&l->other);
     free(l->fields.items);
+    free(l->fast_fields.items);
+    tpl_model_buf_free(&l->model);
+}
+
+static inline int same_str(const char *a, uint32_t alen, const char *b, uint32_t blen)
+{
+    return alen == blen && !memcmp(a, b, alen) && !a[alen] && !b[blen];
+}
+
+/* The fast event model against build_event's, field by field. */
+static inline int same_events(const ps_event *a, const ps_event *b)
+{
+    if (a->nfields != b->nfields || a->event_id != b->event_id ||
+        a->record_id != b->record_id || a->time_filetime != b->time_filetime ||
+        strcmp(a->channel, b->channel) || strcmp(a->computer, b->computer) ||
+        strcmp(a->provider, b->provider))
+        return 0;
+    for (uint32_t i = 0; i < a->nfields; i++) {
+        const ps_field *x = &a->fields[i], *y = &b->fields[i];
+        if (x->kind != y->kind || !same_str(x->path, x->path_len, y->path, y->path_len) ||
+            !same_str(x->name, x->name_len, y->name, y->name_len) ||
+            !same_str(x->value, x->value_len, y->value, y->value_len))
+            return 0;
+    }
+    return 1;
 }
 
 static inline void lanes_mismatch(lanes *l, const record_info *ri, const char *how)
@@ -59,9 +88,13 @@ static inline int lanes_on_record(void *ctx, const record_info *ri, record_src *
     int compact = record_json_fast(rec, &l->fast, 0);
     size_t split = l->fast.len;
     int pretty = record_json_fast(rec, &l->fast, 1);
+    ps_event fast_ev = {.time_filetime = ri->written};
+    int model = l->d->templates && tpl_build_event(l->d->templates, &l->d->bx, rec->start,
+                                                   rec->end, &l->fast_fields, &l->model,
+                                                   &fast_ev);
     const bx_node *roots = record_tree(rec);
     if (!roots) {
-        if (compact || pretty)
+        if (compact || pretty || model)
             lanes_mismatch(l, ri, "fast lane rendered an undecodable record");
         return 0;
     }
@@ -84,8 +117,14 @@ static inline int lanes_on_record(void *ctx, const record_info *ri, record_src *
     }
     ps_buf_reset(&l->other);
     render_xml(&l->other, roots);
-    ps_event ev = {0};
-    build_event(&ev, &l->fields, roots, l->arena);
+    ps_event ev = {.time_filetime = ri->written};
+    if (build_event(&ev, &l->fields, roots, l->arena) == 0 && model) {
+        l->fast_model++;
+        if (!same_events(&fast_ev, &ev))
+            lanes_mismatch(l, ri, "event model");
+    } else if (model) {
+        lanes_mismatch(l, ri, "fast event model of a record too large for the model");
+    }
     return 0;
 }
 

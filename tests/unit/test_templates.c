@@ -184,11 +184,12 @@ static void test_regular_records_take_the_fast_lane(void **state)
     assert_int_equal(r.l.records, 16);
     assert_int_equal(r.l.fast_compact, 16);
     assert_int_equal(r.l.fast_pretty, 16);
+    assert_int_equal(r.l.fast_model, 16);
     assert_int_equal(r.stats.classes, 2);
     /* Two optional attributes NULL or not, and nested data with a NULL or a
      * string in its last slot: each combination is its own variant, in
      * compact and in indented form. */
-    assert_true(r.stats.variants >= 8);
+    assert_true(r.stats.variants >= 12);
     assert_int_equal(r.stats.unsupported, 0);
     result_free(&r);
 
@@ -228,7 +229,7 @@ static void test_compiled_once_across_chunks(void **state)
     check_writer(w, &r);
     assert_int_equal(r.l.fast_compact, 12);
     assert_int_equal(r.stats.classes, 2);
-    assert_int_equal(r.stats.variants, 4); /* 2 templates x compact/indented */
+    assert_int_equal(r.stats.variants, 6); /* 2 templates x compact/indented/model */
     result_free(&r);
     eg_writer_free(w);
 }
@@ -253,6 +254,7 @@ static void check_one_fallback(eg_writer *w, const eg_template *sys, const eg_fr
     assert_int_equal(r.l.records, 3);
     assert_int_equal(r.l.fast_compact, 2);
     assert_int_equal(r.l.fast_pretty, 2);
+    assert_int_equal(r.l.fast_model, 2);
     result_free(&r);
     ps_buf out;
     const char *text = dump_image(w, &out, PS_FORMAT_JSONL);
@@ -359,6 +361,7 @@ static void test_nested_element_inside_eventdata_is_fast(void **state)
     check_writer(w, &r);
     assert_int_equal(r.l.fast_compact, 3);
     assert_int_equal(r.l.fast_pretty, 3);
+    assert_int_equal(r.l.fast_model, 3);
     result_free(&r);
     ps_buf out;
     const char *text = dump_image(w, &out, PS_FORMAT_JSONL);
@@ -439,6 +442,7 @@ static void check_tree(const char *dir, unsigned *files, result *all)
         all->l.records += r.l.records;
         all->l.fast_compact += r.l.fast_compact;
         all->l.fast_pretty += r.l.fast_pretty;
+        all->l.fast_model += r.l.fast_model;
         result_free(&r);
         free(img);
         (*files)++;
@@ -464,6 +468,7 @@ static void test_shared_corpus_lanes_agree(void **state)
             all.l.records ? 100.0 * all.l.fast_compact / all.l.records : 0.0);
     assert_true(files > 0);
     assert_int_equal(all.l.fast_compact, all.l.fast_pretty);
+    assert_int_equal(all.l.fast_compact, all.l.fast_model);
     /* Most real records are one template instance of a regular shape. */
     assert_true(all.l.fast_compact * 10 >= all.l.records * 9);
 }
