@@ -61,18 +61,25 @@ struct tpl_store {
     tpl_class *buckets[CLASS_BUCKETS];
     uint8_t slot_class[256];     /* bx_slot_class by value type */
     tpl_stats stats;
+    atomic_int full;             /* the arena refused: compile nothing more */
 };
 
 tpl_store *tpl_store_new(void)
+{
+    return tpl_store_new_capped(STORE_LIMIT);
+}
+
+tpl_store *tpl_store_new_capped(size_t limit)
 {
     tpl_store *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
     pthread_mutex_init(&st->lock, NULL);
-    ps_arena_init(&st->arena, 256 * 1024, STORE_LIMIT);
+    ps_arena_init(&st->arena, 64 * 1024, limit);
     ps_arena_init(&st->tmp, 64 * 1024, BX_ARENA_LIMIT);
     for (unsigned t = 0; t < 256; t++)
         st->slot_class[t] = bx_slot_class((uint8_t)t);
+    atomic_init(&st->full, 0);
     return st;
 }
 
@@ -245,10 +252,14 @@ static tpl_class *class_of(tpl_store *st, bx_template *t)
     tpl_class *cls = *bucket;
     while (cls && (cls->hash != hash || !tree_equal(cls->root, t->root)))
         cls = cls->next;
-    if (!cls && (cls = class_new(st, t->root, hash)) != NULL) {
-        cls->next = *bucket;
-        *bucket = cls;
-        st->stats.classes++;
+    if (!cls && !atomic_load_explicit(&st->full, memory_order_relaxed)) {
+        if ((cls = class_new(st, t->root, hash)) != NULL) {
+            cls->next = *bucket;
+            *bucket = cls;
+            st->stats.classes++;
+        } else {
+            atomic_store_explicit(&st->full, 1, memory_order_relaxed);
+        }
     }
     pthread_mutex_unlock(&st->lock);
     t->compiled = cls;
@@ -346,17 +357,24 @@ static const void *program_for(tpl_store *st, tpl_class *cls, const bx_instance 
     tpl_variant *v = find_variant(head, sig, words, key);
     if (v)
         return v->prog;
-    if (atomic_load_explicit(&cls->nvariants, memory_order_relaxed) >= MAX_VARIANTS)
+    if (atomic_load_explicit(&cls->nvariants, memory_order_relaxed) >= MAX_VARIANTS ||
+        atomic_load_explicit(&st->full, memory_order_relaxed))
         return NULL;
     pthread_mutex_lock(&st->lock);
     /* Another worker may have compiled it meanwhile. */
     head = atomic_load_explicit(&cls->variants, memory_order_relaxed);
     v = find_variant(head, sig, words, key);
     if (!v && atomic_load_explicit(&cls->nvariants, memory_order_relaxed) < MAX_VARIANTS &&
-        (v = compile_variant(st, cls, sig, key)) != NULL) {
-        v->next = head;
-        atomic_store_explicit(&cls->variants, v, memory_order_release);
-        atomic_fetch_add_explicit(&cls->nvariants, 1, memory_order_relaxed);
+        !atomic_load_explicit(&st->full, memory_order_relaxed)) {
+        if ((v = compile_variant(st, cls, sig, key)) != NULL) {
+            v->next = head;
+            atomic_store_explicit(&cls->variants, v, memory_order_release);
+            atomic_fetch_add_explicit(&cls->nvariants, 1, memory_order_relaxed);
+        } else {
+            /* Full: from now on records of new shapes take the slow lane
+             * without queueing for the lock. */
+            atomic_store_explicit(&st->full, 1, memory_order_relaxed);
+        }
     }
     pthread_mutex_unlock(&st->lock);
     return v ? v->prog : NULL;

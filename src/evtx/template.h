@@ -32,8 +32,11 @@
 
 typedef struct tpl_store tpl_store;
 
-/* NULL when out of memory. */
+/* NULL when out of memory. The store holds at most 16 MiB (capped: at most
+ * `limit` bytes); past that, records of shapes not yet compiled take the
+ * slow lane. */
 tpl_store *tpl_store_new(void);
+tpl_store *tpl_store_new_capped(size_t limit);
 void tpl_store_free(tpl_store *st);
 
 /* Render the record whose BinXML is [start, end) of chunk `c` as JSON

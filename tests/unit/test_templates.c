@@ -405,6 +405,51 @@ static void test_template_less_and_damaged_fall_back(void **state)
     eg_writer_free(w);
 }
 
+/* Many distinct templates into a small store: once it is full, the rest
+ * take the slow lane, and every record still renders the same. */
+static void test_full_store_falls_back(void **state)
+{
+    (void)state;
+    eg_writer *w = eg_writer_new();
+    const eg_template *sys = system_template(w, NULL);
+    for (unsigned i = 0; i < 60; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "Field%u", i);
+        const char *names[] = {name};
+        static const uint8_t types[] = {EG_T_UINT32};
+        const eg_template *data = data_template(w, NULL, names, types, 1);
+        eg_value dv[1] = {eg_val_u32(w, i)};
+        eg_fragment nested = {.tmpl = data, .values = dv, .nvalues = 1};
+        eg_value v[11];
+        system_values(w, v, i + 1, 0, 0, &nested);
+        assert_int_equal(eg_add_record(w, i + 1, FT, sys, v, 11, NULL), PS_OK);
+    }
+    const uint8_t *img;
+    size_t len;
+    assert_int_equal(eg_writer_image(w, NULL, &img, &len), PS_OK);
+    chunk_decoder dec;
+    chunk_decoder_init(&dec, 0, NULL, NULL);
+    dec.templates = tpl_store_new_capped(48 * 1024);
+    lanes l;
+    lanes_init(&l, &dec);
+    for (size_t off = EG_FILE_HEADER_SIZE; off + EG_CHUNK_HEADER_SIZE <= len; off += EG_CHUNK_SIZE) {
+        chunk_result res;
+        size_t n = len - off < EG_CHUNK_SIZE ? len - off : EG_CHUNK_SIZE;
+        chunk_decode(&dec, img + off, (uint32_t)n, off, lanes_on_record, &l, &res);
+    }
+    tpl_stats st;
+    tpl_store_stats(dec.templates, &st);
+    if (l.mismatches)
+        fail_msg("fast and slow lanes differ at %s", l.first_mismatch);
+    assert_int_equal(l.records, 60);
+    assert_true(l.fast_compact > 0 && l.fast_compact < 60); /* some fast, then full */
+    assert_true(st.bytes <= 48 * 1024);
+    lanes_free(&l);
+    tpl_store_free(dec.templates);
+    chunk_decoder_free(&dec);
+    eg_writer_free(w);
+}
+
 /* ------------------------------------------------------ the shared corpus */
 
 static void check_tree(const char *dir, unsigned *files, result *all)
@@ -484,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_nested_data_inside_eventdata_falls_back),
         cmocka_unit_test(test_nested_element_inside_eventdata_is_fast),
         cmocka_unit_test(test_template_less_and_damaged_fall_back),
+        cmocka_unit_test(test_full_store_falls_back),
         cmocka_unit_test(test_shared_corpus_lanes_agree),
     };
     return cmocka_run_group_tests_name("templates", tests, NULL, NULL);
