@@ -110,6 +110,13 @@ int record_json_fast(record_src *rec, ps_buf *out, int pretty)
     return tpl_render_json(rec->d->templates, &rec->d->bx, rec->start, rec->end, pretty, out);
 }
 
+int record_xml_fast(record_src *rec, ps_buf *out)
+{
+    if (!rec->d->templates)
+        return 0;
+    return tpl_render_xml(rec->d->templates, &rec->d->bx, rec->start, rec->end, out);
+}
+
 static void check_header(chunk_decoder *d, const uint8_t *data, uint32_t free_space)
 {
     uint32_t crc = evtx_crc32(0, data, 120);

@@ -56,6 +56,8 @@ const bx_node *record_tree(record_src *rec);
  * lane), appended to `out`: 1 if written, 0 if it needs record_tree and
  * render_json (also when the decoder has no template store). */
 int record_json_fast(record_src *rec, ps_buf *out, int pretty);
+/* The same as XML (else record_tree and render_xml). */
+int record_xml_fast(record_src *rec, ps_buf *out);
 
 typedef struct chunk_result {
     uint64_t records;

@@ -404,8 +404,8 @@ static int add_span(worker *w, uint64_t id, size_t start, size_t end)
     return 0;
 }
 
-/* Render one record in the run's format: JSON through the compiled
- * templates when the record allows, else (and for XML) from its tree.
+/* Render one record in the run's format: through the compiled templates
+ * when the record allows, else from its tree.
  * Returns 0 when nothing of the record could be decoded. */
 static int render_record(worker *w, record_src *rec)
 {
@@ -417,7 +417,9 @@ static int render_record(worker *w, record_src *rec)
         /* An item of one JSON array, with its separator; the writer drops
          * the separator of the very first item. */
         ps_buf_lit(out, ",\n");
-    if (format == PS_FORMAT_XML || !record_json_fast(rec, out, pretty)) {
+    int fast = format == PS_FORMAT_XML ? record_xml_fast(rec, out)
+                                       : record_json_fast(rec, out, pretty);
+    if (!fast) {
         const bx_node *roots = record_tree(rec);
         if (!roots) {
             out->len = start;
@@ -676,8 +678,7 @@ static int run_all(run *r, const char *const *paths, size_t npaths, ps_evtx_stat
     pthread_cond_init(&r->turn, NULL);
     int status = expand_inputs(r, paths, npaths);
     /* Without a store every record takes the slow lane: slower, same output. */
-    if (!r->dump || r->format != PS_FORMAT_XML)
-        r->templates = tpl_store_new();
+    r->templates = tpl_store_new();
     unsigned n = ps_evtx_threads(r->opt->threads);
     worker *ws = calloc(n, sizeof *ws);
     pthread_t *tids = calloc(n, sizeof *tids);

@@ -74,8 +74,11 @@ void render_json(ps_buf *out, const bx_node *roots, int pretty, ps_arena *arena)
  *   JOP_STRPART  part of a JSON string (the quotes are literal text);
  *   JOP_SPLICE   the members of the nested BinXML in the slot (splices[aux]);
  *   JOP_END      nothing: the final literal run.
+ * The same form serves compiled XML (xml_compile), whose holes are values
+ * escaped for an attribute (JOP_XML_ATTR) or element content (JOP_XML_TEXT)
+ * and nested fragments (JOP_SPLICE, at indentation splices[aux].level). 
  * Keys are hashed with json_key_hash so collisions are cheap to rule out. */
-enum json_op_kind { JOP_END, JOP_SCALAR, JOP_STRPART, JOP_SPLICE };
+enum json_op_kind { JOP_END, JOP_SCALAR, JOP_STRPART, JOP_SPLICE, JOP_XML_ATTR, JOP_XML_TEXT };
 
 typedef struct json_op {
     uint32_t lit;
@@ -130,6 +133,12 @@ int json_compile(const bx_node *roots, int pretty, int level, int members, ps_ar
 
 /* XML as Windows renders it, indented by two spaces. */
 void render_xml(ps_buf *out, const bx_node *roots);
+
+/* Compile a symbolically expanded tree into XML text with holes, indented
+ * from `level` (a nested fragment is compiled for the level it is spliced
+ * at). Allocates from `dest`; returns 0, or -1 with *why. */
+int xml_compile(const bx_node *roots, int level, ps_arena *tmp, ps_arena *dest,
+                json_program *out, const char **why);
 
 /* The event model: fields appended to `fields` (a growable array owned by
  * the caller), strings in `arena`. Fills ev->fields/nfields and the quick

@@ -29,8 +29,6 @@ static void put_name(ps_buf *b, const bx_name *n)
     put_utf8(b, n->s, n->len, ESC_XML_ATTR);
 }
 
-static void xml_element(ps_buf *b, const bx_node *el, int level);
-
 static void xml_pi(ps_buf *b, const bx_node *pi, int level)
 {
     indent(b, level);
@@ -43,8 +41,75 @@ static void xml_pi(ps_buf *b, const bx_node *pi, int level)
     ps_buf_lit(b, "?>\n");
 }
 
-static void xml_element(ps_buf *b, const bx_node *el, int level)
+/* Compiling (xml_compile): the literal text goes to `out`, each hole closes
+ * the literal run before it, as in the JSON recorder. */
+typedef struct xml_out {
+    ps_buf *b;
+    ps_arena *tmp;           /* compiling only: */
+    json_op *ops;
+    uint32_t nops, capops;
+    json_splice *splices;
+    uint32_t nsplices, capsplices;
+    size_t lit_mark;
+    const char *why;
+} xml_out;
+
+static void *grow(xml_out *x, void *items, uint32_t *cap, uint32_t len, size_t size)
 {
+    if (len < *cap)
+        return items;
+    uint32_t ncap = *cap ? *cap * 2 : 32;
+    void *n = ps_arena_alloc(x->tmp, ncap * size);
+    if (!n) {
+        x->why = "out of memory";
+        return NULL;
+    }
+    if (len)
+        memcpy(n, items, len * size);
+    *cap = ncap;
+    return n;
+}
+
+static void rec_op(xml_out *x, uint16_t kind, uint16_t slot, uint32_t aux)
+{
+    json_op *ops = grow(x, x->ops, &x->capops, x->nops, sizeof *ops);
+    if (!ops)
+        return;
+    x->ops = ops;
+    x->ops[x->nops++] = (json_op){(uint32_t)(x->b->len - x->lit_mark), kind, slot, aux};
+    x->lit_mark = x->b->len;
+}
+
+/* put_parts, with holes recorded when compiling. */
+static void put_text(xml_out *x, const bx_node *parts, int single, text_escape esc)
+{
+    for (const bx_node *n = parts; n; n = single ? NULL : n->next) {
+        if (n->hole == BX_HOLE_VALUE)
+            rec_op(x, esc == ESC_XML_ATTR ? JOP_XML_ATTR : JOP_XML_TEXT, n->index, 0);
+        else
+            put_part(x->b, n, esc, &STYLE_XML);
+    }
+}
+
+static void xml_element(xml_out *x, const bx_node *el, int level);
+
+static void xml_splice(xml_out *x, const bx_node *hole, int level)
+{
+    json_splice *sp = grow(x, x->splices, &x->capsplices, x->nsplices, sizeof *sp);
+    if (!sp)
+        return;
+    x->splices = sp;
+    x->splices[x->nsplices] = (json_splice){.level = (uint32_t)level};
+    rec_op(x, JOP_SPLICE, hole->index, x->nsplices++);
+}
+
+static void xml_element(xml_out *x, const bx_node *el, int level)
+{
+    ps_buf *b = x->b;
+    if (el->hole == BX_HOLE_SPLICE) {
+        xml_splice(x, el, level);
+        return;
+    }
     indent(b, level);
     ps_buf_addc(b, '<');
     put_name(b, el->name);
@@ -52,7 +117,7 @@ static void xml_element(ps_buf *b, const bx_node *el, int level)
         ps_buf_addc(b, ' ');
         put_name(b, a->name);
         ps_buf_lit(b, "=\"");
-        put_parts(b, a->children, ESC_XML_ATTR, &STYLE_XML);
+        put_text(x, a->children, 0, ESC_XML_ATTR);
         ps_buf_addc(b, '"');
     }
     if (!el->children) {
@@ -61,19 +126,17 @@ static void xml_element(ps_buf *b, const bx_node *el, int level)
     }
     ps_buf_addc(b, '>');
     if (!has_child_elements(el)) {
-        put_parts(b, el->children, ESC_XML_TEXT, &STYLE_XML);
+        put_text(x, el->children, 0, ESC_XML_TEXT);
     } else {
         ps_buf_addc(b, '\n');
         for (const bx_node *c = el->children; c; c = c->next) {
             if (c->kind == BX_ELEM) {
-                xml_element(b, c, level + 1);
+                xml_element(x, c, level + 1);
             } else if (c->kind == BX_PI) {
                 xml_pi(b, c, level + 1);
             } else {
-                const bx_node one = {.kind = c->kind, .name = c->name, .data = c->data,
-                                     .size = c->size, .index = c->index, .type = c->type};
                 indent(b, level + 1);
-                put_parts(b, &one, ESC_XML_TEXT, &STYLE_XML);
+                put_text(x, c, 1, ESC_XML_TEXT);
                 ps_buf_addc(b, '\n');
             }
         }
@@ -84,12 +147,47 @@ static void xml_element(ps_buf *b, const bx_node *el, int level)
     ps_buf_lit(b, ">\n");
 }
 
-void render_xml(ps_buf *out, const bx_node *roots)
+static void xml_roots(xml_out *x, const bx_node *roots, int level)
 {
     for (const bx_node *n = roots; n; n = n->next) {
         if (n->kind == BX_ELEM)
-            xml_element(out, n, 0);
+            xml_element(x, n, level);
         else if (n->kind == BX_PI)
-            xml_pi(out, n, 0);
+            xml_pi(x->b, n, level);
     }
+}
+
+void render_xml(ps_buf *out, const bx_node *roots)
+{
+    xml_out x = {.b = out};
+    xml_roots(&x, roots, 0);
+}
+
+int xml_compile(const bx_node *roots, int level, ps_arena *tmp, ps_arena *dest,
+                json_program *out, const char **why)
+{
+    ps_buf lits;
+    ps_buf_init(&lits);
+    xml_out x = {.b = &lits, .tmp = tmp};
+    xml_roots(&x, roots, level);
+    rec_op(&x, JOP_END, 0, 0);
+    if (lits.failed)
+        x.why = "out of memory";
+    memset(out, 0, sizeof *out);
+    if (!x.why) {
+        out->ops = arena_dup(dest, x.ops, x.nops * sizeof *x.ops);
+        out->nops = x.nops;
+        out->lits = arena_dup(dest, lits.data, lits.len);
+        out->splices = arena_dup(dest, x.splices, x.nsplices * sizeof *x.splices);
+        out->nsplices = x.nsplices;
+        out->top_keys = arena_dup(dest, NULL, 0);
+        if (!out->ops || !out->lits || !out->splices || !out->top_keys)
+            x.why = "out of memory";
+    }
+    ps_buf_free(&lits);
+    if (x.why) {
+        *why = x.why;
+        return -1;
+    }
+    return 0;
 }

@@ -22,13 +22,13 @@
 
 /* What a variant renders, and where (nested fragments are compiled for the
  * place they are spliced into). */
-enum { OUT_JSON, OUT_MODEL };
+enum { OUT_JSON, OUT_MODEL, OUT_XML };
 
 typedef struct variant_key {
-    uint8_t out;                 /* OUT_JSON or OUT_MODEL */
+    uint8_t out;                 /* OUT_JSON, OUT_MODEL or OUT_XML */
     uint8_t members;             /* a nested fragment's members only */
     uint8_t pretty;              /* JSON: indented */
-    uint32_t level;              /* JSON: indentation; model: path depth */
+    uint32_t level;              /* JSON, XML: indentation; model: path depth */
     const char *prefix;          /* model: path of the enclosing object */
     uint32_t prefix_len;
 } variant_key;
@@ -318,7 +318,7 @@ static tpl_variant *compile_variant(tpl_store *st, tpl_class *cls, const uint64_
     uint32_t nslots = cls->nused ? (uint32_t)cls->used[cls->nused - 1] + 1 : 0;
     uint8_t *classes = nslots ? ps_arena_zalloc(&st->tmp, nslots) : NULL;
     const char *why = NULL;
-    json_program *json = key->out == OUT_JSON ? ps_arena_alloc(&st->arena, sizeof *json) : NULL;
+    json_program *json = key->out != OUT_MODEL ? ps_arena_alloc(&st->arena, sizeof *json) : NULL;
     model_program *model = key->out == OUT_MODEL ? ps_arena_alloc(&st->arena, sizeof *model)
                                                  : NULL;
     if ((!json && !model) || (nslots && !classes)) {
@@ -329,7 +329,9 @@ static tpl_variant *compile_variant(tpl_store *st, tpl_class *cls, const uint64_
         classes[cls->used[i]] = (uint8_t)(sig[i / 32] >> (2 * (i % 32)) & 3);
     bx_node *tree = bx_expand_symbolic(cls->root, classes, nslots, &st->tmp, &why);
     int rc = -1;
-    if (tree && json)
+    if (tree && key->out == OUT_XML)
+        rc = xml_compile(tree, (int)key->level, &st->tmp, &st->arena, json, &why);
+    else if (tree && json)
         rc = json_compile(tree, key->pretty, (int)key->level, key->members, &st->tmp,
                           &st->arena, json, &why);
     else if (tree)
@@ -386,9 +388,10 @@ typedef struct render_ctx {
     tpl_store *st;
     bx_chunk *c;
     size_t cost;
-    /* JSON */
+    /* JSON and XML */
     ps_buf *out;
     int pretty;
+    int xml;
     /* event model */
     field_vec *fields;
     tpl_model_buf *mb;
@@ -443,9 +446,15 @@ static int run_splice(render_ctx *r, const json_splice *sp, const bx_value *v, i
         return -1;
     variant_key key = {.out = OUT_JSON, .members = 1, .pretty = (uint8_t)r->pretty,
                        .level = r->pretty ? sp->level : 0};
+    if (r->xml)
+        key = (variant_key){.out = OUT_XML, .members = 1, .level = sp->level};
     bx_instance child;
     const json_program *prog = resolve(r, start, start + v->size, nest + 2, &key, &child);
-    if (!prog || keys_collide(prog->top_keys, prog->ntop_keys, sp->keys, sp->nkeys) ||
+    if (!prog)
+        return -1;
+    if (r->xml) /* elements in XML: nothing can collide */
+        return run(r, prog, &child, nest + 2);
+    if (keys_collide(prog->top_keys, prog->ntop_keys, sp->keys, sp->nkeys) ||
         (sp->in_container && prog->data_roots))
         return -1;
     if (sp->comma)
@@ -467,6 +476,8 @@ static int run(render_ctx *r, const json_program *prog, const bx_instance *in, i
         switch (op->kind) {
         case JOP_SCALAR: put_json_scalar(r->out, v); break;
         case JOP_STRPART: put_value(r->out, v, ESC_JSON, &STYLE_JSON); break;
+        case JOP_XML_ATTR: put_value(r->out, v, ESC_XML_ATTR, &STYLE_XML); break;
+        case JOP_XML_TEXT: put_value(r->out, v, ESC_XML_TEXT, &STYLE_XML); break;
         case JOP_SPLICE:
             if (run_splice(r, &prog->splices[op->aux], v, nest) != 0)
                 return -1;
@@ -476,13 +487,13 @@ static int run(render_ctx *r, const json_program *prog, const bx_instance *in, i
     }
 }
 
-int tpl_render_json(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end, int pretty,
-                    ps_buf *out)
+static int render_text(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end,
+                       ps_buf *out, int pretty, int xml)
 {
     size_t mark = out->len;
     int was_failed = out->failed;
-    render_ctx r = {.st = st, .c = c, .out = out, .pretty = pretty};
-    variant_key key = {.out = OUT_JSON, .pretty = (uint8_t)pretty};
+    render_ctx r = {.st = st, .c = c, .out = out, .pretty = pretty, .xml = xml};
+    variant_key key = {.out = xml ? OUT_XML : OUT_JSON, .pretty = (uint8_t)pretty};
     bx_instance in;
     const json_program *prog = resolve(&r, start, end, 0, &key, &in);
     if (prog && run(&r, prog, &in, 0) == 0 && !out->failed)
@@ -491,6 +502,17 @@ int tpl_render_json(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end, in
     out->len = mark;
     out->failed = was_failed;
     return 0;
+}
+
+int tpl_render_json(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end, int pretty,
+                    ps_buf *out)
+{
+    return render_text(st, c, start, end, out, pretty, 0);
+}
+
+int tpl_render_xml(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end, ps_buf *out)
+{
+    return render_text(st, c, start, end, out, 0, 1);
 }
 
 /* --- the event model ----------------------------------------------------------------- */

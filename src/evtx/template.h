@@ -1,5 +1,6 @@
 /*
- * Compiled templates: the fast lane of JSON rendering and of the event model.
+ * Compiled templates: the fast lane of JSON and XML rendering and of the
+ * event model.
  *
  * Nearly every record is one template instance: a definition (shared by
  * thousands of records) plus the record's values. The slow lane expands
@@ -65,6 +66,9 @@ void tpl_model_buf_free(tpl_model_buf *mb);
  * valid for the run; values until the next record. */
 int tpl_build_event(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end,
                     field_vec *fields, tpl_model_buf *mb, ps_event *ev);
+
+/* The same as XML (render_xml's). */
+int tpl_render_xml(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end, ps_buf *out);
 
 typedef struct tpl_stats {
     unsigned classes;       /* distinct template definitions */

@@ -1,8 +1,8 @@
 /*
  * Every renderer over every record of a chunk, with the fast lane (compiled
  * templates) checked against the slow lane (expanded tree): where the fast
- * lane renders a record, its JSON must equal the slow lane's byte for byte,
- * compact and indented. Shared by the chunk fuzz target (which aborts on a
+ * lane renders a record, its JSON (compact and indented) and XML must equal
+ * the slow lane's byte for byte, and its event model build_event's. Shared by the chunk fuzz target (which aborts on a
  * difference), the replay of fuzz findings and the template tests.
  */
 #ifndef PS_TESTS_LANES_H
@@ -26,6 +26,7 @@ typedef struct lanes {
     unsigned fast_compact;     /* of which the fast lane rendered, compact */
     unsigned fast_pretty;      /* ... and indented */
     unsigned fast_model;       /* ... and as an event model */
+    unsigned fast_xml;         /* ... and as XML */
     unsigned mismatches;
     char first_mismatch[160];  /* "record N (compact|indented)" */
 } lanes;
@@ -94,7 +95,7 @@ static inline int lanes_on_record(void *ctx, const record_info *ri, record_src *
                                                    &fast_ev);
     const bx_node *roots = record_tree(rec);
     if (!roots) {
-        if (compact || pretty || model)
+        if (compact || pretty || model || record_xml_fast(rec, &l->other))
             lanes_mismatch(l, ri, "fast lane rendered an undecodable record");
         return 0;
     }
@@ -116,7 +117,15 @@ static inline int lanes_on_record(void *ctx, const record_info *ri, record_src *
             lanes_mismatch(l, ri, "indented");
     }
     ps_buf_reset(&l->other);
+    int xml = record_xml_fast(rec, &l->other);
+    size_t xml_split = l->other.len;
     render_xml(&l->other, roots);
+    if (xml) {
+        l->fast_xml++;
+        if (xml_split != l->other.len - xml_split ||
+            memcmp(l->other.data, l->other.data + xml_split, xml_split))
+            lanes_mismatch(l, ri, "XML");
+    }
     ps_event ev = {.time_filetime = ri->written};
     if (build_event(&ev, &l->fields, roots, l->arena) == 0 && model) {
         l->fast_model++;
