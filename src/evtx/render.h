@@ -62,6 +62,8 @@ void put_part(ps_buf *b, const bx_node *part, int esc, const struct value_style 
 /* Does this node print as text (a value, CDATA, a character or entity
  * reference)? */
 int is_text_part(const bx_node *n);
+/* The text nodes among parts: how many, and the last of them. */
+const bx_node *last_text_part(const bx_node *parts, unsigned *count);
 
 /* JSON text: one record, compact (jsonl) or indented by `indent` spaces
  * starting at `level` (json array items). */
@@ -116,12 +118,31 @@ typedef struct json_program {
 
 uint32_t json_key_hash(const char *k, size_t n);
 
-/* Compiling helpers: a key set's keys copied (with hashes); is it the top
- * level of json_walk_ex's members; a copy of bytes and of a key list. */
-int key_set_copy(const struct key_set *ks, ps_arena *arena, json_key **out, uint32_t *n);
-int key_set_is_top(const struct key_set *ks);
+/* Compiling: a copy of bytes, of a key list. */
 void *arena_dup(ps_arena *a, const void *p, size_t n);
 const json_key *json_keys_dup(ps_arena *a, const json_key *keys, uint32_t n);
+
+/* Compiling: each splice needs every key of its enclosing object, known
+ * only when the walker is done with that object (the sink's keys_done).
+ * The recorders of JSON and of the event model keep their splices' key
+ * sets here; top collects the top-level keys of a members-only walk. */
+typedef struct key_waits {
+    const struct key_set **sets;  /* per splice: the set waited for, NULL once seen */
+    const json_key **keys;        /* per splice, once seen */
+    uint32_t *nkeys;
+    uint32_t n, cap, cap_keys, cap_nkeys;
+    const json_key *top;
+    uint32_t ntop;
+    ps_arena *tmp;
+    int failed;
+} key_waits;
+
+/* A new splice waiting for `parent`: its index, or -1 (out of memory). */
+int key_waits_add(key_waits *w, const struct key_set *parent);
+/* The walker is done with `ks`. */
+void key_waits_done(key_waits *w, const struct key_set *ks);
+/* 0 when every splice got its keys, else -1. */
+int key_waits_check(const key_waits *w);
 
 /* Compile a symbolically expanded tree (bx_expand_symbolic) into `out`,
  * allocated from `dest`; `tmp` holds what compiling needs on the way.

@@ -13,15 +13,22 @@ int is_text_part(const bx_node *n)
            n->kind == BX_ENTREF;
 }
 
-ps_kind parts_kind(const bx_node *parts, bx_value *single)
+const bx_node *last_text_part(const bx_node *parts, unsigned *count)
 {
-    const bx_node *only = NULL;
-    unsigned count = 0;
+    const bx_node *last = NULL;
+    *count = 0;
     for (const bx_node *n = parts; n; n = n->next)
         if (is_text_part(n)) {
-            only = n;
-            count++;
+            last = n;
+            (*count)++;
         }
+    return last;
+}
+
+ps_kind parts_kind(const bx_node *parts, bx_value *single)
+{
+    unsigned count;
+    const bx_node *only = last_text_part(parts, &count);
     if (count == 0)
         return PS_KIND_NULL;
     if (count > 1 || only->kind != BX_VALUE)
@@ -468,10 +475,8 @@ typedef struct recorder {
     uint32_t nops, capops;
     size_t lit_mark;         /* out->len where the current literal run began */
     json_splice *splices;
-    const key_set **pending; /* per splice: the key set it waits for */
     uint32_t nsplices, capsplices;
-    json_key *top_keys;
-    uint32_t ntop_keys;
+    key_waits waits;         /* the splices' enclosing key sets */
     ps_arena *tmp;
     const char *why;         /* first reason it cannot be compiled */
 } recorder;
@@ -549,17 +554,9 @@ static void rec_fail(recorder *r, const char *why)
 static void rec_op(text_sink *t, uint16_t kind, uint16_t slot, uint32_t aux)
 {
     recorder *r = t->rec;
-    if (r->nops == r->capops) {
-        uint32_t cap = r->capops ? r->capops * 2 : 64;
-        json_op *ops = ps_arena_alloc(r->tmp, cap * sizeof *ops);
-        if (!ops) {
-            rec_fail(r, "out of memory");
-            return;
-        }
-        if (r->nops)
-            memcpy(ops, r->ops, r->nops * sizeof *ops);
-        r->ops = ops;
-        r->capops = cap;
+    if (ps_arena_grow_array(r->tmp, (void **)&r->ops, &r->capops, r->nops, sizeof *r->ops)) {
+        rec_fail(r, "out of memory");
+        return;
     }
     r->ops[r->nops++] = (json_op){(uint32_t)(t->out->len - r->lit_mark), kind, slot, aux};
     r->lit_mark = t->out->len;
@@ -569,13 +566,8 @@ static void rec_op(text_sink *t, uint16_t kind, uint16_t slot, uint32_t aux)
  * holes among other text are parts of one string. */
 static void rec_scalar(text_sink *t, const bx_node *parts)
 {
-    const bx_node *only = NULL;
-    unsigned count = 0;
-    for (const bx_node *n = parts; n; n = n->next)
-        if (is_text_part(n)) {
-            only = n;
-            count++;
-        }
+    unsigned count;
+    const bx_node *only = last_text_part(parts, &count);
     if (count == 1 && only->hole) {
         rec_op(t, JOP_SCALAR, only->index, 0);
         return;
@@ -621,27 +613,16 @@ static void ts_splice(json_sink *s, const bx_node *hole, key_set *parent, int in
 {
     text_sink *t = (text_sink *)s;
     recorder *r = t->rec;
-    if (r->nsplices == r->capsplices) {
-        uint32_t cap = r->capsplices ? r->capsplices * 2 : 8;
-        json_splice *sp = ps_arena_alloc(r->tmp, cap * sizeof *sp);
-        const key_set **pend = ps_arena_alloc(r->tmp, cap * sizeof *pend);
-        if (!sp || !pend) {
-            rec_fail(r, "out of memory");
-            return;
-        }
-        if (r->nsplices) {
-            memcpy(sp, r->splices, r->nsplices * sizeof *sp);
-            memcpy(pend, r->pending, r->nsplices * sizeof *pend);
-        }
-        r->splices = sp;
-        r->pending = pend;
-        r->capsplices = cap;
+    if (ps_arena_grow_array(r->tmp, (void **)&r->splices, &r->capsplices, r->nsplices,
+                            sizeof *r->splices) ||
+        key_waits_add(&r->waits, parent) < 0) {
+        rec_fail(r, "out of memory");
+        return;
     }
     /* The nested fragment always yields at least one element, so after it
      * the object has members. */
     r->splices[r->nsplices] = (json_splice){
         .level = (uint32_t)t->level, .comma = !t->first, .in_container = (uint16_t)in_container};
-    r->pending[r->nsplices] = parent;
     rec_op(t, JOP_SPLICE, hole->index, r->nsplices);
     r->nsplices++;
     t->first = 0;
@@ -669,7 +650,8 @@ static void key_list_add(void *ctx, const char *k, size_t n)
     l->keys[l->n++] = (json_key){copy, (uint32_t)n, json_key_hash(k, n)};
 }
 
-int key_set_copy(const key_set *ks, ps_arena *arena, json_key **out, uint32_t *n)
+/* A key set's keys (with their hashes), copied into `arena`. */
+static int key_set_copy(const key_set *ks, ps_arena *arena, const json_key **out, uint32_t *n)
 {
     size_t count = ks->table ? ks->tlen : ks->len;
     key_list l = {.cap = (uint32_t)count, .arena = arena};
@@ -681,24 +663,43 @@ int key_set_copy(const key_set *ks, ps_arena *arena, json_key **out, uint32_t *n
     return l.failed ? -1 : 0;
 }
 
-int key_set_is_top(const key_set *ks) { return ks->top; }
+int key_waits_add(key_waits *w, const key_set *parent)
+{
+    if (ps_arena_grow_array(w->tmp, (void **)&w->sets, &w->cap, w->n, sizeof *w->sets) ||
+        ps_arena_grow_array(w->tmp, (void **)&w->keys, &w->cap_keys, w->n, sizeof *w->keys) ||
+        ps_arena_grow_array(w->tmp, (void **)&w->nkeys, &w->cap_nkeys, w->n, sizeof *w->nkeys)) {
+        w->failed = 1;
+        return -1;
+    }
+    w->sets[w->n] = parent;
+    w->keys[w->n] = NULL;
+    w->nkeys[w->n] = 0;
+    return (int)w->n++;
+}
+
+void key_waits_done(key_waits *w, const key_set *ks)
+{
+    for (uint32_t i = 0; i < w->n; i++)
+        if (w->sets[i] == ks) {
+            if (key_set_copy(ks, w->tmp, &w->keys[i], &w->nkeys[i]) != 0)
+                w->failed = 1;
+            w->sets[i] = NULL;
+        }
+    if (ks->top && key_set_copy(ks, w->tmp, &w->top, &w->ntop) != 0)
+        w->failed = 1;
+}
+
+int key_waits_check(const key_waits *w)
+{
+    for (uint32_t i = 0; i < w->n; i++)
+        if (w->sets[i])
+            return -1; /* cannot happen: the walker reports every set */
+    return w->failed ? -1 : 0;
+}
 
 static void ts_keys_done(json_sink *s, const key_set *ks)
 {
-    recorder *r = ((text_sink *)s)->rec;
-    for (uint32_t i = 0; i < r->nsplices; i++) {
-        if (r->pending[i] != ks)
-            continue;
-        json_key *keys;
-        if (key_set_copy(ks, r->tmp, &keys, &r->splices[i].nkeys) != 0) {
-            rec_fail(r, "out of memory");
-            return;
-        }
-        r->splices[i].keys = keys;
-        r->pending[i] = NULL;
-    }
-    if (ks->top && key_set_copy(ks, r->tmp, &r->top_keys, &r->ntop_keys) != 0)
-        rec_fail(r, "out of memory");
+    key_waits_done(&((text_sink *)s)->rec->waits, ks);
 }
 
 static void ts_unsupported(json_sink *s, const char *why)
@@ -742,7 +743,7 @@ int json_compile(const bx_node *roots, int pretty, int level, int members, ps_ar
 {
     ps_buf lits;
     ps_buf_init(&lits);
-    recorder r = {.tmp = tmp};
+    recorder r = {.tmp = tmp, .waits = {.tmp = tmp}};
     text_sink t = {
         .base = {ts_open, ts_close, ts_open_array, ts_close_array, ts_scalar, ts_splice,
                  ts_keys_done, ts_unsupported},
@@ -754,9 +755,8 @@ int json_compile(const bx_node *roots, int pretty, int level, int members, ps_ar
     };
     json_walk_ex(roots, &t.base, tmp, members);
     rec_op(&t, JOP_END, 0, 0);
-    for (uint32_t i = 0; i < r.nsplices; i++)
-        if (r.pending[i])
-            rec_fail(&r, "splice keys not seen"); /* cannot happen: walker order */
+    if (key_waits_check(&r.waits) != 0)
+        rec_fail(&r, "out of memory");
     if (lits.failed)
         rec_fail(&r, "out of memory");
     if (r.why) {
@@ -767,15 +767,17 @@ int json_compile(const bx_node *roots, int pretty, int level, int members, ps_ar
     memset(out, 0, sizeof *out);
     json_splice *splices = arena_dup(dest, r.splices, r.nsplices * sizeof *r.splices);
     int ok = splices != NULL;
-    for (uint32_t i = 0; ok && i < r.nsplices; i++)
-        ok = (splices[i].keys = json_keys_dup(dest, r.splices[i].keys, r.splices[i].nkeys)) != NULL;
+    for (uint32_t i = 0; ok && i < r.nsplices; i++) {
+        splices[i].nkeys = r.waits.nkeys[i];
+        ok = (splices[i].keys = json_keys_dup(dest, r.waits.keys[i], r.waits.nkeys[i])) != NULL;
+    }
     out->ops = arena_dup(dest, r.ops, r.nops * sizeof *r.ops);
     out->nops = r.nops;
     out->lits = arena_dup(dest, lits.data, lits.len);
     out->splices = splices;
     out->nsplices = r.nsplices;
-    out->top_keys = json_keys_dup(dest, r.top_keys, r.ntop_keys);
-    out->ntop_keys = r.ntop_keys;
+    out->top_keys = json_keys_dup(dest, r.waits.top, r.waits.ntop);
+    out->ntop_keys = r.waits.ntop;
     for (const bx_node *n = roots; n; n = n->next)
         out->data_roots |= n->kind == BX_ELEM && name_is(n, BX_NAME_DATA);
     ps_buf_free(&lits);

@@ -162,10 +162,8 @@ struct model_recorder {
     model_part *parts;
     uint32_t nparts, capparts;
     model_splice *splices;
-    const struct key_set **pending;  /* per splice: the key set it waits for */
-    uint32_t nsplices, capsplices, cappending;
-    json_key *top_keys;
-    uint32_t ntop_keys;
+    uint32_t nsplices, capsplices;
+    key_waits waits;                 /* the splices' enclosing key sets */
     const char *why;
 };
 
@@ -175,22 +173,12 @@ static void rec_fail(model_recorder *r, const char *why)
         r->why = why;
 }
 
-/* Grow an array in the compile arena (old copies are simply left there). */
 static int rec_grow(model_recorder *r, void **items, uint32_t *cap, uint32_t len, size_t size)
 {
-    if (len < *cap)
+    if (ps_arena_grow_array(r->tmp, items, cap, len, size) == 0)
         return 0;
-    uint32_t ncap = *cap ? *cap * 2 : 32;
-    void *n = ps_arena_alloc(r->tmp, ncap * size);
-    if (!n) {
-        rec_fail(r, "out of memory");
-        return -1;
-    }
-    if (len)
-        memcpy(n, *items, len * size);
-    *items = n;
-    *cap = ncap;
-    return 0;
+    rec_fail(r, "out of memory");
+    return -1;
 }
 
 static uint8_t quick_of(const char *path, size_t n)
@@ -236,13 +224,8 @@ static void rec_scalar(model_sink *m, const char *key, size_t klen, const bx_nod
         rec_fail(r, "out of memory");
         return;
     }
-    const bx_node *only = NULL;
-    unsigned count = 0;
-    for (const bx_node *n = parts; n; n = n->next)
-        if (is_text_part(n)) {
-            only = n;
-            count++;
-        }
+    unsigned count;
+    const bx_node *only = last_text_part(parts, &count);
     if (!has_value_hole(parts)) {
         bx_value single;
         ps_kind kind = parts_kind(parts, &single);
@@ -291,9 +274,12 @@ static void ms_splice(json_sink *s, const bx_node *hole, struct key_set *parent,
     model_sink *m = (model_sink *)s;
     model_recorder *r = m->rec;
     if (rec_grow(r, (void **)&r->ops, &r->capops, r->nops, sizeof *r->ops) ||
-        rec_grow(r, (void **)&r->splices, &r->capsplices, r->nsplices, sizeof *r->splices) ||
-        rec_grow(r, (void **)&r->pending, &r->cappending, r->nsplices, sizeof *r->pending))
+        rec_grow(r, (void **)&r->splices, &r->capsplices, r->nsplices, sizeof *r->splices))
         return;
+    if (key_waits_add(&r->waits, parent) < 0) {
+        rec_fail(r, "out of memory");
+        return;
+    }
     model_splice *sp = &r->splices[r->nsplices];
     memset(sp, 0, sizeof *sp);
     sp->prefix = ps_arena_strndup(r->tmp, m->path.data ? m->path.data : "", m->path.len);
@@ -302,7 +288,6 @@ static void ms_splice(json_sink *s, const bx_node *hole, struct key_set *parent,
     sp->in_container = (uint32_t)in_container;
     if (!sp->prefix)
         rec_fail(r, "out of memory");
-    r->pending[r->nsplices] = parent;
     model_op *op = &r->ops[r->nops++];
     memset(op, 0, sizeof *op);
     op->kind = MOP_SPLICE;
@@ -312,20 +297,7 @@ static void ms_splice(json_sink *s, const bx_node *hole, struct key_set *parent,
 
 static void ms_keys_done(json_sink *s, const struct key_set *ks)
 {
-    model_recorder *r = ((model_sink *)s)->rec;
-    for (uint32_t i = 0; i < r->nsplices; i++) {
-        if (r->pending[i] != ks)
-            continue;
-        json_key *keys;
-        if (key_set_copy(ks, r->tmp, &keys, &r->splices[i].nkeys) != 0) {
-            rec_fail(r, "out of memory");
-            return;
-        }
-        r->splices[i].keys = keys;
-        r->pending[i] = NULL;
-    }
-    if (key_set_is_top(ks) && key_set_copy(ks, r->tmp, &r->top_keys, &r->ntop_keys) != 0)
-        rec_fail(r, "out of memory");
+    key_waits_done(&((model_sink *)s)->rec->waits, ks);
 }
 
 static void ms_unsupported(json_sink *s, const char *why)
@@ -350,16 +322,18 @@ static int copy_program(const model_recorder *r, ps_arena *dest, model_program *
     for (uint32_t i = 0; i < r->nparts; i++)
         if (parts[i].lit && !(parts[i].lit = ps_arena_strndup(dest, parts[i].lit, parts[i].len)))
             return -1;
-    for (uint32_t i = 0; i < r->nsplices; i++)
+    for (uint32_t i = 0; i < r->nsplices; i++) {
+        splices[i].nkeys = r->waits.nkeys[i];
         if (!(splices[i].prefix = ps_arena_strndup(dest, splices[i].prefix, splices[i].prefix_len)) ||
-            !(splices[i].keys = json_keys_dup(dest, splices[i].keys, splices[i].nkeys)))
+            !(splices[i].keys = json_keys_dup(dest, r->waits.keys[i], r->waits.nkeys[i])))
             return -1;
+    }
     out->ops = ops;
     out->nops = r->nops;
     out->parts = parts;
     out->splices = splices;
-    out->top_keys = json_keys_dup(dest, r->top_keys, r->ntop_keys);
-    out->ntop_keys = r->ntop_keys;
+    out->top_keys = json_keys_dup(dest, r->waits.top, r->waits.ntop);
+    out->ntop_keys = r->waits.ntop;
     return out->top_keys ? 0 : -1;
 }
 
@@ -367,7 +341,7 @@ int model_compile(const bx_node *roots, const char *prefix, uint32_t prefix_len,
                   uint32_t depth, int members, ps_arena *tmp, ps_arena *dest,
                   model_program *out, const char **why)
 {
-    model_recorder r = {.tmp = tmp};
+    model_recorder r = {.tmp = tmp, .waits = {.tmp = tmp}};
     field_vec none = {0};
     model_sink m = {
         .base = {ms_open, ms_close, ms_open, ms_close, ms_scalar, ms_splice, ms_keys_done,
@@ -381,9 +355,8 @@ int model_compile(const bx_node *roots, const char *prefix, uint32_t prefix_len,
     ps_buf_init(&m.value);
     ps_buf_add(&m.path, prefix, prefix_len);
     json_walk_ex(roots, &m.base, tmp, members);
-    for (uint32_t i = 0; i < r.nsplices; i++)
-        if (r.pending[i])
-            rec_fail(&r, "splice keys not seen"); /* cannot happen: walker order */
+    if (key_waits_check(&r.waits) != 0)
+        rec_fail(&r, "out of memory");
     if (m.path.failed)
         rec_fail(&r, "out of memory");
     ps_buf_free(&m.path);

@@ -54,28 +54,18 @@ typedef struct xml_out {
     const char *why;
 } xml_out;
 
-static void *grow(xml_out *x, void *items, uint32_t *cap, uint32_t len, size_t size)
+static int grow(xml_out *x, void **items, uint32_t *cap, uint32_t len, size_t size)
 {
-    if (len < *cap)
-        return items;
-    uint32_t ncap = *cap ? *cap * 2 : 32;
-    void *n = ps_arena_alloc(x->tmp, ncap * size);
-    if (!n) {
-        x->why = "out of memory";
-        return NULL;
-    }
-    if (len)
-        memcpy(n, items, len * size);
-    *cap = ncap;
-    return n;
+    if (ps_arena_grow_array(x->tmp, items, cap, len, size) == 0)
+        return 0;
+    x->why = "out of memory";
+    return -1;
 }
 
 static void rec_op(xml_out *x, uint16_t kind, uint16_t slot, uint32_t aux)
 {
-    json_op *ops = grow(x, x->ops, &x->capops, x->nops, sizeof *ops);
-    if (!ops)
+    if (grow(x, (void **)&x->ops, &x->capops, x->nops, sizeof *x->ops))
         return;
-    x->ops = ops;
     x->ops[x->nops++] = (json_op){(uint32_t)(x->b->len - x->lit_mark), kind, slot, aux};
     x->lit_mark = x->b->len;
 }
@@ -95,10 +85,8 @@ static void xml_element(xml_out *x, const bx_node *el, int level);
 
 static void xml_splice(xml_out *x, const bx_node *hole, int level)
 {
-    json_splice *sp = grow(x, x->splices, &x->capsplices, x->nsplices, sizeof *sp);
-    if (!sp)
+    if (grow(x, (void **)&x->splices, &x->capsplices, x->nsplices, sizeof *x->splices))
         return;
-    x->splices = sp;
     x->splices[x->nsplices] = (json_splice){.level = (uint32_t)level};
     rec_op(x, JOP_SPLICE, hole->index, x->nsplices++);
 }

@@ -81,3 +81,18 @@ char *ps_arena_strndup(ps_arena *a, const char *s, size_t n)
     }
     return p;
 }
+
+int ps_arena_grow_array(ps_arena *a, void **items, uint32_t *cap, uint32_t len, size_t size)
+{
+    if (len < *cap)
+        return 0;
+    uint32_t ncap = *cap ? *cap * 2 : 16;
+    void *n = ncap > *cap ? ps_arena_alloc(a, (size_t)ncap * size) : NULL;
+    if (!n)
+        return -1;
+    if (len)
+        memcpy(n, *items, (size_t)len * size);
+    *items = n;
+    *cap = ncap;
+    return 0;
+}

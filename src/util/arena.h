@@ -6,6 +6,7 @@
 #define PS_UTIL_ARENA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct ps_arena_block ps_arena_block;
 struct ps_arena_block {
@@ -44,5 +45,9 @@ static inline void *ps_arena_alloc(ps_arena *a, size_t n)
 }
 void *ps_arena_zalloc(ps_arena *a, size_t n);
 char *ps_arena_strndup(ps_arena *a, const char *s, size_t n);
+/* Make room for item `len` of an array of `size`-byte items that lives in
+ * the arena (capacity doubles; the old copy is simply left behind).
+ * Returns 0, or -1 when the arena refuses. */
+int ps_arena_grow_array(ps_arena *a, void **items, uint32_t *cap, uint32_t len, size_t size);
 
 #endif

@@ -153,6 +153,23 @@ static void system_values(eg_writer *w, eg_value *v, uint64_t id, int activity, 
     v[10] = eg_val_binxml(w, nested);
 }
 
+/* A record of the system template around `nested`. */
+static void add_event(eg_writer *w, const eg_template *sys, uint64_t id, int activity, int user,
+                      const eg_fragment *nested, const eg_record_opts *opts)
+{
+    eg_value v[11];
+    system_values(w, v, id, activity, user, nested);
+    assert_int_equal(eg_add_record(w, id, FT, sys, v, 11, opts), PS_OK);
+}
+
+/* EventData with one string item "A". */
+static const eg_template *one_string_data(eg_writer *w)
+{
+    static const char *const names[] = {"A"};
+    static const uint8_t types[] = {EG_T_STRING};
+    return data_template(w, NULL, names, types, 1);
+}
+
 /* ------------------------------------------------------------ tests */
 
 /* Value types, escaping and NULL combinations: all in the fast lane. */
@@ -181,9 +198,7 @@ static void test_regular_records_take_the_fast_lane(void **state)
             eg_val_binary(w, "\x00\xff\x10", 3), eg_val_int(w, EG_T_INT8, -5),
             eg_val_ansi(w, "ansi \x80 text"), i % 2 ? eg_val_null() : eg_val_string(w, "x")};
         eg_fragment nested = {.tmpl = data, .values = dv, .nvalues = 12, .bare = i % 2};
-        eg_value v[11];
-        system_values(w, v, i + 1, i & 1, i & 2, &nested);
-        assert_int_equal(eg_add_record(w, i + 1, FT, sys, v, 11, NULL), PS_OK);
+        add_event(w, sys, i + 1, i & 1, i & 2, &nested, NULL);
     }
     result r;
     check_writer(w, &r);
@@ -220,16 +235,12 @@ static void test_compiled_once_across_chunks(void **state)
     (void)state;
     eg_writer *w = eg_writer_new();
     const eg_template *sys = system_template(w, NULL);
-    static const char *const names[] = {"A"};
-    static const uint8_t types[] = {EG_T_STRING};
-    const eg_template *data = data_template(w, NULL, names, types, 1);
+    const eg_template *data = one_string_data(w);
     for (unsigned i = 0; i < 12; i++) {
         eg_value dv[1] = {eg_val_string(w, "value")};
         eg_fragment nested = {.tmpl = data, .values = dv, .nvalues = 1};
-        eg_value v[11];
-        system_values(w, v, i + 1, 0, 0, &nested);
         eg_record_opts opts = {.new_chunk = i % 3 == 0};
-        assert_int_equal(eg_add_record(w, i + 1, FT, sys, v, 11, &opts), PS_OK);
+        add_event(w, sys, i + 1, 0, 0, &nested, &opts);
     }
     assert_int_equal(eg_chunk_count(w), 4);
     result r;
@@ -246,15 +257,11 @@ static void test_compiled_once_across_chunks(void **state)
 static void check_one_fallback(eg_writer *w, const eg_template *sys, const eg_fragment *odd,
                                const char *expect)
 {
-    static const char *const names[] = {"A"};
-    static const uint8_t types[] = {EG_T_STRING};
-    const eg_template *data = data_template(w, NULL, names, types, 1);
+    const eg_template *data = one_string_data(w);
     eg_value dv[1] = {eg_val_string(w, "ok")};
     eg_fragment plain = {.tmpl = data, .values = dv, .nvalues = 1};
     for (unsigned i = 0; i < 3; i++) {
-        eg_value v[11];
-        system_values(w, v, i + 1, 0, 0, i == 1 ? odd : &plain);
-        assert_int_equal(eg_add_record(w, i + 1, FT, sys, v, 11, NULL), PS_OK);
+        add_event(w, sys, i + 1, 0, 0, i == 1 ? odd : &plain, NULL);
     }
     result r;
     check_writer(w, &r);
@@ -362,9 +369,7 @@ static void test_nested_element_inside_eventdata_is_fast(void **state)
         eg_fragment in = {.tmpl = inner, .values = iv, .nvalues = 1, .bare = 1};
         eg_value dv[2] = {eg_val_string(w, "out"), eg_val_binxml(w, &in)};
         eg_fragment nested = {.tmpl = outer, .values = dv, .nvalues = 2};
-        eg_value v[11];
-        system_values(w, v, i + 1, 0, 0, &nested);
-        assert_int_equal(eg_add_record(w, i + 1, FT, sys, v, 11, NULL), PS_OK);
+        add_event(w, sys, i + 1, 0, 0, &nested, NULL);
     }
     result r;
     check_writer(w, &r);
@@ -385,19 +390,15 @@ static void test_template_less_and_damaged_fall_back(void **state)
     (void)state;
     eg_writer *w = eg_writer_new();
     const eg_template *sys = system_template(w, NULL);
-    static const char *const names[] = {"A"};
-    static const uint8_t types[] = {EG_T_STRING};
-    const eg_template *data = data_template(w, NULL, names, types, 1);
+    const eg_template *data = one_string_data(w);
     eg_node *ev = eg_elem(w, "Event");
     eg_text(w, eg_child_elem(w, eg_child_elem(w, ev, "System"), "EventID"), "4624");
     assert_int_equal(eg_add_record_tree(w, 1, FT, ev, NULL), PS_OK);
     for (unsigned i = 2; i <= 4; i++) {
         eg_value dv[1] = {eg_val_string(w, "a")};
         eg_fragment nested = {.tmpl = data, .values = dv, .nvalues = 1};
-        eg_value v[11];
-        system_values(w, v, i, 0, 0, &nested);
         eg_record_opts opts = {.damage = i == 3 ? EG_REC_BAD_TEMPLATE_OFFSET : 0};
-        assert_int_equal(eg_add_record(w, i, FT, sys, v, 11, &opts), PS_OK);
+        add_event(w, sys, i, 0, 0, &nested, &opts);
     }
     /* Nested 20 deep: past the slow lane's limit, which reports it. */
     eg_value deep[11];
@@ -429,9 +430,7 @@ static void test_full_store_falls_back(void **state)
         const eg_template *data = data_template(w, NULL, names, types, 1);
         eg_value dv[1] = {eg_val_u32(w, i)};
         eg_fragment nested = {.tmpl = data, .values = dv, .nvalues = 1};
-        eg_value v[11];
-        system_values(w, v, i + 1, 0, 0, &nested);
-        assert_int_equal(eg_add_record(w, i + 1, FT, sys, v, 11, NULL), PS_OK);
+        add_event(w, sys, i + 1, 0, 0, &nested, NULL);
     }
     const uint8_t *img;
     size_t len;
