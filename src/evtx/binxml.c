@@ -466,17 +466,24 @@ static bx_template *read_instance(bx_parser *p, bx_value **vals_out, uint32_t *n
     }
     const uint8_t *desc = p->c->data + p->pos;
     p->pos += 4 * nvals;
+    /* Per value of every record: bounds kept in locals (pos <= end holds,
+     * the descriptors having fitted), need() only to report. */
+    const uint8_t *data = p->c->data;
+    uint32_t pos = p->pos, end = p->end;
     for (uint32_t i = 0; i < nvals; i++) {
         uint32_t size = rd16(desc + 4 * i);
-        if (!need(p, size)) {
+        if (size > end - pos) {
+            p->pos = pos;
+            need(p, size);
             fail(p, "substitution values run past the record");
             return NULL;
         }
-        vals[i].data = p->c->data + p->pos;
+        vals[i].data = data + pos;
         vals[i].size = size;
         vals[i].type = desc[4 * i + 2];
-        p->pos += size;
+        pos += size;
     }
+    p->pos = pos;
     const char *terr = NULL;
     bx_template *t = template_at(p->c, def_off, &terr);
     if (!t->root) {
