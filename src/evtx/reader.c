@@ -2,10 +2,13 @@
  * The EVTX run driver: expands inputs into files, cuts files into 64 KiB
  * chunks, and hands chunks to worker threads. A chunk is self-contained (all
  * offsets in it are chunk-relative), so workers need no shared parser state.
- * Each work item gets a sequence number; rendered output is written strictly
- * in sequence order, so a multi-threaded dump is byte-identical to a
- * single-threaded one. Memory per worker is one chunk buffer, its arenas and
- * its output buffer, whatever the input size.
+ * Each work item gets a sequence number and renders into one of a ring of
+ * output slots (twice as many as workers); finished slots are written
+ * strictly in sequence order by whichever worker finds the next one ready,
+ * so a multi-threaded dump is byte-identical to a single-threaded one and no
+ * worker waits for a slower chunk ahead of it unless it is a whole ring
+ * ahead. Memory is one chunk buffer and arenas per worker and the slots'
+ * output buffers, whatever the input size.
  */
 #include <dirent.h>
 #include <limits.h>
@@ -178,9 +181,12 @@ struct run {
     void *event_ctx;
 
     pthread_mutex_t lock;
-    pthread_cond_t turn;
+    pthread_cond_t slot_freed;
     uint64_t next_seq;
     uint64_t write_seq;
+    struct out_slot *slots;    /* dump: the ring, slot = seq % nslots */
+    unsigned nslots;
+    int writing;               /* a worker is writing ready slots */
     uint64_t records_written;  /* for JSON array commas */
     int stop;
     int status;
@@ -367,17 +373,26 @@ typedef struct recovered_span {
     size_t start, end;   /* byte range in the output buffer */
 } recovered_span;
 
+/* The rendered output of one work item, waiting for its turn. */
+typedef struct out_slot {
+    enum { SLOT_FREE, SLOT_BUSY, SLOT_READY } state;
+    uint64_t seq;
+    evtx_file *file;       /* held (a reference) until written */
+    ps_buf out;
+    recovered_span *spans;
+    size_t nspans, capspans;
+    uint64_t nrecords;     /* rendered records in out */
+} out_slot;
+
 typedef struct worker {
     run *r;
     unsigned index;
     chunk_decoder dec;
     uint8_t *chunk;
-    ps_buf out;
     field_vec fields;
     tpl_model_buf model;   /* values of compiled event models */
     work_item item;
-    recovered_span *spans;
-    size_t nspans, capspans;
+    out_slot *slot;        /* dump: where the current item renders */
     uint64_t nrecords;     /* delivered for the current item */
     uint64_t nrecovered;   /* of which carved from slack */
 } worker;
@@ -390,17 +405,17 @@ static void worker_diag(void *ctx, ps_severity sev, uint64_t off, const char *ms
     pthread_mutex_unlock(&w->r->lock);
 }
 
-static int add_span(worker *w, uint64_t id, size_t start, size_t end)
+static int add_span(out_slot *o, uint64_t id, size_t start, size_t end)
 {
-    if (w->nspans == w->capspans) {
-        size_t cap = w->capspans ? w->capspans * 2 : 16;
-        recovered_span *s = realloc(w->spans, cap * sizeof *s);
+    if (o->nspans == o->capspans) {
+        size_t cap = o->capspans ? o->capspans * 2 : 16;
+        recovered_span *s = realloc(o->spans, cap * sizeof *s);
         if (!s)
             return -1;
-        w->spans = s;
-        w->capspans = cap;
+        o->spans = s;
+        o->capspans = cap;
     }
-    w->spans[w->nspans++] = (recovered_span){id, start, end};
+    o->spans[o->nspans++] = (recovered_span){id, start, end};
     return 0;
 }
 
@@ -409,7 +424,7 @@ static int add_span(worker *w, uint64_t id, size_t start, size_t end)
  * Returns 0 when nothing of the record could be decoded. */
 static int render_record(worker *w, record_src *rec)
 {
-    ps_buf *out = &w->out;
+    ps_buf *out = &w->slot->out;
     ps_format format = w->r->format;
     int pretty = format == PS_FORMAT_JSON;
     size_t start = out->len;
@@ -438,18 +453,20 @@ static int render_record(worker *w, record_src *rec)
 static int on_record_dump(void *ctx, const record_info *ri, record_src *rec)
 {
     worker *w = ctx;
-    size_t start = w->out.len;
+    out_slot *o = w->slot;
+    size_t start = o->out.len;
     if (!render_record(w, rec))
         return 0;
-    if (w->out.failed) {
-        w->out.len = start;
-        w->out.failed = 0;
+    if (o->out.failed) {
+        o->out.len = start;
+        o->out.failed = 0;
         worker_diag(w, PS_DIAG_WARNING, ri->file_offset,
                     "record renders past the output limit of a chunk; record skipped");
         return 0;
     }
-    if (ri->recovered && add_span(w, ri->id, start, w->out.len) != 0)
+    if (ri->recovered && add_span(o, ri->id, start, o->out.len) != 0)
         return -1;
+    o->nrecords++;
     w->nrecords++;
     w->nrecovered += ri->recovered;
     return 0;
@@ -509,24 +526,23 @@ static int write_out(run *r, const char *p, size_t n, uint64_t records)
     return 0;
 }
 
-/* Write the worker's buffer, dropping recovered records that duplicate a
- * live record or an already written recovered one. Called in sequence. */
-static int flush_in_order(worker *w)
+/* Write a slot's output, dropping recovered records that duplicate a live
+ * record or an already written recovered one. Called in sequence. */
+static int flush_slot(run *r, out_slot *o)
 {
-    run *r = w->r;
     size_t pos = 0;
-    uint64_t live_records = w->nrecords - w->nspans;
-    if (!w->out.data)
+    uint64_t live_records = o->nrecords - o->nspans;
+    if (!o->out.data)
         return 0; /* nothing rendered */
-    for (size_t i = 0; i < w->nspans; i++) {
-        recovered_span *s = &w->spans[i];
-        if (write_out(r, w->out.data + pos, s->start - pos, live_records))
+    for (size_t i = 0; i < o->nspans; i++) {
+        recovered_span *s = &o->spans[i];
+        if (write_out(r, o->out.data + pos, s->start - pos, live_records))
             return -1;
         live_records = 0;
         pthread_mutex_lock(&r->lock);
-        int fresh = claim_recovered(w->item.file, s->id);
+        int fresh = claim_recovered(o->file, s->id);
         pthread_mutex_unlock(&r->lock);
-        if (fresh && write_out(r, w->out.data + s->start, s->end - s->start, 1))
+        if (fresh && write_out(r, o->out.data + s->start, s->end - s->start, 1))
             return -1;
         if (!fresh) {
             pthread_mutex_lock(&r->lock);
@@ -536,7 +552,7 @@ static int flush_in_order(worker *w)
         }
         pos = s->end;
     }
-    return write_out(r, w->out.data + pos, w->out.len - pos, live_records);
+    return write_out(r, o->out.data + pos, o->out.len - pos, live_records);
 }
 
 static void process_item(worker *w)
@@ -545,8 +561,6 @@ static void process_item(worker *w)
     evtx_file *f = w->item.file;
     uint64_t off = EVTX_FILE_HEADER_SIZE + (uint64_t)w->item.chunk * EVTX_CHUNK_SIZE;
     size_t got = 0;
-    ps_buf_reset(&w->out);
-    w->nspans = 0;
     w->nrecords = 0;
     w->nrecovered = 0;
     chunk_result res = {0};
@@ -575,24 +589,56 @@ static void process_item(worker *w)
     pthread_mutex_unlock(&r->lock);
 }
 
-/* Wait for this item's turn, write, pass the turn on. */
-static void write_in_turn(worker *w)
+/* Dump: take the item's slot in the ring, once the item a whole ring
+ * earlier is written. Not merely once the slot is free: a worker a ring
+ * further on may be waiting for the same slot, and must not take it first
+ * (the item it would wait behind could then never be written). Under the
+ * run lock. */
+static void take_slot(worker *w)
 {
     run *r = w->r;
-    pthread_mutex_lock(&r->lock);
-    while (r->write_seq != w->item.seq)
-        pthread_cond_wait(&r->turn, &r->lock);
-    int stopped = r->stop;
-    pthread_mutex_unlock(&r->lock);
-    int failed = !stopped && flush_in_order(w) != 0;
-    pthread_mutex_lock(&r->lock);
-    if (failed && !r->stop) {
-        r->stop = 1;
-        r->status = PS_ERR_STOP;
+    out_slot *o = &r->slots[w->item.seq % r->nslots];
+    while (w->item.seq >= r->write_seq + r->nslots || o->state != SLOT_FREE)
+        pthread_cond_wait(&r->slot_freed, &r->lock);
+    o->state = SLOT_BUSY;
+    o->seq = w->item.seq;
+    o->file = w->item.file; /* the item's file reference moves to the slot */
+    o->nrecords = 0;
+    o->nspans = 0;
+    ps_buf_reset(&o->out);
+    w->slot = o;
+}
+
+/* Dump: the slot is rendered; write every slot that is next in sequence and
+ * ready, unless another worker is already doing so (it will find this one).
+ * Under the run lock, released while writing. */
+static void complete_slot(worker *w)
+{
+    run *r = w->r;
+    w->slot->state = SLOT_READY;
+    w->slot = NULL;
+    if (r->writing)
+        return;
+    r->writing = 1;
+    for (;;) {
+        out_slot *o = &r->slots[r->write_seq % r->nslots];
+        if (o->state != SLOT_READY || o->seq != r->write_seq)
+            break;
+        int stopped = r->stop;
+        pthread_mutex_unlock(&r->lock);
+        int failed = !stopped && flush_slot(r, o) != 0;
+        pthread_mutex_lock(&r->lock);
+        if (failed && !r->stop) {
+            r->stop = 1;
+            r->status = PS_ERR_STOP;
+        }
+        release_file(o->file);
+        o->file = NULL;
+        o->state = SLOT_FREE;
+        r->write_seq++;
+        pthread_cond_broadcast(&r->slot_freed);
     }
-    r->write_seq++;
-    pthread_cond_broadcast(&r->turn);
-    pthread_mutex_unlock(&r->lock);
+    r->writing = 0;
 }
 
 static void *worker_main(void *arg)
@@ -602,19 +648,19 @@ static void *worker_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&r->lock);
         int have = next_item(r, &w->item);
+        if (have && r->dump)
+            take_slot(w);
         pthread_mutex_unlock(&r->lock);
         if (!have)
             break;
         process_item(w);
-        if (r->dump)
-            write_in_turn(w);
-        if (r->opt->progress) {
-            pthread_mutex_lock(&r->lock);
-            r->opt->progress(r->opt->progress_ctx, &r->stats);
-            pthread_mutex_unlock(&r->lock);
-        }
         pthread_mutex_lock(&r->lock);
-        release_file(w->item.file);
+        if (r->opt->progress)
+            r->opt->progress(r->opt->progress_ctx, &r->stats);
+        if (r->dump)
+            complete_slot(w);
+        else
+            release_file(w->item.file);
         pthread_mutex_unlock(&r->lock);
     }
     return NULL;
@@ -627,8 +673,6 @@ static int worker_init(worker *w, run *r, unsigned index)
     w->index = index;
     chunk_decoder_init(&w->dec, r->opt->recover, worker_diag, w);
     w->dec.templates = r->templates;
-    ps_buf_init(&w->out);
-    w->out.limit = CHUNK_OUTPUT_LIMIT;
     w->chunk = malloc(EVTX_CHUNK_SIZE);
     return w->chunk ? 0 : -1;
 }
@@ -636,11 +680,35 @@ static int worker_init(worker *w, run *r, unsigned index)
 static void worker_free(worker *w)
 {
     chunk_decoder_free(&w->dec);
-    ps_buf_free(&w->out);
     free(w->chunk);
     free(w->fields.items);
     tpl_model_buf_free(&w->model);
-    free(w->spans);
+}
+
+/* The ring of output slots: two per worker, so a worker can start its next
+ * chunk while the one before it is still waiting for a slower neighbour. */
+static int slots_init(run *r, unsigned nworkers)
+{
+    r->nslots = 2 * nworkers;
+    r->slots = calloc(r->nslots, sizeof *r->slots);
+    if (!r->slots)
+        return -1;
+    for (unsigned i = 0; i < r->nslots; i++) {
+        ps_buf_init(&r->slots[i].out);
+        r->slots[i].out.limit = CHUNK_OUTPUT_LIMIT;
+    }
+    return 0;
+}
+
+static void slots_free(run *r)
+{
+    for (unsigned i = 0; r->slots && i < r->nslots; i++) {
+        ps_buf_free(&r->slots[i].out);
+        free(r->slots[i].spans);
+        if (r->slots[i].file)
+            release_file(r->slots[i].file);
+    }
+    free(r->slots);
 }
 
 unsigned ps_evtx_threads(unsigned requested)
@@ -675,7 +743,7 @@ static int run_all(run *r, const char *const *paths, size_t npaths, ps_evtx_stat
     if (!r->opt)
         r->opt = &defaults;
     pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->turn, NULL);
+    pthread_cond_init(&r->slot_freed, NULL);
     int status = expand_inputs(r, paths, npaths);
     /* Without a store every record takes the slow lane: slower, same output. */
     r->templates = tpl_store_new();
@@ -688,6 +756,8 @@ static int run_all(run *r, const char *const *paths, size_t npaths, ps_evtx_stat
     for (unsigned i = 0; status == PS_OK && i < n; i++)
         if (worker_init(&ws[i], r, i) != 0)
             status = PS_ERR_NOMEM;
+    if (status == PS_OK && r->dump && slots_init(r, n) != 0)
+        status = PS_ERR_NOMEM;
     if (status == PS_OK && r->dump && r->format == PS_FORMAT_JSON && r->out(r->out_ctx, "[", 1))
         status = PS_ERR_STOP;
     if (status == PS_OK && r->dump && r->format == PS_FORMAT_XML) {
@@ -720,12 +790,13 @@ static int run_all(run *r, const char *const *paths, size_t npaths, ps_evtx_stat
         release_file(r->current);
     for (unsigned i = 0; ws && i < n; i++)
         worker_free(&ws[i]);
+    slots_free(r);
     free(ws);
     free(tids);
     tpl_store_free(r->templates);
     path_list_free(&r->inputs);
     pthread_mutex_destroy(&r->lock);
-    pthread_cond_destroy(&r->turn);
+    pthread_cond_destroy(&r->slot_freed);
     if (stats)
         *stats = r->stats;
     return status;

@@ -112,6 +112,49 @@ static void test_threads_do_not_change_output(void **state)
     }
 }
 
+/* Chunks of very different cost (many short records, or few records of
+ * long strings) so that workers finish out of order and wait on the ring of
+ * output slots in every pattern: output must stay that of one thread, and
+ * no run may hang (a slot taken by a worker a ring ahead once did). */
+static void test_uneven_chunks_with_many_threads(void **state)
+{
+    (void)state;
+    eg_writer *w = eg_writer_new();
+    eg_node *ev = eg_elem(w, "Event");
+    eg_node *sys = eg_child_elem(w, ev, "System");
+    eg_sub(w, eg_child_elem(w, sys, "EventRecordID"), 0, EG_T_UINT64, 0);
+    eg_node *d = eg_child_elem(w, eg_child_elem(w, ev, "EventData"), "Data");
+    eg_attr_text(w, d, "Name", "Text");
+    eg_sub(w, d, 1, EG_T_STRING, 0);
+    const eg_template *t = eg_template_new(w, NULL, ev);
+    static char big[12000];
+    memset(big, 'x', sizeof big - 1);
+    uint64_t id = 1;
+    for (unsigned chunk = 0; chunk < 48; chunk++) {
+        int heavy = chunk % 3 != 0;
+        unsigned n = heavy ? 4 : 400;
+        for (unsigned i = 0; i < n; i++, id++) {
+            eg_value v[2] = {eg_val_u64(w, id), eg_val_string(w, heavy ? big : "short")};
+            eg_record_opts opts = {.new_chunk = i == 0};
+            assert_int_equal(eg_add_record(w, id, 133000000000000000ull, t, v, 2, &opts), PS_OK);
+        }
+    }
+    assert_int_equal(eg_writer_finish(w, in_tmp("uneven.evtx"), NULL), PS_OK);
+    eg_writer_free(w);
+    ps_buf one;
+    ps_evtx_stats s1 = dump(in_tmp("uneven.evtx"), PS_FORMAT_JSONL, 1, &one);
+    assert_int_equal(s1.records, id - 1);
+    for (unsigned round = 0; round < 12; round++) {
+        unsigned threads = 2 + round % 7;
+        ps_buf many;
+        dump(in_tmp("uneven.evtx"), PS_FORMAT_JSONL, threads, &many);
+        assert_int_equal(one.len, many.len);
+        assert_memory_equal(one.data, many.data, one.len);
+        ps_buf_free(&many);
+    }
+    ps_buf_free(&one);
+}
+
 static void test_json_outputs_parse(void **state)
 {
     (void)state;
@@ -235,6 +278,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads_do_not_change_output),
+        cmocka_unit_test(test_uneven_chunks_with_many_threads),
         cmocka_unit_test(test_json_outputs_parse),
         cmocka_unit_test(test_directory_walk_skips_non_evtx),
         cmocka_unit_test(test_not_evtx_is_reported),
