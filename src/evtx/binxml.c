@@ -431,7 +431,8 @@ static bx_template *template_at(bx_chunk *c, uint32_t off, const char **err)
  * definition], u32 value count, count x {u16 size, u8 type, u8}, values.
  * Reads it up to its values and resolves its definition; both lanes use
  * this, so they accept and refuse exactly the same instances. */
-static bx_template *read_instance(bx_parser *p, bx_value **vals_out, uint32_t *nvals_out)
+static bx_template *read_instance(bx_parser *p, bx_value **vals_out, uint32_t *nvals_out,
+                                  uint64_t *classes_out)
 {
     if (p->nest >= BX_MAX_NEST) {
         fail(p, "template instances nested too deeply");
@@ -470,6 +471,7 @@ static bx_template *read_instance(bx_parser *p, bx_value **vals_out, uint32_t *n
      * the descriptors having fitted), need() only to report. */
     const uint8_t *data = p->c->data;
     uint32_t pos = p->pos, end = p->end;
+    uint64_t classes = 0; /* the first 32 values' slot classes, for the fast lane */
     for (uint32_t i = 0; i < nvals; i++) {
         uint32_t size = rd16(desc + 4 * i);
         if (size > end - pos) {
@@ -478,12 +480,17 @@ static bx_template *read_instance(bx_parser *p, bx_value **vals_out, uint32_t *n
             fail(p, "substitution values run past the record");
             return NULL;
         }
+        uint8_t type = desc[4 * i + 2];
         vals[i].data = data + pos;
         vals[i].size = size;
-        vals[i].type = desc[4 * i + 2];
+        vals[i].type = type;
+        if (i < 32)
+            classes |= (uint64_t)bx_slot_classes[type] << (2 * i);
         pos += size;
     }
     p->pos = pos;
+    if (classes_out)
+        *classes_out = classes;
     const char *terr = NULL;
     bx_template *t = template_at(p->c, def_off, &terr);
     if (!t->root) {
@@ -502,7 +509,7 @@ static bx_node *parse_template_instance(bx_parser *p)
 {
     bx_value *vals = NULL;
     uint32_t nvals = 0;
-    bx_template *t = read_instance(p, &vals, &nvals);
+    bx_template *t = read_instance(p, &vals, &nvals, NULL);
     if (!t)
         return NULL;
     p->nest++;
@@ -827,7 +834,7 @@ int bx_read_single_instance(bx_chunk *c, uint32_t start, uint32_t end, int nest,
                 return -1;
             p.pos += 4;
         } else if (tok == 0x0C && !t) {
-            if (!(t = read_instance(&p, &out->vals, &out->nvals)))
+            if (!(t = read_instance(&p, &out->vals, &out->nvals, &out->classes)))
                 return -1;
         } else {
             return -1;
@@ -839,17 +846,19 @@ int bx_read_single_instance(bx_chunk *c, uint32_t start, uint32_t end, int nest,
     return 0;
 }
 
-uint8_t bx_slot_class(uint8_t type)
-{
-    if (type == BX_T_NULL)
-        return BX_SLOT_NULL;
-    if (type == BX_T_BINXML)
-        return BX_SLOT_BINXML;
-    /* array_subst's test: arrays of BinXML are not repeated. */
-    if ((type & BX_T_ARRAY) && type != (BX_T_ARRAY | BX_T_BINXML))
-        return BX_SLOT_ARRAY;
-    return BX_SLOT_SCALAR;
-}
+/* bx_slot_class by value type: NULL (0x00), nested BinXML (0x21), arrays
+ * that repeat their element (0x80 and up, but arrays of BinXML, 0xA1, which
+ * are not repeated), everything else a scalar. */
+const uint8_t bx_slot_classes[256] = {
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
 
 bx_node *bx_expand_symbolic(const bx_node *tmpl, const uint8_t *slot_class, uint32_t nslots,
                             ps_arena *arena, const char **why)

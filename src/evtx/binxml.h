@@ -152,13 +152,15 @@ typedef struct bx_instance {
     bx_template *tmpl;   /* its definition, parsed (tmpl->root != NULL) */
     bx_value *vals;
     uint32_t nvals;
+    uint64_t classes;    /* bx_slot_class of values 0-31, 2 bits each */
 } bx_instance;
 int bx_read_single_instance(bx_chunk *c, uint32_t start, uint32_t end, int nest,
                             bx_instance *out);
 
 /* Slot classes: all that the layout of a rendered template depends on. */
 enum bx_slot_class { BX_SLOT_NULL, BX_SLOT_SCALAR, BX_SLOT_ARRAY, BX_SLOT_BINXML };
-uint8_t bx_slot_class(uint8_t value_type);
+extern const uint8_t bx_slot_classes[256];
+static inline uint8_t bx_slot_class(uint8_t value_type) { return bx_slot_classes[value_type]; }
 
 /* Expand a template tree as if its values had the given classes: NULL
  * values vanish (and drop optional attributes), scalar values become

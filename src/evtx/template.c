@@ -36,7 +36,7 @@ typedef struct variant_key {
 typedef struct tpl_variant tpl_variant;
 struct tpl_variant {
     tpl_variant *next;           /* immutable once published */
-    const uint64_t *sig;         /* 2 bits per used slot: its bx_slot_class */
+    const uint64_t *sig;         /* the used slots' bx_slot_class (see signature) */
     variant_key key;
     const void *prog;            /* json_program or model_program; NULL:
                                     records like these take the slow lane */
@@ -49,6 +49,8 @@ struct tpl_class {
     const bx_node *root;         /* the store's own copy of the definition */
     const uint16_t *used;        /* slots the definition refers to, ascending */
     uint32_t nused;              /* > MAX_USED_SLOTS: never compiled */
+    uint64_t positional;         /* all used slots below 32: 2-bit mask of them
+                                    (signatures by position, one word); else 0 */
     size_t cost;                 /* slow-lane arena bytes per instance, roughly */
     _Atomic(tpl_variant *) variants;
     atomic_uint nvariants;
@@ -59,7 +61,6 @@ struct tpl_store {
     ps_arena arena;              /* everything below; under the lock */
     ps_arena tmp;                /* compiling; reset after each compile */
     tpl_class *buckets[CLASS_BUCKETS];
-    uint8_t slot_class[256];     /* bx_slot_class by value type */
     tpl_stats stats;
     atomic_int full;             /* the arena refused: compile nothing more */
 };
@@ -77,8 +78,6 @@ tpl_store *tpl_store_new_capped(size_t limit)
     pthread_mutex_init(&st->lock, NULL);
     ps_arena_init(&st->arena, 64 * 1024, limit);
     ps_arena_init(&st->tmp, 64 * 1024, BX_ARENA_LIMIT);
-    for (unsigned t = 0; t < 256; t++)
-        st->slot_class[t] = bx_slot_class((uint8_t)t);
     atomic_init(&st->full, 0);
     return st;
 }
@@ -235,6 +234,9 @@ static tpl_class *class_new(tpl_store *st, const bx_node *root, uint64_t hash)
     cls->hash = hash;
     cls->used = slots;
     cls->nused = nused;
+    if (nused && slots[nused - 1] < 32)
+        for (uint32_t i = 0; i < nused; i++)
+            cls->positional |= (uint64_t)3 << (2 * slots[i]);
     cls->cost = cc.nodes * sizeof(bx_node) + cc.elements * 1024;
     atomic_init(&cls->variants, NULL);
     atomic_init(&cls->nvariants, 0);
@@ -269,16 +271,34 @@ static tpl_class *class_of(tpl_store *st, bx_template *t)
 
 /* --- variants ---------------------------------------------------------------------- */
 
-/* The classes of the used slots' values, two bits each. */
-static void signature(const tpl_store *st, const tpl_class *cls, const bx_instance *in,
-                      uint64_t *sig)
+/* A record's signature: the classes (bx_slot_class) of the values of the
+ * slots its template uses, two bits each. When those slots are all below 32
+ * the bits stay at their slots' positions, straight from the word the value
+ * reader filled; else they are packed in the order of cls->used. */
+static size_t sig_words(const tpl_class *cls)
 {
+    return cls->positional ? 1 : SIG_WORDS(cls->nused);
+}
+
+static void signature(const tpl_class *cls, const bx_instance *in, uint64_t *sig)
+{
+    if (cls->positional) {
+        sig[0] = in->classes & cls->positional;
+        return;
+    }
     memset(sig, 0, SIG_WORDS(cls->nused) * sizeof *sig);
     for (uint32_t i = 0; i < cls->nused; i++) {
         uint32_t slot = cls->used[i];
-        uint64_t c = slot < in->nvals ? st->slot_class[in->vals[slot].type] : BX_SLOT_NULL;
+        uint64_t c = slot < in->nvals ? bx_slot_class(in->vals[slot].type) : BX_SLOT_NULL;
         sig[i / 32] |= c << (2 * (i % 32));
     }
+}
+
+/* The class of used slot i (0 <= i < nused) in a signature. */
+static uint8_t sig_class(const tpl_class *cls, const uint64_t *sig, uint32_t i)
+{
+    unsigned bit = cls->positional ? 2u * cls->used[i] : 2u * (i % 32);
+    return (uint8_t)(sig[cls->positional ? 0 : i / 32] >> bit & 3);
 }
 
 static int same_key(const variant_key *a, const variant_key *b)
@@ -303,7 +323,7 @@ static tpl_variant *find_variant(tpl_variant *v, const uint64_t *sig, size_t wor
 static tpl_variant *compile_variant(tpl_store *st, tpl_class *cls, const uint64_t *sig,
                                     const variant_key *key)
 {
-    size_t words = SIG_WORDS(cls->nused);
+    size_t words = sig_words(cls);
     tpl_variant *v = ps_arena_zalloc(&st->arena, sizeof *v);
     uint64_t *sig_copy = ps_arena_alloc(&st->arena, (words ? words : 1) * sizeof *sig);
     char *prefix = ps_arena_strndup(&st->arena, key->prefix ? key->prefix : "", key->prefix_len);
@@ -326,7 +346,7 @@ static tpl_variant *compile_variant(tpl_store *st, tpl_class *cls, const uint64_
         return NULL;
     }
     for (uint32_t i = 0; i < cls->nused; i++)
-        classes[cls->used[i]] = (uint8_t)(sig[i / 32] >> (2 * (i % 32)) & 3);
+        classes[cls->used[i]] = sig_class(cls, sig, i);
     bx_node *tree = bx_expand_symbolic(cls->root, classes, nslots, &st->tmp, &why);
     int rc = -1;
     if (tree && key->out == OUT_XML)
@@ -353,8 +373,8 @@ static const void *program_for(tpl_store *st, tpl_class *cls, const bx_instance 
     if (cls->nused > MAX_USED_SLOTS)
         return NULL;
     uint64_t sig[SIG_WORDS(MAX_USED_SLOTS)];
-    size_t words = SIG_WORDS(cls->nused);
-    signature(st, cls, in, sig);
+    size_t words = sig_words(cls);
+    signature(cls, in, sig);
     tpl_variant *head = atomic_load_explicit(&cls->variants, memory_order_acquire);
     tpl_variant *v = find_variant(head, sig, words, key);
     if (v)
