@@ -486,7 +486,7 @@ static int run(render_ctx *r, const json_program *prog, const bx_instance *in, i
 {
     const char *lit = prog->lits;
     for (const json_op *op = prog->ops;; op++) {
-        ps_buf_add(r->out, lit, op->lit);
+        ps_buf_add_run(r->out, lit, op->lit);
         lit += op->lit;
         if (op->kind == JOP_END)
             return 0;

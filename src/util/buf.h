@@ -39,6 +39,42 @@ static inline void ps_buf_add(ps_buf *b, const void *p, size_t n)
     b->len += n;
 }
 
+/* ps_buf_add for the fast lane's literal runs (a key, quotes, the text
+ * between two values: mostly a few bytes): copied with two overlapping
+ * fixed-size moves instead of a call to memcpy. Only [p, p + n) is read. */
+static inline void ps_buf_add_run(ps_buf *b, const char *p, size_t n)
+{
+    if (n == 0 || ps_buf_reserve(b, n) != 0)
+        return;
+    char *d = b->data + b->len;
+    b->len += n;
+    if (n > 32) {
+        memcpy(d, p, n);
+    } else if (n >= 16) {
+        uint64_t a[2], z[2];
+        memcpy(a, p, 16);
+        memcpy(z, p + n - 16, 16);
+        memcpy(d, a, 16);
+        memcpy(d + n - 16, z, 16);
+    } else if (n >= 8) {
+        uint64_t a, z;
+        memcpy(&a, p, 8);
+        memcpy(&z, p + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &z, 8);
+    } else if (n >= 4) {
+        uint32_t a, z;
+        memcpy(&a, p, 4);
+        memcpy(&z, p + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &z, 4);
+    } else {
+        d[0] = p[0];
+        d[n / 2] = p[n / 2];
+        d[n - 1] = p[n - 1];
+    }
+}
+
 static inline void ps_buf_addc(ps_buf *b, char c)
 {
     if (ps_buf_reserve(b, 1) != 0)
