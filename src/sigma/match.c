@@ -21,6 +21,7 @@ struct ps_sigma_scratch {
     int32_t *sym_first;      /* per symbol: first field index, chained by next */
     uint32_t nsyms;
     int32_t *next;           /* per field */
+    int32_t *fsym;           /* per field: its symbol, or -1 */
     uint32_t *lower_stamp;   /* per field: epoch when lower_off is valid */
     uint32_t *lower_off;
     uint32_t field_cap;
@@ -34,9 +35,10 @@ struct ps_sigma_scratch {
     int scanned;             /* the event's values were scanned */
     int scan_failed;         /* ... but the scan failed: evaluate every rule */
     uint32_t *seen_stamp;    /* per compiled: epoch when one of its literals was seen */
-    const char **scan_data;  /* per field: value and length for hs_scan_vector */
-    unsigned *scan_len;
-    uint32_t scan_cap;
+    uint32_t *lit_stamp;     /* per literal: epoch when it was seen */
+    ps_buf kw_buf;           /* every value, NUL-separated, for keyword literals */
+    sg_scan_map scan_maps[3];/* the fields the event's posting lists read */
+    unsigned nscan_maps;
 };
 
 ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
@@ -52,15 +54,23 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
     s->md = pcre2_match_data_create(1, NULL);
     s->mctx = pcre2_match_context_create(NULL);
     ps_buf_init(&s->lower);
+    ps_buf_init(&s->kw_buf);
     if (!s->sym_stamp || !s->sym_first || !s->rule_stamp || !s->md || !s->mctx) {
         ps_sigma_scratch_free(s);
         return NULL;
     }
     pcre2_set_match_limit(s->mctx, SG_REGEX_MATCH_LIMIT);
     pcre2_set_depth_limit(s->mctx, SG_REGEX_DEPTH_LIMIT);
-    if (set->prefilter.db) {
+    const sg_prefilter *pf = &set->prefilter;
+    if (pf->ndbs) {
         s->seen_stamp = calloc(set->ncompiled + 1, sizeof *s->seen_stamp);
-        if (!s->seen_stamp || hs_alloc_scratch(set->prefilter.db, &s->hs) != HS_SUCCESS) {
+        s->lit_stamp = calloc(pf->nlits + 1, sizeof *s->lit_stamp);
+        /* one scratch serves every database (it grows to the largest need) */
+        int ok = s->seen_stamp && s->lit_stamp &&
+                 (!pf->db || hs_alloc_scratch(pf->db, &s->hs) == HS_SUCCESS);
+        for (uint32_t i = 0; ok && i < pf->nsyms; i++)
+            ok = !pf->field_db[i] || hs_alloc_scratch(pf->field_db[i], &s->hs) == HS_SUCCESS;
+        if (!ok) {
             ps_sigma_scratch_free(s);
             return NULL;
         }
@@ -76,6 +86,7 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
     free(s->sym_first);
     free(s->rule_stamp);
     free(s->next);
+    free(s->fsym);
     free(s->lower_stamp);
     free(s->lower_off);
     ps_buf_free(&s->lower);
@@ -84,8 +95,8 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
     if (s->hs)
         hs_free_scratch(s->hs);
     free(s->seen_stamp);
-    free(s->scan_data);
-    free(s->scan_len);
+    free(s->lit_stamp);
+    ps_buf_free(&s->kw_buf);
     free(s);
 }
 
@@ -97,13 +108,16 @@ static int grow_fields(ps_sigma_scratch *s, uint32_t n)
     int32_t *next = realloc(s->next, cap * sizeof *next);
     if (next)
         s->next = next;
+    int32_t *fsym = realloc(s->fsym, cap * sizeof *fsym);
+    if (fsym)
+        s->fsym = fsym;
     uint32_t *ls = realloc(s->lower_stamp, cap * sizeof *ls);
     if (ls)
         s->lower_stamp = ls;
     uint32_t *lo = realloc(s->lower_off, cap * sizeof *lo);
     if (lo)
         s->lower_off = lo;
-    if (!next || !ls || !lo)
+    if (!next || !fsym || !ls || !lo)
         return -1;
     memset(s->lower_stamp + s->field_cap, 0, (cap - s->field_cap) * sizeof *ls);
     s->field_cap = cap;
@@ -122,6 +136,7 @@ static int prepare_fields(ps_sigma_scratch *s)
         size_t key_len;
         sg_event_field_key(f->path, f->path_len, &key, &key_len);
         int32_t sym = sg_sym_find(&s->set->syms, key, key_len);
+        s->fsym[i] = sym;
         s->next[i] = -1;
         if (sym < 0)
             continue;
@@ -160,6 +175,8 @@ static const char *lowered(ps_sigma_scratch *s, uint32_t i)
     }
     return s->lower.data + s->lower_off[i];
 }
+
+static int literals_known(ps_sigma_scratch *s);
 
 static int parse_int_text(const char *t, int64_t *out)
 {
@@ -218,6 +235,10 @@ static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
     const ps_field *f = &s->ev->fields[i];
     switch (v->kind) {
     case SV_STRING: {
+        /* Values with a literal id are never integers that could match
+         * numerically: an unseen literal settles it. */
+        if (v->pf_id && literals_known(s) && s->lit_stamp[v->pf_id - 1] != s->epoch)
+            return 0;
         const char *t = v->cased ? f->value : lowered(s, i);
         if (v->shape == SH_GLOB)
             return sg_glob_match(v->lit, v->glob, v->lit_len, t, f->value_len);
@@ -387,46 +408,73 @@ static int on_literal(unsigned id, unsigned long long from, unsigned long long t
 {
     ps_sigma_scratch *s = ctx;
     const sg_prefilter *pf = &s->set->prefilter;
+    s->lit_stamp[id] = s->epoch;
     for (uint32_t k = pf->lit_first[id]; k < pf->lit_first[id + 1]; k++)
         s->seen_stamp[pf->lit_compiled[k]] = s->epoch;
     return 0;
 }
 
-static int grow_scan(ps_sigma_scratch *s, uint32_t n)
+static int map_has(sg_scan_map m, uint32_t bit) { return (m[bit / 64] >> (bit % 64)) & 1; }
+
+/* The database field i is scanned with, or NULL when it has none or no
+ * rule of the event's posting lists reads the field. */
+static const hs_database_t *field_database(const ps_sigma_scratch *s, uint32_t i)
 {
-    if (n <= s->scan_cap)
-        return 0;
-    uint32_t cap = n < 64 ? 64 : n * 2;
-    const char **data = realloc(s->scan_data, cap * sizeof *data);
-    if (data)
-        s->scan_data = data;
-    unsigned *len = realloc(s->scan_len, cap * sizeof *len);
-    if (len)
-        s->scan_len = len;
-    if (!data || !len)
-        return -1;
-    s->scan_cap = cap;
-    return 0;
+    int32_t sym = s->fsym[i];
+    if (sym < 0 || !s->set->prefilter.field_db[sym])
+        return NULL;
+    for (unsigned k = 0; k < s->nscan_maps; k++)
+        if (map_has(s->scan_maps[k], (uint32_t)sym))
+            return s->set->prefilter.field_db[sym];
+    return NULL;
 }
 
-/* Scan every field value of the event once, as one vector (a literal found
- * across two values only lets a rule be evaluated needlessly). */
+static int scan(ps_sigma_scratch *s, const hs_database_t *db, const char *p, size_t n)
+{
+    if (n > UINT32_MAX)
+        return -1;
+    return hs_scan(db, p, (unsigned)n, 0, s->hs, on_literal, s) == HS_SUCCESS ? 0 : -1;
+}
+
+/* Scan each value of a field that the event's rules read with its field's
+ * database, and, when one of them searches keywords, every value (as one
+ * NUL-separated buffer) with the keyword database. */
 static int scan_event(ps_sigma_scratch *s)
 {
     const ps_event *ev = s->ev;
+    const sg_prefilter *pf = &s->set->prefilter;
     s->scanned = 1;
-    if (grow_scan(s, ev->nfields) != 0)
+    if (!s->fields_ready && prepare_fields(s) != 0)
         return -1;
-    unsigned n = 0;
-    for (uint32_t i = 0; i < ev->nfields; i++)
-        if (ev->fields[i].value_len) {
-            s->scan_data[n] = ev->fields[i].value;
-            s->scan_len[n++] = ev->fields[i].value_len;
+    int all = 0;
+    for (unsigned k = 0; k < s->nscan_maps; k++)
+        all |= map_has(s->scan_maps[k], s->set->syms.n);
+    all = all && pf->db;
+    ps_buf *kb = &s->kw_buf;
+    ps_buf_reset(kb);
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const ps_field *f = &ev->fields[i];
+        if (!f->value_len)
+            continue;
+        const hs_database_t *db = field_database(s, i);
+        if (db && scan(s, db, f->value, f->value_len) != 0)
+            return -1;
+        if (all) {
+            ps_buf_add(kb, f->value, f->value_len);
+            ps_buf_addc(kb, 0);
         }
-    if (n && hs_scan_vector(s->set->prefilter.db, s->scan_data, s->scan_len, n, 0, s->hs,
-                            on_literal, s) != HS_SUCCESS)
+    }
+    if (all && kb->len && (kb->failed || scan(s, pf->db, kb->data, kb->len) != 0))
         return -1;
     return 0;
+}
+
+/* Has the scan told what literals the event holds? (Scans on first use.) */
+static int literals_known(ps_sigma_scratch *s)
+{
+    if (!s->scanned && scan_event(s) != 0)
+        s->scan_failed = 1; /* cannot tell: evaluate everything of this event */
+    return !s->scan_failed;
 }
 
 /* May compiled rule `idx` match? No when it is gated and none of its
@@ -436,11 +484,7 @@ static int may_match(ps_sigma_scratch *s, uint32_t idx)
     const sg_prefilter *pf = &s->set->prefilter;
     if (!pf->gated || !pf->gated[idx])
         return 1;
-    if (!s->scanned && scan_event(s) != 0) {
-        /* cannot tell: evaluate everything of this event */
-        s->scan_failed = 1;
-    }
-    return s->scan_failed || s->seen_stamp[idx] == s->epoch;
+    return !literals_known(s) || s->seen_stamp[idx] == s->epoch;
 }
 
 static void run_postings(match_run *r, uint32_t first, uint32_t n)
@@ -476,6 +520,8 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
         memset(s->lower_stamp, 0, s->field_cap * sizeof *s->lower_stamp);
         if (s->seen_stamp)
             memset(s->seen_stamp, 0, set->ncompiled * sizeof *s->seen_stamp);
+        if (s->lit_stamp)
+            memset(s->lit_stamp, 0, set->prefilter.nlits * sizeof *s->lit_stamp);
         s->epoch = 1;
     }
     s->scanned = 0;
@@ -485,12 +531,18 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
     s->failed = 0;
     match_run r = {.s = s, .fn = fn, .ctx = ctx};
     const sg_channel_bucket *b = find_bucket(set, ev->channel);
-    if (b) {
-        const sg_eid_list *l = find_eid(b, ev->event_id);
-        if (l)
-            run_postings(&r, l->first, l->n);
+    const sg_eid_list *l = b ? find_eid(b, ev->event_id) : NULL;
+    s->nscan_maps = 0;
+    if (l && l->scan)
+        s->scan_maps[s->nscan_maps++] = l->scan;
+    if (b && b->any_scan)
+        s->scan_maps[s->nscan_maps++] = b->any_scan;
+    if (set->prefilter.every_scan)
+        s->scan_maps[s->nscan_maps++] = set->prefilter.every_scan;
+    if (l)
+        run_postings(&r, l->first, l->n);
+    if (b)
         run_postings(&r, b->any_first, b->any_n);
-    }
     run_postings(&r, set->every_first, set->every_n);
     if (r.stop == 2)
         return PS_ERR_STOP;

@@ -47,6 +47,9 @@ typedef struct sg_value {
     uint8_t cidr_addr[16];
     int32_t ref_sym;     /* SV_FIELDREF: the other field */
     uint32_t group;      /* which YAML value it came from (for `all`) */
+    /* Its literal in the prefilter database, plus one (0: none). A value
+     * whose literal the scan did not see in the event cannot match. */
+    uint32_t pf_id;
     pcre2_code *re;
 } sg_value;
 
@@ -232,7 +235,13 @@ int sg_correlation_compile(sg_compile_ctx *cc, ps_sigma_set *set, const yt_node 
 const char *sg_field_mapped_name(const sg_logsources *ls, const sg_variant_def *v,
                                  const char *name);
 
-typedef struct sg_eid_list { uint32_t eid; uint32_t first, n; } sg_eid_list;
+/* Which event fields the prefilter scans for the rules of one posting list:
+ * a bitmap over field symbols (bit syms.n: every field, for keyword
+ * searches), NULL when none of the rules' values has a literal. Fields no
+ * rule of the event's lists reads cannot decide a match. */
+typedef const uint64_t *sg_scan_map;
+
+typedef struct sg_eid_list { uint32_t eid; uint32_t first, n; sg_scan_map scan; } sg_eid_list;
 
 /* Rules that can match events of one channel. */
 typedef struct sg_channel_bucket {
@@ -241,16 +250,24 @@ typedef struct sg_channel_bucket {
     sg_eid_list *by_eid;          /* sorted by eid */
     uint32_t nby_eid;
     uint32_t any_first, any_n;    /* rules for any event ID */
+    sg_scan_map any_scan;
 } sg_channel_bucket;
 
-/* The Hyperscan literal prefilter (prefilter.c). */
+/* The Hyperscan literal prefilter (prefilter.c): block-mode databases of
+ * every value's literal, one per field symbol, scanned over the event's
+ * values of that field, and one for keyword searches, scanned over every
+ * value. The set has a prefilter when ndbs > 0. */
 typedef struct sg_prefilter {
-    hs_database_t *db;            /* NULL: every rule is evaluated */
+    hs_database_t *db;            /* keyword searches' literals; NULL: none */
+    hs_database_t **field_db;     /* per symbol: its values' literals, or NULL */
+    uint32_t nsyms;               /* entries of field_db */
+    uint32_t ndbs;                /* databases built (0: no prefilter) */
     uint32_t nlits;
     uint32_t *lit_first;          /* per literal: its compiled rules are */
     uint32_t *lit_compiled;       /*   lit_compiled[lit_first[i] .. lit_first[i+1]) */
     uint8_t *gated;               /* per compiled: evaluated only if one of its literals was seen */
     uint32_t ngated;
+    sg_scan_map every_scan;       /* for the set's every_first..every_n */
 } sg_prefilter;
 
 struct ps_sigma_set {
