@@ -64,6 +64,10 @@ static const char HUNT_HELP[] =
     "                       the same for any N\n"
     "      --no-prefilter   evaluate every rule on every event, not only those whose\n"
     "                       literals the prefilter saw (debugging; same results)\n"
+    "      --cache-dir DIR  keep the prefilter's compiled databases in DIR, so that\n"
+    "                       loading the same rules again is faster (default:\n"
+    "                       $XDG_CACHE_HOME/plainsight or ~/.cache/plainsight)\n"
+    "      --no-cache       compile them every time and write nothing\n"
     "  -h, --help           this help\n"
     "\n"
     "columns (csv header and jsonl keys): Timestamp, Computer, Channel, EventID,\n"
@@ -739,10 +743,13 @@ typedef struct hunt_args {
     ps_sigma_stats load;        /* filled when the rules are loaded */
     double load_seconds, started;
     int no_prefilter;           /* --no-prefilter: every rule on every event (debugging) */
+    const char *cache_dir;      /* --cache-dir; NULL: the default */
+    int no_cache;               /* --no-cache */
+    char default_cache[4096];
 } hunt_args;
 
 enum { OPT_FROM = 256, OPT_TO, OPT_RULE_ID, OPT_TAGS, OPT_STATUS, OPT_HTML, OPT_IOCS,
-       OPT_NO_PREFILTER };
+       OPT_NO_PREFILTER, OPT_CACHE_DIR, OPT_NO_CACHE };
 
 /* --from/--to: a date alone means its first (--from) or last (--to) instant. */
 static int parse_time_arg(const char *opt, const char *text, int end_of_day, uint64_t *out)
@@ -782,6 +789,8 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         {"tags", required_argument, NULL, OPT_TAGS}, {"status", required_argument, NULL, OPT_STATUS},
         {"html", required_argument, NULL, OPT_HTML}, {"iocs", required_argument, NULL, OPT_IOCS},
         {"no-prefilter", no_argument, NULL, OPT_NO_PREFILTER},
+        {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     a->format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
     a->rules = calloc((size_t)argc, sizeof *a->rules);
@@ -821,6 +830,8 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         case OPT_HTML: a->html = optarg; break;
         case OPT_IOCS: a->ioc_dirs[a->nioc_dirs++] = optarg; break;
         case OPT_NO_PREFILTER: a->no_prefilter = 1; break;
+        case OPT_CACHE_DIR: a->cache_dir = optarg; break;
+        case OPT_NO_CACHE: a->no_cache = 1; break;
         case 'q': a->quiet = 1; break;
         case 'h': fputs(HUNT_HELP, stdout); exit(PS_EXIT_CLEAN);
         default: fputs(HUNT_HELP, stderr); return -1;
@@ -1017,9 +1028,10 @@ static void summary_sigma_engine(const hunt *h, const hunt_args *a)
     if (a->no_prefilter)
         fprintf(stderr, "  prefilter: off (--no-prefilter)\n");
     else
-        fprintf(stderr, "  prefilter: %u literals; %u rule forms evaluated only when one of "
-                "theirs is seen, %u on every event\n", a->load.prefilter_literals,
-                a->load.prefilter_gated, a->load.prefilter_always);
+        fprintf(stderr, "  prefilter: %u literals in %u databases (%u read from the cache); "
+                "%u rule forms evaluated only when one of theirs is seen, %u on every event\n",
+                a->load.prefilter_literals, a->load.prefilter_databases,
+                a->load.prefilter_cached, a->load.prefilter_gated, a->load.prefilter_always);
 }
 
 static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set *set,
@@ -1137,6 +1149,24 @@ static ps_iocs *load_iocs(const hunt_args *a)
     return iocs;
 }
 
+/* Where the prefilter's databases are cached: --cache-dir, else the XDG
+ * cache directory ($XDG_CACHE_HOME, which must be absolute, or ~/.cache);
+ * NULL with --no-cache or when there is no home. */
+static const char *cache_dir(hunt_args *a)
+{
+    if (a->no_cache)
+        return NULL;
+    if (a->cache_dir)
+        return a->cache_dir;
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n = xdg && xdg[0] == '/'
+                ? snprintf(a->default_cache, sizeof a->default_cache, "%s/plainsight", xdg)
+            : home && home[0] == '/'
+                ? snprintf(a->default_cache, sizeof a->default_cache, "%s/.cache/plainsight", home)
+                : -1;
+    return n > 0 && (size_t)n < sizeof a->default_cache ? a->default_cache : NULL;
+}
+
 /* The Sigma rules: --rules, else the built-in pack, unless --iocs alone asks
  * for the indicators only (*set stays NULL then). */
 static int load_rules(hunt_args *a, ps_sigma_set **set)
@@ -1145,7 +1175,7 @@ static int load_rules(hunt_args *a, ps_sigma_set **set)
     if (!a->nrules && a->nioc_dirs)
         return 0;
     ps_sigma_options so = {.diag = a->quiet ? NULL : cli_print_diag,
-                           .no_prefilter = a->no_prefilter};
+                           .no_prefilter = a->no_prefilter, .cache_dir = cache_dir(a)};
     ps_sigma_stats st;
     double started = now_seconds();
     int rc = a->nrules ? ps_sigma_load(a->rules, a->nrules, &so, set, &st)

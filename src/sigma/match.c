@@ -402,12 +402,20 @@ typedef struct match_run {
     int stop;
 } match_run;
 
+/* One scan: the scratch, and the id of the database's first literal. */
+typedef struct scan_ctx {
+    ps_sigma_scratch *s;
+    uint32_t base;
+} scan_ctx;
+
 /* Hyperscan reports a literal (once per scan): its rules may be evaluated. */
-static int on_literal(unsigned id, unsigned long long from, unsigned long long to,
+static int on_literal(unsigned local, unsigned long long from, unsigned long long to,
                       unsigned flags, void *ctx)
 {
-    ps_sigma_scratch *s = ctx;
+    const scan_ctx *sc = ctx;
+    ps_sigma_scratch *s = sc->s;
     const sg_prefilter *pf = &s->set->prefilter;
+    uint32_t id = sc->base + local;
     s->lit_stamp[id] = s->epoch;
     for (uint32_t k = pf->lit_first[id]; k < pf->lit_first[id + 1]; k++)
         s->seen_stamp[pf->lit_compiled[k]] = s->epoch;
@@ -416,24 +424,26 @@ static int on_literal(unsigned id, unsigned long long from, unsigned long long t
 
 static int map_has(sg_scan_map m, uint32_t bit) { return (m[bit / 64] >> (bit % 64)) & 1; }
 
-/* The database field i is scanned with, or NULL when it has none or no
- * rule of the event's posting lists reads the field. */
-static const hs_database_t *field_database(const ps_sigma_scratch *s, uint32_t i)
+/* The symbol whose database field i is scanned with, or -1 when it has none
+ * or no rule of the event's posting lists reads the field. */
+static int32_t scanned_sym(const ps_sigma_scratch *s, uint32_t i)
 {
     int32_t sym = s->fsym[i];
     if (sym < 0 || !s->set->prefilter.field_db[sym])
-        return NULL;
+        return -1;
     for (unsigned k = 0; k < s->nscan_maps; k++)
         if (map_has(s->scan_maps[k], (uint32_t)sym))
-            return s->set->prefilter.field_db[sym];
-    return NULL;
+            return sym;
+    return -1;
 }
 
-static int scan(ps_sigma_scratch *s, const hs_database_t *db, const char *p, size_t n)
+static int scan(ps_sigma_scratch *s, const hs_database_t *db, uint32_t base, const char *p,
+                size_t n)
 {
     if (n > UINT32_MAX)
         return -1;
-    return hs_scan(db, p, (unsigned)n, 0, s->hs, on_literal, s) == HS_SUCCESS ? 0 : -1;
+    scan_ctx sc = {s, base};
+    return hs_scan(db, p, (unsigned)n, 0, s->hs, on_literal, &sc) == HS_SUCCESS ? 0 : -1;
 }
 
 /* Scan each value of a field that the event's rules read with its field's
@@ -456,15 +466,16 @@ static int scan_event(ps_sigma_scratch *s)
         const ps_field *f = &ev->fields[i];
         if (!f->value_len)
             continue;
-        const hs_database_t *db = field_database(s, i);
-        if (db && scan(s, db, f->value, f->value_len) != 0)
+        int32_t sym = scanned_sym(s, i);
+        if (sym >= 0 &&
+            scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len) != 0)
             return -1;
         if (all) {
             ps_buf_add(kb, f->value, f->value_len);
             ps_buf_addc(kb, 0);
         }
     }
-    if (all && kb->len && (kb->failed || scan(s, pf->db, kb->data, kb->len) != 0))
+    if (all && kb->len && (kb->failed || scan(s, pf->db, pf->db_base, kb->data, kb->len) != 0))
         return -1;
     return 0;
 }

@@ -406,10 +406,12 @@ static int build_postings(sg_prefilter *pf, const pf_entry *e, size_t n, ps_aren
     return 0;
 }
 
-/* One database of the distinct literals of entries [from, to), whose first
- * literal has id `first_id` (Hyperscan reports the ids). */
-static int compile_one(const pf_entry *e, size_t from, size_t to, uint32_t first_id,
-                       hs_database_t **db)
+/* One database of the distinct literals of entries [from, to), with ids
+ * from 0 in it (the literal's id less the database's base), so that it does
+ * not depend on the other databases and a cached copy stays good when only
+ * other fields' literals change. */
+static int compile_one(const pf_entry *e, size_t from, size_t to, const char *cache_dir,
+                       hs_database_t **db, sg_hs_cache_stats *st)
 {
     size_t count = 0;
     for (size_t i = from; i < to; i++)
@@ -427,15 +429,11 @@ static int compile_one(const pf_entry *e, size_t from, size_t to, uint32_t first
             exprs[k] = e[i].lit.bytes;
             lens[k] = e[i].lit.len;
             flags[k] = HS_FLAG_SINGLEMATCH | (e[i].lit.caseless ? HS_FLAG_CASELESS : 0);
-            ids[k] = first_id + (unsigned)k;
+            ids[k] = (unsigned)k;
             k++;
         }
-        hs_compile_error_t *err = NULL;
-        if (hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned)count, HS_MODE_BLOCK, NULL,
-                                 db, &err) == HS_SUCCESS)
-            rc = 0;
-        else
-            hs_free_compile_error(err);
+        sg_hs_input in = {exprs, flags, ids, lens, (unsigned)count};
+        rc = sg_hs_compile(&in, cache_dir, db, st);
     }
     free(exprs);
     free(lens);
@@ -449,10 +447,11 @@ static int compile_one(const pf_entry *e, size_t from, size_t to, uint32_t first
  * scanned over every value: the cost of a scan grows with the literals in
  * its database, and most literals are looked for in one field only. */
 static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint32_t nsyms,
-                             ps_arena *arena)
+                             ps_arena *arena, const char *cache_dir, sg_hs_cache_stats *st)
 {
     pf->field_db = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_db);
-    if (!pf->field_db)
+    pf->field_base = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_base);
+    if (!pf->field_db || !pf->field_base)
         return -1;
     uint32_t id = 0;
     for (size_t from = 0; from < n;) {
@@ -464,7 +463,8 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
         }
         int32_t sym = e[from].lit.sym;
         hs_database_t **db = sym < 0 ? &pf->db : &pf->field_db[sym];
-        if (compile_one(e, from, to, id, db) != 0)
+        *(sym < 0 ? &pf->db_base : &pf->field_base[sym]) = id;
+        if (compile_one(e, from, to, cache_dir, db, st) != 0)
             return -1;
         pf->ndbs++;
         id += ndistinct;
@@ -547,7 +547,7 @@ static void clear_value_ids(pf_entry *e, size_t n)
             e[i].value->pf_id = 0;
 }
 
-int sg_prefilter_build(ps_sigma_set *set)
+int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_stats *st)
 {
     sg_prefilter *pf = &set->prefilter;
     memset(pf, 0, sizeof *pf);
@@ -566,8 +566,10 @@ int sg_prefilter_build(ps_sigma_set *set)
         qsort(es.e, es.n, sizeof *es.e, entry_cmp);
     es.n = keep_gating_literals(es.e, es.n);
     int rc = es.n ? build_postings(pf, es.e, es.n, &set->arena) : 0;
+    if (cache_dir && !sg_hs_cache_usable(cache_dir))
+        cache_dir = NULL; /* compile, as without a cache */
     if (rc == 0 && pf->nlits &&
-        compile_databases(pf, es.e, es.n, set->syms.n, &set->arena) == 0) {
+        compile_databases(pf, es.e, es.n, set->syms.n, &set->arena, cache_dir, st) == 0) {
         pf->gated = gated;
         for (uint32_t i = 0; i < set->ncompiled; i++)
             pf->ngated += gated[i];
@@ -590,5 +592,6 @@ void sg_prefilter_free(sg_prefilter *pf)
             hs_free_database(pf->field_db[i]);
     pf->db = NULL;
     pf->field_db = NULL;
+    pf->field_base = NULL;
     pf->ndbs = 0;
 }

@@ -260,6 +260,8 @@ typedef struct sg_channel_bucket {
 typedef struct sg_prefilter {
     hs_database_t *db;            /* keyword searches' literals; NULL: none */
     hs_database_t **field_db;     /* per symbol: its values' literals, or NULL */
+    uint32_t db_base;             /* a database reports id - base of its literals */
+    uint32_t *field_base;
     uint32_t nsyms;               /* entries of field_db */
     uint32_t ndbs;                /* databases built (0: no prefilter) */
     uint32_t nlits;
@@ -269,6 +271,34 @@ typedef struct sg_prefilter {
     uint32_t ngated;
     sg_scan_map every_scan;       /* for the set's every_first..every_n */
 } sg_prefilter;
+
+/* Hyperscan databases compiled once and kept in a cache directory
+ * (hs_cache.c). */
+typedef struct sg_hs_input {
+    const char *const *exprs;
+    const unsigned *flags;
+    const unsigned *ids;
+    const size_t *lens;
+    unsigned n;
+} sg_hs_input;
+
+typedef struct sg_hs_cache_stats {
+    uint32_t hits;          /* databases read from the cache */
+    uint32_t compiled;      /* databases compiled */
+    uint32_t stored;        /* ... and written to the cache */
+    uint32_t store_failed;  /* ... that could not be written */
+} sg_hs_cache_stats;
+
+#define SG_HS_CACHE_MAX_DIR 4000
+
+/* Create the cache directory if need be; 1 when it can be used (ours, not
+ * writable by others), else 0. */
+int sg_hs_cache_usable(const char *dir);
+/* Compile `in` in block mode, or read it from `cache_dir` (NULL: no cache;
+ * else a directory sg_hs_cache_usable accepted). 0, or -1 when Hyperscan
+ * cannot compile it. */
+int sg_hs_compile(const sg_hs_input *in, const char *cache_dir, hs_database_t **db,
+                  sg_hs_cache_stats *st);
 
 struct ps_sigma_set {
     ps_arena arena;
@@ -294,7 +324,7 @@ uint64_t sg_hash_lower(const char *s, size_t len);
 int sg_build_index(ps_sigma_set *set, const sg_logsources *ls, int match_unmapped);
 /* Build the prefilter of the compiled rules (0, or -1 when out of memory;
  * when Hyperscan cannot be used the set simply has none). */
-int sg_prefilter_build(ps_sigma_set *set);
+int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_stats *st);
 void sg_prefilter_free(sg_prefilter *pf);
 
 /* Field keys of event fields and of Sigma field names. */
