@@ -422,14 +422,16 @@ static void mitre_tags(const char *const *tags, uint32_t ntags, int techniques, 
     }
 }
 
+/* Runs between the characters to escape go out in one call each: the
+ * per-character stdio calls were a tenth of hunt's output time. */
 static void csv_field(FILE *f, const char *s, int last)
 {
     fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
+    for (const char *q; (q = strchr(s, '"')) != NULL; s = q + 1) {
+        fwrite(s, 1, (size_t)(q - s) + 1, f); /* up to and with the quote ... */
+        fputc('"', f);                        /* ... which is doubled */
     }
+    fputs(s, f);
     fputs(last ? "\"\r\n" : "\",", f);
 }
 
@@ -440,14 +442,20 @@ static void json_string(FILE *f, const char *key, const char *s, int last)
         return;
     }
     fprintf(f, "\"%s\":\"", key);
-    for (; *s; s++) {
+    for (;;) {
+        size_t run = 0;
+        while (s[run] && s[run] != '"' && s[run] != '\\' && (unsigned char)s[run] >= 0x20)
+            run++;
+        fwrite(s, 1, run, f);
+        s += run;
         unsigned char c = (unsigned char)*s;
+        if (!c)
+            break;
         if (c == '"' || c == '\\')
             fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
         else
-            fputc(c, f);
+            fprintf(f, "\\u%04x", c);
+        s++;
     }
     fputs(last ? "\"}\n" : "\",", f);
 }

@@ -4,8 +4,9 @@
  * back takes well under a millisecond).
  *
  * A database is named by the SHA-256 of everything that decides its bytes:
- * this file's format version, Hyperscan's version, the mode and each
- * literal's id, flags and bytes. Rules that change give other literals, so
+ * this file's format version, Hyperscan's version, the platform (CPU
+ * features) it is compiled for, the mode and each literal's id, flags and
+ * bytes. Rules that change give other literals, so
  * another name: nothing is ever invalidated, a stale file is just not asked
  * for again. The file holds a header (magic, the name, the payload's length
  * and SHA-256) and the serialized database.
@@ -36,26 +37,49 @@
 #define CACHE_MAX_PAYLOAD ((uint64_t)256 << 20)
 #define CACHE_FORMAT "plainsight hyperscan cache 1"
 
-/* The name of a database: SHA-256 over its inputs. */
+static void put(unsigned char **p, const void *data, size_t n)
+{
+    memcpy(*p, data, n);
+    *p += n;
+}
+
+/* The name of a database: SHA-256 over its inputs, laid out in one buffer
+ * (one digest call instead of several per literal). The platform is part
+ * of it: Hyperscan compiles for the CPU it runs on, and a database built
+ * for AVX-512 must not be handed to (or be overwritten by) a run on a CPU
+ * without it. */
 static int cache_key(const sg_hs_input *in, unsigned char key[32])
 {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    hs_platform_info_t plat;
+    if (hs_populate_platform(&plat) != HS_SUCCESS)
+        return -1;
     const char *version = hs_version();
-    uint32_t mode = HS_MODE_BLOCK, n = in->n;
-    ok = ok && EVP_DigestUpdate(md, CACHE_FORMAT, sizeof CACHE_FORMAT) &&
-         EVP_DigestUpdate(md, version, strlen(version) + 1) &&
-         EVP_DigestUpdate(md, &mode, sizeof mode) && EVP_DigestUpdate(md, &n, sizeof n);
-    for (uint32_t i = 0; ok && i < in->n; i++) {
+    size_t size = sizeof CACHE_FORMAT + strlen(version) + 1 + 3 * 8 + 4;
+    for (uint32_t i = 0; i < in->n; i++)
+        size += 4 + 4 + 8 + in->lens[i];
+    unsigned char *buf = malloc(size), *p = buf;
+    if (!buf)
+        return -1;
+    uint64_t tune = plat.tune, features = plat.cpu_features, mode = HS_MODE_BLOCK;
+    uint32_t n = in->n;
+    put(&p, CACHE_FORMAT, sizeof CACHE_FORMAT);
+    put(&p, version, strlen(version) + 1);
+    put(&p, &tune, 8);
+    put(&p, &features, 8);
+    put(&p, &mode, 8);
+    put(&p, &n, 4);
+    for (uint32_t i = 0; i < in->n; i++) {
         uint32_t id = in->ids[i], flags = in->flags[i];
         uint64_t len = in->lens[i];
-        ok = EVP_DigestUpdate(md, &id, sizeof id) && EVP_DigestUpdate(md, &flags, sizeof flags) &&
-             EVP_DigestUpdate(md, &len, sizeof len) &&
-             (len == 0 || EVP_DigestUpdate(md, in->exprs[i], in->lens[i]));
+        put(&p, &id, 4);
+        put(&p, &flags, 4);
+        put(&p, &len, 8);
+        if (len)
+            put(&p, in->exprs[i], in->lens[i]);
     }
     unsigned klen = 0;
-    ok = ok && EVP_DigestFinal_ex(md, key, &klen) && klen == 32;
-    EVP_MD_CTX_free(md);
+    int ok = EVP_Digest(buf, (size_t)(p - buf), key, &klen, EVP_sha256(), NULL) && klen == 32;
+    free(buf);
     return ok ? 0 : -1;
 }
 

@@ -12,6 +12,18 @@
 #define SG_REGEX_MATCH_LIMIT 100000
 #define SG_REGEX_DEPTH_LIMIT 10000
 
+/* The path -> symbol memo (see path_symbol). */
+#define PATH_SLOTS 4096                 /* power of two */
+#define PATH_MAX_ENTRIES (PATH_SLOTS / 2)
+#define PATH_STORE_LIMIT (256u << 10)   /* bytes of remembered paths */
+
+typedef struct path_slot {
+    uint64_t hash;
+    uint32_t off, len;                  /* the path, in path_store */
+    int32_t sym;
+    uint32_t used;
+} path_slot;
+
 struct ps_sigma_scratch {
     const ps_sigma_set *set;
     const ps_event *ev;
@@ -30,6 +42,9 @@ struct ps_sigma_scratch {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     int failed;
+    path_slot *paths;        /* PATH_SLOTS, open addressing */
+    uint32_t npaths;
+    ps_buf path_store;
     /* prefilter */
     hs_scratch_t *hs;
     int scanned;             /* the event's values were scanned */
@@ -55,7 +70,9 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
     s->mctx = pcre2_match_context_create(NULL);
     ps_buf_init(&s->lower);
     ps_buf_init(&s->kw_buf);
-    if (!s->sym_stamp || !s->sym_first || !s->rule_stamp || !s->md || !s->mctx) {
+    ps_buf_init(&s->path_store);
+    s->paths = calloc(PATH_SLOTS, sizeof *s->paths);
+    if (!s->sym_stamp || !s->sym_first || !s->rule_stamp || !s->md || !s->mctx || !s->paths) {
         ps_sigma_scratch_free(s);
         return NULL;
     }
@@ -97,6 +114,8 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
     free(s->seen_stamp);
     free(s->lit_stamp);
     ps_buf_free(&s->kw_buf);
+    ps_buf_free(&s->path_store);
+    free(s->paths);
     free(s);
 }
 
@@ -124,6 +143,51 @@ static int grow_fields(ps_sigma_scratch *s, uint32_t n)
     return 0;
 }
 
+/* A hash of the path bytes as they are, eight at a time. */
+static uint64_t path_hash(const char *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+/* The symbol of a field path. Events of one template repeat the same paths,
+ * so each path's symbol is remembered (up to a bound, whatever the input)
+ * and found again by a hash of its raw bytes, which costs far less than
+ * folding case and spaces for sg_sym_find. */
+static int32_t path_symbol(ps_sigma_scratch *s, const char *path, uint32_t len)
+{
+    uint64_t h = path_hash(path, len);
+    uint32_t mask = PATH_SLOTS - 1, i = (uint32_t)h & mask;
+    for (; s->paths[i].used; i = (i + 1) & mask) {
+        const path_slot *e = &s->paths[i];
+        if (e->hash == h && e->len == len &&
+            (len == 0 || memcmp(s->path_store.data + e->off, path, len) == 0))
+            return e->sym;
+    }
+    const char *key;
+    size_t key_len;
+    sg_event_field_key(path, len, &key, &key_len);
+    int32_t sym = sg_sym_find(&s->set->syms, key, key_len);
+    if (s->npaths < PATH_MAX_ENTRIES && s->path_store.len + len <= PATH_STORE_LIMIT) {
+        size_t off = s->path_store.len;
+        ps_buf_add(&s->path_store, path, len);
+        if (!s->path_store.failed) {
+            s->paths[i] = (path_slot){h, (uint32_t)off, len, sym, 1};
+            s->npaths++;
+        }
+    }
+    return sym;
+}
+
 /* Link every event field to its symbol (fields of one name stay in order). */
 static int prepare_fields(ps_sigma_scratch *s)
 {
@@ -132,10 +196,7 @@ static int prepare_fields(ps_sigma_scratch *s)
         return -1;
     for (uint32_t i = ev->nfields; i-- > 0;) {
         const ps_field *f = &ev->fields[i];
-        const char *key;
-        size_t key_len;
-        sg_event_field_key(f->path, f->path_len, &key, &key_len);
-        int32_t sym = sg_sym_find(&s->set->syms, key, key_len);
+        int32_t sym = path_symbol(s, f->path, f->path_len);
         s->fsym[i] = sym;
         s->next[i] = -1;
         if (sym < 0)
