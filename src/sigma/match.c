@@ -52,7 +52,7 @@ struct ps_sigma_scratch {
     uint32_t *seen_stamp;    /* per compiled: epoch when one of its literals was seen */
     uint32_t *lit_stamp;     /* per literal: epoch when it was seen */
     ps_buf kw_buf;           /* every value, NUL-separated, for keyword literals */
-    sg_scan_map scan_maps[3];/* the fields the event's posting lists read */
+    sg_scan_map scan_maps[4];/* the fields the event's posting lists read */
     unsigned nscan_maps;
 };
 
@@ -239,10 +239,25 @@ static const char *lowered(ps_sigma_scratch *s, uint32_t i)
 
 static int literals_known(ps_sigma_scratch *s);
 
+/* The integer a value's text stands for, as strtoll with base 0 reads it
+ * (0x hex, leading-0 octal, sign, leading space), the whole text. Plain
+ * decimal, what event IDs and most numbers are, is read here directly: this
+ * runs for every integer rule value (EventID: 4624) against every event
+ * its rule meets. */
 static int parse_int_text(const char *t, int64_t *out)
 {
     if (!*t)
         return -1;
+    if (t[0] >= '1' && t[0] <= '9') {
+        int64_t v = 0;
+        size_t i = 0;
+        for (; i < 18 && t[i] >= '0' && t[i] <= '9'; i++)
+            v = v * 10 + (t[i] - '0');
+        if (!t[i]) {
+            *out = v;
+            return 0;
+        }
+    }
     char *end;
     long long v = strtoll(t, &end, 0);
     if (*end)
@@ -564,9 +579,9 @@ static void run_postings(match_run *r, uint32_t first, uint32_t n)
     ps_sigma_scratch *s = r->s;
     const ps_sigma_set *set = s->set;
     for (uint32_t k = first; k < first + n && !r->stop; k++) {
-        const sg_compiled *c = &set->compiled[set->postings[k]];
-        if (s->rule_stamp[c->rule] == s->epoch || !may_match(s, set->postings[k]))
+        if (s->rule_stamp[set->posting_rules[k]] == s->epoch || !may_match(s, set->postings[k]))
             continue;
+        const sg_compiled *c = &set->compiled[set->postings[k]];
         if (!s->fields_ready && prepare_fields(s) != 0) {
             s->failed = 1;
             r->stop = 1;
@@ -579,6 +594,28 @@ static void run_postings(match_run *r, uint32_t first, uint32_t n)
         if (r->fn && r->fn(r->ctx, &set->rules[c->rule].info, c->rule, s->ev) != 0)
             r->stop = 2;
     }
+}
+
+/* May the event's ID stand for its EventID field? (Rules filed under the
+ * IDs their detection names are met through it; see index.c.) Yes when the
+ * field is there once, in plain decimal, with the ID's value. */
+static int eid_trusted(ps_sigma_scratch *s)
+{
+    if (!s->fields_ready && prepare_fields(s) != 0)
+        return 0;
+    int32_t i = first_field(s, s->set->eid_sym);
+    if (i < 0 || s->next[i] >= 0)
+        return 0;
+    const ps_field *f = &s->ev->fields[i];
+    if (!f->value_len || f->value_len > 10 || f->value[0] < '1' || f->value[0] > '9')
+        return 0;
+    uint64_t id = 0;
+    for (uint32_t k = 0; k < f->value_len; k++) {
+        if (f->value[k] < '0' || f->value[k] > '9')
+            return 0;
+        id = id * 10 + (uint64_t)(f->value[k] - '0');
+    }
+    return id == s->ev->event_id;
 }
 
 int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event *ev,
@@ -604,17 +641,22 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
     match_run r = {.s = s, .fn = fn, .ctx = ctx};
     const sg_channel_bucket *b = find_bucket(set, ev->channel);
     const sg_eid_list *l = b ? find_eid(b, ev->event_id) : NULL;
+    int fallback = b && b->fallback_n && !eid_trusted(s);
     s->nscan_maps = 0;
     if (l && l->scan)
         s->scan_maps[s->nscan_maps++] = l->scan;
     if (b && b->any_scan)
         s->scan_maps[s->nscan_maps++] = b->any_scan;
+    if (fallback && b->fallback_scan)
+        s->scan_maps[s->nscan_maps++] = b->fallback_scan;
     if (set->prefilter.every_scan)
         s->scan_maps[s->nscan_maps++] = set->prefilter.every_scan;
     if (l)
         run_postings(&r, l->first, l->n);
     if (b)
         run_postings(&r, b->any_first, b->any_n);
+    if (fallback)
+        run_postings(&r, b->fallback_first, b->fallback_n);
     run_postings(&r, set->every_first, set->every_n);
     if (r.stop == 2)
         return PS_ERR_STOP;

@@ -531,7 +531,8 @@ static int build_scan_maps(ps_sigma_set *set)
         for (uint32_t e = 0; e < b->nby_eid; e++)
             if (list_scan_map(set, b->by_eid[e].first, b->by_eid[e].n, &b->by_eid[e].scan) != 0)
                 return -1;
-        if (list_scan_map(set, b->any_first, b->any_n, &b->any_scan) != 0)
+        if (list_scan_map(set, b->any_first, b->any_n, &b->any_scan) != 0 ||
+            list_scan_map(set, b->fallback_first, b->fallback_n, &b->fallback_scan) != 0)
             return -1;
     }
     return list_scan_map(set, set->every_first, set->every_n, &set->prefilter.every_scan);

@@ -497,6 +497,7 @@ void ps_sigma_free(ps_sigma_set *set)
     free(set->rules);
     free(set->compiled);
     free(set->postings);
+    free(set->posting_rules);
     free(set->buckets);
     free(set->corrs);
     free(set->corr_refs);

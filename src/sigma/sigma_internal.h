@@ -251,6 +251,10 @@ typedef struct sg_channel_bucket {
     uint32_t nby_eid;
     uint32_t any_first, any_n;    /* rules for any event ID */
     sg_scan_map any_scan;
+    /* Rules filed under event IDs derived from their detection (index.c),
+     * again: evaluated on the events whose ID cannot be trusted for that. */
+    uint32_t fallback_first, fallback_n;
+    sg_scan_map fallback_scan;
 } sg_channel_bucket;
 
 /* The Hyperscan literal prefilter (prefilter.c): block-mode databases of
@@ -311,9 +315,12 @@ struct ps_sigma_set {
     uint32_t nregexes, regex_cap;
     /* index */
     uint32_t *postings;           /* compiled indices referenced by buckets */
+    uint32_t *posting_rules;      /* their rules (a posting is skipped mostly on these
+                                     and the prefilter's stamps, so they sit apart) */
     sg_channel_bucket *buckets;
     uint32_t nbuckets;            /* power of two; empty slots have channel NULL */
     uint32_t every_first, every_n;/* compiled rules meeting every event */
+    int32_t eid_sym;              /* the symbol of Event.System.EventID, or -1 */
     sg_prefilter prefilter;
     sg_correlation *corrs;
     uint32_t ncorrs, corrs_cap;
