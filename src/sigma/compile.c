@@ -201,6 +201,29 @@ static int parse_int(const char *s, int64_t *out)
     return 0;
 }
 
+/* How common a byte is in the values of event logs (paths, command lines,
+ * names; lower-cased), higher is commoner: a guess from English letter
+ * frequencies and Windows path and command-line punctuation; unlisted
+ * bytes (0) are the rarest. */
+static const uint8_t byte_commonness[256] = {
+    [' '] = 43, ['e'] = 42, ['t'] = 41, ['a'] = 40, ['o'] = 39, ['i'] = 38, ['n'] = 37,
+    ['s'] = 36, ['r'] = 35, ['h'] = 34, ['l'] = 33, ['c'] = 32, ['d'] = 31, ['\\'] = 30,
+    ['.'] = 29, ['m'] = 28, ['u'] = 27, ['p'] = 26, ['w'] = 25, ['f'] = 24, ['g'] = 23,
+    ['y'] = 22, ['b'] = 21, [':'] = 20, ['-'] = 19, ['/'] = 18, ['_'] = 17, ['0'] = 16,
+    ['1'] = 15, ['2'] = 14, ['3'] = 13, ['4'] = 12, ['5'] = 11, ['6'] = 10, ['7'] = 9,
+    ['8'] = 8, ['9'] = 7, ['v'] = 6, ['k'] = 5, ['"'] = 4, ['='] = 3, [','] = 2, ['x'] = 1
+};
+
+/* The offset of the rarest byte of lit (the first of the rarest). */
+static uint32_t rarest_byte(const char *lit, uint32_t n)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n && i < 256; i++)
+        if (byte_commonness[(unsigned char)lit[i]] < byte_commonness[(unsigned char)lit[best]])
+            best = i;
+    return best;
+}
+
 /* Store a finished pattern as the value's literal, choosing the cheapest shape. */
 static int finish_pattern(sg_compile_ctx *cc, sg_value *v, sg_pat *p, int cased, uint32_t line)
 {
@@ -234,6 +257,8 @@ static int finish_pattern(sg_compile_ctx *cc, sg_value *v, sg_pat *p, int cased,
         sg_lower(lit, to - from);
     v->lit = lit;
     v->lit_len = (uint32_t)(to - from);
+    if (v->shape == SH_CONTAINS)
+        v->rare = rarest_byte(lit, v->lit_len);
     if (v->shape == SH_GLOB) {
         uint8_t *g = ps_arena_alloc(cc->arena, n + 1);
         if (!g)

@@ -42,6 +42,7 @@ typedef struct sg_value {
     const char *lit;     /* literal bytes (lower-cased unless cased) */
     const uint8_t *glob; /* SH_GLOB: token kind per byte of lit */
     uint32_t lit_len;
+    uint32_t rare;       /* SH_CONTAINS: offset of lit's rarest byte (searched first) */
     int64_t int_value;
     double number;
     uint8_t cidr_addr[16];
