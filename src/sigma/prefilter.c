@@ -125,6 +125,39 @@ static int usable_literal(const char *bytes, uint32_t len)
     return len == 2 && ((unsigned char)bytes[0] >= 0x80 || (unsigned char)bytes[1] >= 0x80);
 }
 
+/* The literal a string value's match needs in the text: all of it, or a
+ * wildcard pattern's longest literal run; 0 when there is none worth it. */
+static int value_literal(const sg_value *v, int32_t sym, pf_lit *out)
+{
+    if (v->kind != SV_STRING || v->is_int)
+        return 0;
+    const char *bytes = v->lit;
+    uint32_t len = v->lit_len;
+    switch (v->shape) {
+    case SH_EXACT: case SH_PREFIX: case SH_SUFFIX: case SH_CONTAINS: break;
+    case SH_GLOB: {
+        uint32_t best_at = 0, best_len = 0, run_at = 0;
+        for (uint32_t i = 0; i <= v->lit_len; i++) {
+            if (i < v->lit_len && v->glob[i] == GL_LIT)
+                continue;
+            if (i - run_at > best_len) {
+                best_at = run_at;
+                best_len = i - run_at;
+            }
+            run_at = i + 1;
+        }
+        bytes += best_at;
+        len = best_len;
+        break;
+    }
+    default: return 0;
+    }
+    if (!usable_literal(bytes, len))
+        return 0;
+    *out = (pf_lit){bytes, len, (uint8_t)!v->cased, sym};
+    return 1;
+}
+
 static pf_set pf_single(const char *bytes, uint32_t len, int caseless, int32_t sym)
 {
     if (!usable_literal(bytes, len))
@@ -136,34 +169,11 @@ static pf_set pf_single(const char *bytes, uint32_t len, int caseless, int32_t s
     return s;
 }
 
-/* The longest run of literal bytes of a wildcard pattern. */
-static pf_set pf_glob(const sg_value *v, int32_t sym)
-{
-    uint32_t best_at = 0, best_len = 0, run_at = 0;
-    for (uint32_t i = 0; i <= v->lit_len; i++) {
-        if (i < v->lit_len && v->glob[i] == GL_LIT)
-            continue;
-        if (i - run_at > best_len) {
-            best_at = run_at;
-            best_len = i - run_at;
-        }
-        run_at = i + 1;
-    }
-    return pf_single(v->lit + best_at, best_len, !v->cased, sym);
-}
-
 static pf_set pf_value(const sg_value *v, int32_t sym)
 {
-    if (v->kind != SV_STRING || v->is_int)
-        return pf_none();
-    switch (v->shape) {
-    case SH_EXACT: case SH_PREFIX: case SH_SUFFIX: case SH_CONTAINS:
-        return pf_single(v->lit, v->lit_len, !v->cased, sym);
-    case SH_GLOB:
-        return pf_glob(v, sym);
-    default:
-        return pf_none();
-    }
+    pf_lit lit;
+    return value_literal(v, sym, &lit) ? pf_single(lit.bytes, lit.len, lit.caseless, sym)
+                                       : pf_none();
 }
 
 /* OR of values [from, to). */
@@ -264,15 +274,10 @@ static pf_set pf_cond(const sg_detection *d, const sg_cond *c)
 
 /* ---- building the databases ------------------------------------------------------ */
 
-#define PF_NO_RULE UINT32_MAX
-
-/* A literal and what it is for: gating compiled rule `compiled`, or being
- * the own literal of `value` (PF_NO_RULE), so that the matcher can answer
- * "not in the event" for that value without looking at the text. */
+/* A literal of a gated compiled rule. */
 typedef struct pf_entry {
     pf_lit lit;
     uint32_t compiled;
-    sg_value *value;
 } pf_entry;
 
 typedef struct pf_entries {
@@ -281,7 +286,7 @@ typedef struct pf_entries {
     int failed;
 } pf_entries;
 
-static void add_entry(pf_entries *es, pf_lit lit, uint32_t compiled, sg_value *value)
+static void add_entry(pf_entries *es, pf_lit lit, uint32_t compiled)
 {
     if (es->failed)
         return;
@@ -295,26 +300,7 @@ static void add_entry(pf_entries *es, pf_lit lit, uint32_t compiled, sg_value *v
         es->e = grown;
         es->cap = cap;
     }
-    es->e[es->n++] = (pf_entry){lit, compiled, value};
-}
-
-static void add_map_values(pf_entries *es, const sg_map *m)
-{
-    for (uint32_t i = 0; i < m->n; i++)
-        for (uint32_t k = 0; k < m->items[i].nvalues; k++) {
-            sg_value *v = &m->items[i].values[k];
-            pf_set one = pf_value(v, m->items[i].sym);
-            if (!one.none && one.n == 1)
-                add_entry(es, one.lits[0], PF_NO_RULE, v);
-            pf_set_free(&one);
-        }
-}
-
-static void add_detection_values(pf_entries *es, const sg_detection *d)
-{
-    for (uint32_t s = 0; s < d->nsel; s++)
-        for (uint32_t m = 0; m < d->sel[s].nmaps; m++)
-            add_map_values(es, &d->sel[s].maps[m]);
+    es->e[es->n++] = (pf_entry){lit, compiled};
 }
 
 /* By database (keyword searches first, then field by field), then literal. */
@@ -340,7 +326,7 @@ static int same_literal(const pf_entry *a, const pf_entry *b)
 }
 
 /* Every (literal, compiled rule) pair of the gated rules, with `gated` set
- * for them, and every value's own literal. */
+ * for them. */
 static int collect_entries(ps_sigma_set *set, uint8_t *gated, pf_entries *es)
 {
     for (uint32_t i = 0; i < set->ncompiled && !es->failed; i++) {
@@ -348,47 +334,24 @@ static int collect_entries(ps_sigma_set *set, uint8_t *gated, pf_entries *es)
         pf_set lits = pf_cond(&c->det, c->det.cond);
         if (!lits.none && lits.n) {
             for (uint32_t k = 0; k < lits.n; k++)
-                add_entry(es, lits.lits[k], i, NULL);
+                add_entry(es, lits.lits[k], i);
             gated[i] = 1;
         }
         pf_set_free(&lits);
-        add_detection_values(es, &c->det);
-        add_map_values(es, &c->extra);
-        for (uint32_t f = 0; f < c->nfilters; f++)
-            add_detection_values(es, &c->filters[f]);
     }
     return es->failed ? -1 : 0;
 }
 
-/* Keep only the literals that gate a rule (the first entry of each sorted
- * group says: PF_NO_RULE sorts last). A value whose literal gates nothing
- * gets no id: on SigmaHQ's Windows rules, compiling a database for all
- * values' literals (about 60% more) costs more at load than their skipped
- * comparisons save over a 64 MB log. Returns the new count. */
-static size_t keep_gating_literals(pf_entry *e, size_t n)
-{
-    size_t out = 0, group = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i == 0 || !same_literal(&e[i], &e[i - 1]))
-            group = i;
-        if (e[group].compiled != PF_NO_RULE)
-            e[out++] = e[i];
-    }
-    return out;
-}
-
-/* Distinct literals -> ids (values learn theirs); entries (sorted) ->
- * postings of the gated rules. */
+/* Distinct literals (entries sorted) -> ids, and the postings of the gated
+ * rules. */
 static int build_postings(sg_prefilter *pf, const pf_entry *e, size_t n, ps_arena *arena)
 {
-    uint32_t nlits = 0, npost = 0;
-    for (size_t i = 0; i < n; i++) {
+    uint32_t nlits = 0;
+    for (size_t i = 0; i < n; i++)
         nlits += i == 0 || !same_literal(&e[i], &e[i - 1]);
-        npost += e[i].compiled != PF_NO_RULE;
-    }
     pf->nlits = nlits;
     pf->lit_first = ps_arena_alloc(arena, (nlits + 1) * sizeof *pf->lit_first);
-    pf->lit_compiled = ps_arena_alloc(arena, (npost + 1) * sizeof *pf->lit_compiled);
+    pf->lit_compiled = ps_arena_alloc(arena, (n + 1) * sizeof *pf->lit_compiled);
     if (!pf->lit_first || !pf->lit_compiled)
         return -1;
     uint32_t lit = 0, out = 0;
@@ -396,14 +359,100 @@ static int build_postings(sg_prefilter *pf, const pf_entry *e, size_t n, ps_aren
         int fresh = i == 0 || !same_literal(&e[i], &e[i - 1]);
         if (fresh)
             pf->lit_first[lit++] = out;
-        if (e[i].value)
-            e[i].value->pf_id = lit; /* id + 1: 0 means none */
-        /* sorted by rule within a literal, PF_NO_RULE last */
-        if (e[i].compiled != PF_NO_RULE && (fresh || e[i].compiled != e[i - 1].compiled))
+        if (fresh || e[i].compiled != e[i - 1].compiled) /* sorted by rule within a literal */
             pf->lit_compiled[out++] = e[i].compiled;
     }
     pf->lit_first[nlits] = out;
     return 0;
+}
+
+/* ---- literal ids of values --------------------------------------------------------- */
+
+/* The gating literals by hash (open addressing), to give each value whose
+ * own literal is one of them its id. Only those: a database of every
+ * value's literal (about 60% more on SigmaHQ's Windows rules) costs more to
+ * compile and scan than the comparisons it would spare. */
+typedef struct lit_table {
+    uint32_t *slot;      /* first entry of the literal + 1, or 0 */
+    uint32_t *id;
+    uint32_t mask;
+    const pf_entry *e;
+} lit_table;
+
+static uint64_t lit_hash(const pf_lit *l)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(uint32_t)l->sym ^ ((uint64_t)l->caseless << 40);
+    for (uint32_t i = 0; i < l->len; i++)
+        h = (h ^ (unsigned char)l->bytes[i]) * 1099511628211ull;
+    return h ^ (h >> 31);
+}
+
+static int lit_table_build(lit_table *t, const pf_entry *e, size_t n, uint32_t nlits)
+{
+    uint32_t cap = 16;
+    while (cap < 2 * nlits)
+        cap *= 2;
+    t->slot = calloc(cap, sizeof *t->slot);
+    t->id = calloc(cap, sizeof *t->id);
+    t->mask = cap - 1;
+    t->e = e;
+    if (!t->slot || !t->id)
+        return -1;
+    for (size_t i = 0, lit = 0; i < n; i++) {
+        if (i > 0 && same_literal(&e[i], &e[i - 1]))
+            continue;
+        uint32_t k = (uint32_t)lit_hash(&e[i].lit) & t->mask;
+        while (t->slot[k])
+            k = (k + 1) & t->mask;
+        t->slot[k] = (uint32_t)i + 1;
+        t->id[k] = (uint32_t)lit++;
+    }
+    return 0;
+}
+
+static void lit_table_free(lit_table *t)
+{
+    free(t->slot);
+    free(t->id);
+}
+
+static void give_map_ids(const lit_table *t, const sg_map *m)
+{
+    for (uint32_t i = 0; i < m->n; i++)
+        for (uint32_t k = 0; k < m->items[i].nvalues; k++) {
+            sg_value *v = &m->items[i].values[k];
+            pf_entry probe = {{0}, 0};
+            if (!value_literal(v, m->items[i].sym, &probe.lit))
+                continue;
+            for (uint32_t s = (uint32_t)lit_hash(&probe.lit) & t->mask; t->slot[s];
+                 s = (s + 1) & t->mask)
+                if (same_literal(&t->e[t->slot[s] - 1], &probe)) {
+                    v->pf_id = t->id[s] + 1;
+                    break;
+                }
+        }
+}
+
+static void give_detection_ids(const lit_table *t, const sg_detection *d)
+{
+    for (uint32_t s = 0; s < d->nsel; s++)
+        for (uint32_t m = 0; m < d->sel[s].nmaps; m++)
+            give_map_ids(t, &d->sel[s].maps[m]);
+}
+
+static int give_value_ids(ps_sigma_set *set, const pf_entry *e, size_t n)
+{
+    lit_table t;
+    int rc = lit_table_build(&t, e, n, set->prefilter.nlits);
+    for (uint32_t i = 0; rc == 0 && i < set->ncompiled; i++) {
+        const sg_compiled *c = &set->compiled[i];
+        give_detection_ids(&t, &c->det);
+        give_map_ids(&t, &c->extra);
+        for (uint32_t f = 0; f < c->nfilters; f++)
+            give_detection_ids(&t, &c->filters[f]);
+    }
+    lit_table_free(&t);
+    return rc;
 }
 
 /* One database of the distinct literals of entries [from, to), with ids
@@ -541,11 +590,29 @@ static int build_scan_maps(ps_sigma_set *set)
 /* ---- the prefilter ----------------------------------------------------------------- */
 
 /* Forget the literal ids given to values (the set then has no prefilter). */
-static void clear_value_ids(pf_entry *e, size_t n)
+static void clear_map_ids(const sg_map *m)
 {
-    for (size_t i = 0; i < n; i++)
-        if (e[i].value)
-            e[i].value->pf_id = 0;
+    for (uint32_t i = 0; i < m->n; i++)
+        for (uint32_t k = 0; k < m->items[i].nvalues; k++)
+            m->items[i].values[k].pf_id = 0;
+}
+
+static void clear_detection_ids(const sg_detection *d)
+{
+    for (uint32_t s = 0; s < d->nsel; s++)
+        for (uint32_t m = 0; m < d->sel[s].nmaps; m++)
+            clear_map_ids(&d->sel[s].maps[m]);
+}
+
+static void clear_value_ids(ps_sigma_set *set)
+{
+    for (uint32_t i = 0; i < set->ncompiled; i++) {
+        const sg_compiled *c = &set->compiled[i];
+        clear_detection_ids(&c->det);
+        clear_map_ids(&c->extra);
+        for (uint32_t f = 0; f < c->nfilters; f++)
+            clear_detection_ids(&c->filters[f]);
+    }
 }
 
 int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_stats *st)
@@ -565,8 +632,9 @@ int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_sta
     }
     if (es.n > 1)
         qsort(es.e, es.n, sizeof *es.e, entry_cmp);
-    es.n = keep_gating_literals(es.e, es.n);
     int rc = es.n ? build_postings(pf, es.e, es.n, &set->arena) : 0;
+    if (rc == 0 && pf->nlits)
+        rc = give_value_ids(set, es.e, es.n);
     if (cache_dir && !sg_hs_cache_usable(cache_dir))
         cache_dir = NULL; /* compile, as without a cache */
     if (rc == 0 && pf->nlits &&
@@ -578,7 +646,7 @@ int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_sta
     } else {
         sg_prefilter_free(pf);
         pf->nlits = 0; /* could not build it: evaluate every rule, every value */
-        clear_value_ids(es.e, es.n);
+        clear_value_ids(set);
     }
     free(es.e);
     return rc;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "sigma/sigma_internal.h"
+#include "util/buf.h"
 
 #define SG_MAX_FILE_SIZE (8u << 20)
 #define SG_MAX_DIR_DEPTH 32
@@ -31,6 +32,7 @@ typedef struct loader {
     pending_filter *corrs;  /* correlation rules, loaded after every base rule */
     uint32_t ncorrs, corrs_cap;
     const char *path;       /* current file (in the set arena) */
+    ps_buf text;            /* the current file's bytes */
 } loader;
 
 const char *ps_sigma_skip_str(ps_sigma_skip reason)
@@ -409,39 +411,46 @@ static void load_text(loader *ld, const char *text, size_t len)
         skip_rule(ld, PS_SIGMA_SKIP_YAML, err_line, err);
 }
 
-static char *read_file(const char *path, size_t *len, const char **why)
+/* The whole file into `buf` (reused from file to file: a rule file is a
+ * few KiB, and allocating the largest allowed size for each of thousands
+ * cost more than reading them). 0, or -1 with the reason in *why. */
+static int read_file(const char *path, ps_buf *buf, const char **why)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         *why = "cannot open";
-        return NULL;
+        return -1;
     }
-    char *buf = malloc(SG_MAX_FILE_SIZE + 1);
-    size_t n = buf ? fread(buf, 1, SG_MAX_FILE_SIZE + 1, f) : 0;
+    ps_buf_reset(buf);
+    size_t got;
+    do {
+        if (ps_buf_reserve(buf, 64 * 1024) != 0)
+            break;
+        size_t room = buf->cap - buf->len;
+        if (room > SG_MAX_FILE_SIZE + 1 - buf->len)
+            room = SG_MAX_FILE_SIZE + 1 - buf->len;
+        got = fread(buf->data + buf->len, 1, room, f);
+        buf->len += got;
+    } while (got > 0 && buf->len <= SG_MAX_FILE_SIZE);
     int bad = ferror(f);
     fclose(f);
-    if (!buf || bad || n > SG_MAX_FILE_SIZE) {
-        *why = !buf ? "out of memory" : bad ? "read error" : "file too large";
-        free(buf);
-        return NULL;
+    if (buf->failed || bad || buf->len > SG_MAX_FILE_SIZE) {
+        *why = buf->failed ? "out of memory" : bad ? "read error" : "file too large";
+        return -1;
     }
-    *len = n;
-    return buf;
+    return 0;
 }
 
 static void load_file(loader *ld, const char *path)
 {
     ld->path = keep(ld, path);
     ld->stats->files++;
-    size_t len;
     const char *why = NULL;
-    char *text = read_file(path, &len, &why);
-    if (!text) {
+    if (read_file(path, &ld->text, &why) != 0) {
         skip_rule(ld, PS_SIGMA_SKIP_YAML, 0, why);
         return;
     }
-    load_text(ld, text, len);
-    free(text);
+    load_text(ld, ld->text.data ? ld->text.data : "", ld->text.len);
 }
 
 static int is_rule_file(const char *name)
@@ -473,8 +482,14 @@ static void load_path(loader *ld, const char *path, int depth)
         char *child = malloc(len);
         if (child && name[0] != '.') {
             snprintf(child, len, "%s/%s", path, name);
+            /* the entry's type spares a stat of every rule file; links and
+             * file systems that do not give it are looked at */
+            unsigned char type = list[i]->d_type;
             struct stat cst;
-            if (stat(child, &cst) == 0 && S_ISDIR(cst.st_mode))
+            int dir = type == DT_DIR ||
+                      ((type == DT_UNKNOWN || type == DT_LNK) && stat(child, &cst) == 0 &&
+                       S_ISDIR(cst.st_mode));
+            if (dir)
                 load_path(ld, child, depth + 1);
             else if (is_rule_file(name))
                 load_file(ld, child);
@@ -511,22 +526,24 @@ static int load_logsources(loader *ld)
 {
     const char *text = ps_sigma_builtin_logsources;
     size_t len = ps_sigma_builtin_logsources_len;
-    char *owned = NULL;
     const char *why = NULL;
     const char *table = ld->opt && ld->opt->logsource_path ? ld->opt->logsource_path : NULL;
     ld->path = table ? table : "<built-in logsources.yml>";
-    if (table && !(text = owned = read_file(table, &len, &why))) {
-        diag(ld, PS_DIAG_ERROR, 0, "logsource table: %s", why);
-        return PS_ERR_IO;
+    if (table) {
+        if (read_file(table, &ld->text, &why) != 0) {
+            diag(ld, PS_DIAG_ERROR, 0, "logsource table: %s", why);
+            return PS_ERR_IO;
+        }
+        text = ld->text.data ? ld->text.data : "";
+        len = ld->text.len;
     }
     char err[256];
     uint32_t line = 0;
     int rc = sg_logsources_parse(text, len, &ld->set->arena, &ld->ls, err, sizeof err, &line);
     if (rc != 0)
         diag(ld, PS_DIAG_ERROR, line, "%s", err);
-    /* Table strings must outlive `owned`: they were copied into the arena by
-     * the YAML reader. */
-    free(owned);
+    /* The table's strings were copied into the arena by the YAML reader:
+     * ld->text can be reused. */
     return rc == 0 ? PS_OK : PS_ERR_FORMAT;
 }
 
@@ -581,6 +598,7 @@ static int load_all(const load_input *in, const ps_sigma_options *opt, ps_sigma_
     }
     free(ld.filters);
     free(ld.corrs);
+    ps_buf_free(&ld.text);
     ps_arena_free(&ld.filter_arena);
     ps_arena_free(&ld.file_arena);
     if (rc != PS_OK) {
