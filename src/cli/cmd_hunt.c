@@ -1183,7 +1183,8 @@ static int load_rules(hunt_args *a, ps_sigma_set **set)
     if (!a->nrules && a->nioc_dirs)
         return 0;
     ps_sigma_options so = {.diag = a->quiet ? NULL : cli_print_diag,
-                           .no_prefilter = a->no_prefilter, .cache_dir = cache_dir(a)};
+                           .no_prefilter = a->no_prefilter, .cache_dir = cache_dir(a),
+                           .threads = ps_evtx_threads(a->threads)};
     ps_sigma_stats st;
     double started = now_seconds();
     int rc = a->nrules ? ps_sigma_load(a->rules, a->nrules, &so, set, &st)

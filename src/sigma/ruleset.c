@@ -10,7 +10,6 @@
 #include "sigma/sigma_internal.h"
 #include "util/buf.h"
 
-#define SG_MAX_FILE_SIZE (8u << 20)
 #define SG_MAX_DIR_DEPTH 32
 #define SG_SET_MEMORY_LIMIT ((size_t)1 << 30)
 
@@ -411,46 +410,25 @@ static void load_text(loader *ld, const char *text, size_t len)
         skip_rule(ld, PS_SIGMA_SKIP_YAML, err_line, err);
 }
 
-/* The whole file into `buf` (reused from file to file: a rule file is a
- * few KiB, and allocating the largest allowed size for each of thousands
- * cost more than reading them). 0, or -1 with the reason in *why. */
-static int read_file(const char *path, ps_buf *buf, const char **why)
+/* One file's documents, parsed (maybe on another thread), compiled here in
+ * file order, with the same diagnostics as if read here. */
+static void on_parsed(void *ctx, const sg_parsed_file *pf)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *why = "cannot open";
-        return -1;
-    }
-    ps_buf_reset(buf);
-    size_t got;
-    do {
-        if (ps_buf_reserve(buf, 64 * 1024) != 0)
-            break;
-        size_t room = buf->cap - buf->len;
-        if (room > SG_MAX_FILE_SIZE + 1 - buf->len)
-            room = SG_MAX_FILE_SIZE + 1 - buf->len;
-        got = fread(buf->data + buf->len, 1, room, f);
-        buf->len += got;
-    } while (got > 0 && buf->len <= SG_MAX_FILE_SIZE);
-    int bad = ferror(f);
-    fclose(f);
-    if (buf->failed || bad || buf->len > SG_MAX_FILE_SIZE) {
-        *why = buf->failed ? "out of memory" : bad ? "read error" : "file too large";
-        return -1;
-    }
-    return 0;
-}
-
-static void load_file(loader *ld, const char *path)
-{
-    ld->path = keep(ld, path);
-    ld->stats->files++;
-    const char *why = NULL;
-    if (read_file(path, &ld->text, &why) != 0) {
-        skip_rule(ld, PS_SIGMA_SKIP_YAML, 0, why);
+    loader *ld = ctx;
+    ld->path = keep(ld, pf->file->path);
+    if (pf->file->bad_path) {
+        diag(ld, PS_DIAG_ERROR, 0, "cannot read rules path");
         return;
     }
-    load_text(ld, ld->text.data ? ld->text.data : "", ld->text.len);
+    ld->stats->files++;
+    if (pf->read_error) {
+        skip_rule(ld, PS_SIGMA_SKIP_YAML, 0, pf->read_error);
+        return;
+    }
+    for (uint32_t i = 0; i < pf->ndocs; i++)
+        on_document(ld, pf->docs[i].root, pf->docs[i].line);
+    if (pf->parse_error)
+        skip_rule(ld, PS_SIGMA_SKIP_YAML, pf->error_line, pf->parse_error);
 }
 
 static int is_rule_file(const char *name)
@@ -460,16 +438,52 @@ static int is_rule_file(const char *name)
                               (n > 5 && strcmp(name + n - 5, ".yaml") == 0));
 }
 
-static void load_path(loader *ld, const char *path, int depth)
+/* The rule files to load, in the order they are loaded. */
+typedef struct file_list {
+    sg_rule_file *f;
+    size_t n, cap;
+    int failed;
+} file_list;
+
+static void add_file(file_list *l, const char *path, int bad)
+{
+    if (l->failed)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        sg_rule_file *grown = realloc(l->f, cap * sizeof *grown);
+        if (!grown) {
+            l->failed = 1;
+            return;
+        }
+        l->f = grown;
+        l->cap = cap;
+    }
+    char *copy = strdup(path);
+    if (!copy) {
+        l->failed = 1;
+        return;
+    }
+    l->f[l->n++] = (sg_rule_file){copy, bad};
+}
+
+static void free_files(file_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->f[i].path);
+    free(l->f);
+}
+
+/* A path given: a file, or a directory walked recursively in name order. */
+static void collect_path(file_list *l, const char *path, int depth)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        ld->path = keep(ld, path);
-        diag(ld, PS_DIAG_ERROR, 0, "cannot read rules path");
+        add_file(l, path, 1);
         return;
     }
     if (!S_ISDIR(st.st_mode)) {
-        load_file(ld, path);
+        add_file(l, path, 0);
         return;
     }
     if (depth >= SG_MAX_DIR_DEPTH)
@@ -490,9 +504,9 @@ static void load_path(loader *ld, const char *path, int depth)
                       ((type == DT_UNKNOWN || type == DT_LNK) && stat(child, &cst) == 0 &&
                        S_ISDIR(cst.st_mode));
             if (dir)
-                load_path(ld, child, depth + 1);
+                collect_path(l, child, depth + 1);
             else if (is_rule_file(name))
-                load_file(ld, child);
+                add_file(l, child, 0);
         }
         free(child);
         free(list[i]);
@@ -530,7 +544,7 @@ static int load_logsources(loader *ld)
     const char *table = ld->opt && ld->opt->logsource_path ? ld->opt->logsource_path : NULL;
     ld->path = table ? table : "<built-in logsources.yml>";
     if (table) {
-        if (read_file(table, &ld->text, &why) != 0) {
+        if (sg_read_file(table, &ld->text, &why) != 0) {
             diag(ld, PS_DIAG_ERROR, 0, "logsource table: %s", why);
             return PS_ERR_IO;
         }
@@ -570,9 +584,16 @@ static int load_all(const load_input *in, const ps_sigma_options *opt, ps_sigma_
     ps_arena_init(&ld.file_arena, 256 * 1024, 64u << 20);
     ps_arena_init(&ld.filter_arena, 64 * 1024, 64u << 20);
     int rc = load_logsources(&ld);
-    if (rc == PS_OK) {
+    if (rc == PS_OK && in->npaths) {
+        file_list files = {0};
         for (size_t i = 0; i < in->npaths; i++)
-            load_path(&ld, in->paths[i], 0);
+            collect_path(&files, in->paths[i], 0);
+        if (files.failed ||
+            sg_parse_rule_files(files.f, files.n, opt ? opt->threads : 0, on_parsed, &ld) != 0)
+            rc = PS_ERR_NOMEM;
+        free_files(&files);
+    }
+    if (rc == PS_OK) {
         if (in->text) {
             ld.path = keep(&ld, in->name ? in->name : "<text>");
             load_text(&ld, in->text, in->len);

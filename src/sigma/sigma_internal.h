@@ -12,6 +12,7 @@
 #include "plainsight/sigma.h"
 #include "sigma/yaml_tree.h"
 #include "util/arena.h"
+#include "util/buf.h"
 
 /* ---- values ------------------------------------------------------------ */
 
@@ -276,6 +277,38 @@ typedef struct sg_prefilter {
     uint32_t ngated;
     sg_scan_map every_scan;       /* for the set's every_first..every_n */
 } sg_prefilter;
+
+/* ---- rule files (rule_files.c) ------------------------------------------------ */
+
+/* The whole file into buf (at most 8 MiB); 0, or -1 with the reason. */
+int sg_read_file(const char *path, ps_buf *buf, const char **why);
+
+typedef struct sg_rule_file {
+    char *path;
+    int bad_path;        /* a path given that cannot be read (stat failed) */
+} sg_rule_file;
+
+typedef struct sg_parsed_doc {
+    yt_node *root;
+    uint32_t line;
+} sg_parsed_doc;
+
+/* A file's documents, valid during the callback. */
+typedef struct sg_parsed_file {
+    const sg_rule_file *file;
+    const char *read_error;   /* the file could not be read: why */
+    const char *parse_error;  /* YAML error (or a limit) after docs, at error_line */
+    uint32_t error_line;
+    const sg_parsed_doc *docs;
+    uint32_t ndocs;
+} sg_parsed_file;
+
+typedef void (*sg_parsed_fn)(void *ctx, const sg_parsed_file *pf);
+
+/* Parse files[0..n), `threads` at a time (0 or 1: on this thread only), and
+ * call fn on this thread for each, in order. 0, or -1 when out of memory. */
+int sg_parse_rule_files(const sg_rule_file *files, size_t n, unsigned threads, sg_parsed_fn fn,
+                        void *ctx);
 
 /* Hyperscan databases compiled once and kept in a cache directory
  * (hs_cache.c). */
