@@ -12,16 +12,19 @@
 #define SG_REGEX_MATCH_LIMIT 100000
 #define SG_REGEX_DEPTH_LIMIT 10000
 
-/* The path -> symbol memo (see path_symbol). */
-#define PATH_SLOTS 4096                 /* power of two */
+/* The path -> symbol memo (see path_symbol): small slots, so that the
+ * table stays in the first-level caches. */
+#define PATH_SLOTS 2048                 /* power of two */
 #define PATH_MAX_ENTRIES (PATH_SLOTS / 2)
 #define PATH_STORE_LIMIT (256u << 10)   /* bytes of remembered paths */
+#define PATH_MAX_LEN 0xffffu
 
 typedef struct path_slot {
-    uint64_t hash;
-    uint32_t off, len;                  /* the path, in path_store */
+    uint32_t hash;
+    uint32_t off;                       /* the path, in path_store */
+    uint16_t len;
+    uint16_t used;
     int32_t sym;
-    uint32_t used;
 } path_slot;
 
 struct ps_sigma_scratch {
@@ -165,8 +168,8 @@ static uint64_t path_hash(const char *p, size_t n)
  * folding case and spaces for sg_sym_find. */
 static int32_t path_symbol(ps_sigma_scratch *s, const char *path, uint32_t len)
 {
-    uint64_t h = path_hash(path, len);
-    uint32_t mask = PATH_SLOTS - 1, i = (uint32_t)h & mask;
+    uint32_t h = (uint32_t)path_hash(path, len);
+    uint32_t mask = PATH_SLOTS - 1, i = h & mask;
     for (; s->paths[i].used; i = (i + 1) & mask) {
         const path_slot *e = &s->paths[i];
         if (e->hash == h && e->len == len &&
@@ -177,11 +180,12 @@ static int32_t path_symbol(ps_sigma_scratch *s, const char *path, uint32_t len)
     size_t key_len;
     sg_event_field_key(path, len, &key, &key_len);
     int32_t sym = sg_sym_find(&s->set->syms, key, key_len);
-    if (s->npaths < PATH_MAX_ENTRIES && s->path_store.len + len <= PATH_STORE_LIMIT) {
+    if (s->npaths < PATH_MAX_ENTRIES && len <= PATH_MAX_LEN &&
+        s->path_store.len + len <= PATH_STORE_LIMIT) {
         size_t off = s->path_store.len;
         ps_buf_add(&s->path_store, path, len);
         if (!s->path_store.failed) {
-            s->paths[i] = (path_slot){h, (uint32_t)off, len, sym, 1};
+            s->paths[i] = (path_slot){h, (uint32_t)off, (uint16_t)len, 1, sym};
             s->npaths++;
         }
     }
