@@ -76,22 +76,33 @@ def load_seconds(stderr):
     return (float(m.group(2)), int(m.group(1)), int(m.group(3))) if m else (0.0, 0, 0)
 
 
-def measure(cmd, warmup=True):
-    if warmup:
-        run_once(cmd)  # page cache, rule files, and hunt's prefilter cache
-    samples = [run_once(cmd) for _ in range(max(1, args.runs))]
+def summary(samples):
     med = lambda k: statistics.median(x[k] for x in samples)
     return {"s": med(0), "user": med(1), "rss": med(2) / 1024, "err": samples[-1][3],
-            "load": statistics.median(load_seconds(x[3])[0] for x in samples)}
+            "load": statistics.median(load_seconds(x[3])[0] for x in samples),
+            "min": min(x[0] for x in samples)}
+
+
+def measure(*cmds):
+    """The commands' runs interleaved (on a shared machine each then sees
+    much the same load), after one warm-up of each: page cache, rule files
+    and hunt's prefilter cache."""
+    for cmd in cmds:
+        run_once(cmd)
+    samples = [[] for _ in cmds]
+    for _ in range(max(1, args.runs)):
+        for i, cmd in enumerate(cmds):
+            samples[i].append(run_once(cmd))
+    return [summary(x) for x in samples]
 
 
 loads = [os.getloadavg()[0]]
 rows = []
 for threads in (1, 2):
     hunt = [ps, "hunt", "-r", rules, "-t", str(threads), "-f", "csv", "-o", "/dev/null"]
-    d = measure([ps, "dump", "-q", "-t", str(threads), "-o", "/dev/null", meta["path"]])
-    cold = measure(hunt + ["--no-cache", meta["path"]], warmup=False)
-    warm = measure(hunt + ["--cache-dir", cache, meta["path"]])
+    d, warm, cold = measure([ps, "dump", "-q", "-t", str(threads), "-o", "/dev/null", meta["path"]],
+                            hunt + ["--cache-dir", cache, meta["path"]],
+                            hunt + ["--no-cache", meta["path"]])
     _, loaded, skipped = load_seconds(warm["err"])
     found = re.search(r"hunt: (\d+) detections", warm["err"])
     rows.append((threads, d, cold, warm, loaded, skipped, int(found.group(1)) if found else -1))
@@ -101,9 +112,10 @@ mb, rec = meta["bytes"] / 1e6, meta["records"]
 print()
 bench.describe_machine(argparse.Namespace(plainsight=ps))
 print("Input: %s (%.0f MB, %d records, mode %s). Rules: %s. Median of %d runs after a "
-      "warm-up, output to /dev/null, peak RSS by GNU time; %s. Load average %.1f before, "
-      "%.1f after." % (os.path.basename(meta["path"]), mb, rec, args.mode, rules, args.runs,
-                       os.environ.get("REVISION", "?"), loads[0], loads[1]))
+      "warm-up, dump and hunt runs interleaved, output to /dev/null, peak RSS by GNU time; "
+      "%s. Load average %.1f before, %.1f after." % (
+          os.path.basename(meta["path"]), mb, rec, args.mode, rules, args.runs,
+          os.environ.get("REVISION", "?"), loads[0], loads[1]))
 print()
 print("| threads | command | seconds | user s | events/s | MB/s | peak RSS MiB | rule load s | "
       "events only: events/s, MB/s |")
@@ -120,6 +132,8 @@ for threads, d, cold, warm, loaded, skipped, found in rows:
 print()
 for threads, d, cold, warm, *_ in rows:
     whole, events = d["s"] / warm["s"], d["s"] / max(warm["s"] - warm["load"], 1e-9)
+    print("threads %d: fastest runs: dump %.3f s, hunt %.3f s (cache warm), %.3f s (cold)" % (
+        threads, d["min"], warm["min"], cold["min"]))
     print("threads %d: hunt runs at %.2f of dump's speed, rule load included (%.2f with a cold "
           "cache), %.2f for the events alone (target >= 0.5: %s included, %s events alone); "
           "peak RSS %.1f MiB (target < 64: %s)" % (
