@@ -203,15 +203,15 @@ static int parse_int(const char *s, int64_t *out)
 
 /* How common a byte is in the values of event logs (paths, command lines,
  * names; lower-cased), higher is commoner: a guess from English letter
- * frequencies and Windows path and command-line punctuation; unlisted
- * bytes (0) are the rarest. */
+ * frequencies, Windows paths (every ".exe" has an x) and command-line
+ * punctuation; unlisted bytes (0) are the rarest. */
 static const uint8_t byte_commonness[256] = {
     [' '] = 43, ['e'] = 42, ['t'] = 41, ['a'] = 40, ['o'] = 39, ['i'] = 38, ['n'] = 37,
-    ['s'] = 36, ['r'] = 35, ['h'] = 34, ['l'] = 33, ['c'] = 32, ['d'] = 31, ['\\'] = 30,
-    ['.'] = 29, ['m'] = 28, ['u'] = 27, ['p'] = 26, ['w'] = 25, ['f'] = 24, ['g'] = 23,
-    ['y'] = 22, ['b'] = 21, [':'] = 20, ['-'] = 19, ['/'] = 18, ['_'] = 17, ['0'] = 16,
-    ['1'] = 15, ['2'] = 14, ['3'] = 13, ['4'] = 12, ['5'] = 11, ['6'] = 10, ['7'] = 9,
-    ['8'] = 8, ['9'] = 7, ['v'] = 6, ['k'] = 5, ['"'] = 4, ['='] = 3, [','] = 2, ['x'] = 1
+    ['s'] = 36, ['r'] = 35, ['h'] = 34, ['l'] = 33, ['c'] = 32, ['d'] = 31, ['x'] = 30,
+    ['\\'] = 29, ['.'] = 28, ['m'] = 27, ['u'] = 26, ['p'] = 25, ['w'] = 24, ['f'] = 23,
+    ['g'] = 22, ['y'] = 21, ['b'] = 20, [':'] = 19, ['-'] = 18, ['/'] = 17, ['_'] = 16,
+    ['0'] = 15, ['1'] = 14, ['2'] = 13, ['3'] = 12, ['4'] = 11, ['5'] = 10, ['6'] = 9,
+    ['7'] = 8, ['8'] = 7, ['9'] = 6, ['v'] = 5, ['k'] = 4, ['"'] = 3, ['='] = 2, [','] = 1
 };
 
 /* The offset of the rarest byte of lit (the first of the rarest). */

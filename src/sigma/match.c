@@ -272,7 +272,8 @@ static int parse_int_text(const char *t, int64_t *out)
 
 /* Does t hold lit? memchr looks for the literal's rarest byte (chosen at
  * compile time), which is much faster than memmem on the short values of
- * event logs; after a few false candidates (a text made to defeat this), the
+ * event logs. False candidates cost a comparison each; past 8 + tl / ll of
+ * them (so that the work stays linear in tl, whatever the text), the
  * linear-time memmem searches the rest. */
 static int contains(const char *t, size_t tl, const char *lit, uint32_t ll, uint32_t rare)
 {
@@ -281,13 +282,14 @@ static int contains(const char *t, size_t tl, const char *lit, uint32_t ll, uint
     if (tl < ll)
         return 0;
     const char *p = t + rare, *last = t + (tl - ll) + rare;
-    for (unsigned misses = 0; p <= last; p++) {
+    size_t allowed = 8 + tl / ll;
+    for (size_t misses = 0; p <= last; p++) {
         p = memchr(p, lit[rare], (size_t)(last - p) + 1);
         if (!p)
             return 0;
         if (memcmp(p - rare, lit, ll) == 0)
             return 1;
-        if (++misses == 8) {
+        if (++misses == allowed) {
             const char *from = p - rare + 1;
             return memmem(from, tl - (size_t)(from - t), lit, ll) != NULL;
         }
