@@ -64,6 +64,17 @@ typedef struct ps_sigma_options {
      * whose literals the Hyperscan prefilter saw in the event. Results are
      * the same either way; this is for testing and measuring. */
     int no_prefilter;
+    /* A directory for the prefilter's compiled Hyperscan databases (created
+     * if missing, mode 0700), so that loading the same rules again skips
+     * compiling them; NULL: none. It is used only when it and its files
+     * belong to the effective user and are not writable by others; files
+     * that fail their checks are ignored and rewritten. Results never
+     * depend on it. */
+    const char *cache_dir;
+    /* Threads parsing rule files (compiling stays on the calling thread, in
+     * file order, so the set is the same for any number); 0 or 1: the
+     * calling thread only. */
+    unsigned threads;
 } ps_sigma_options;
 
 typedef struct ps_sigma_stats {
@@ -80,6 +91,8 @@ typedef struct ps_sigma_stats {
     uint32_t prefilter_literals;
     uint32_t prefilter_gated;
     uint32_t prefilter_always;
+    uint32_t prefilter_databases;    /* Hyperscan databases (one per field, keywords) */
+    uint32_t prefilter_cached;       /* ... read from cache_dir instead of compiled */
     uint32_t correlations_loaded;    /* correlation rules (not in rules_loaded) */
 } ps_sigma_stats;
 

@@ -201,6 +201,29 @@ static int parse_int(const char *s, int64_t *out)
     return 0;
 }
 
+/* How common a byte is in the values of event logs (paths, command lines,
+ * names; lower-cased), higher is commoner: a guess from English letter
+ * frequencies, Windows paths (every ".exe" has an x) and command-line
+ * punctuation; unlisted bytes (0) are the rarest. */
+static const uint8_t byte_commonness[256] = {
+    [' '] = 43, ['e'] = 42, ['t'] = 41, ['a'] = 40, ['o'] = 39, ['i'] = 38, ['n'] = 37,
+    ['s'] = 36, ['r'] = 35, ['h'] = 34, ['l'] = 33, ['c'] = 32, ['d'] = 31, ['x'] = 30,
+    ['\\'] = 29, ['.'] = 28, ['m'] = 27, ['u'] = 26, ['p'] = 25, ['w'] = 24, ['f'] = 23,
+    ['g'] = 22, ['y'] = 21, ['b'] = 20, [':'] = 19, ['-'] = 18, ['/'] = 17, ['_'] = 16,
+    ['0'] = 15, ['1'] = 14, ['2'] = 13, ['3'] = 12, ['4'] = 11, ['5'] = 10, ['6'] = 9,
+    ['7'] = 8, ['8'] = 7, ['9'] = 6, ['v'] = 5, ['k'] = 4, ['"'] = 3, ['='] = 2, [','] = 1
+};
+
+/* The offset of the rarest byte of lit (the first of the rarest). */
+static uint32_t rarest_byte(const char *lit, uint32_t n)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n && i < 256; i++)
+        if (byte_commonness[(unsigned char)lit[i]] < byte_commonness[(unsigned char)lit[best]])
+            best = i;
+    return best;
+}
+
 /* Store a finished pattern as the value's literal, choosing the cheapest shape. */
 static int finish_pattern(sg_compile_ctx *cc, sg_value *v, sg_pat *p, int cased, uint32_t line)
 {
@@ -234,6 +257,8 @@ static int finish_pattern(sg_compile_ctx *cc, sg_value *v, sg_pat *p, int cased,
         sg_lower(lit, to - from);
     v->lit = lit;
     v->lit_len = (uint32_t)(to - from);
+    if (v->shape == SH_CONTAINS)
+        v->rare = rarest_byte(lit, v->lit_len);
     if (v->shape == SH_GLOB) {
         uint8_t *g = ps_arena_alloc(cc->arena, n + 1);
         if (!g)

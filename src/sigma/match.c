@@ -12,6 +12,21 @@
 #define SG_REGEX_MATCH_LIMIT 100000
 #define SG_REGEX_DEPTH_LIMIT 10000
 
+/* The path -> symbol memo (see path_symbol): small slots, so that the
+ * table stays in the first-level caches. */
+#define PATH_SLOTS 2048                 /* power of two */
+#define PATH_MAX_ENTRIES (PATH_SLOTS / 2)
+#define PATH_STORE_LIMIT (256u << 10)   /* bytes of remembered paths */
+#define PATH_MAX_LEN 0xffffu
+
+typedef struct path_slot {
+    uint32_t hash;
+    uint32_t off;                       /* the path, in path_store */
+    uint16_t len;
+    uint16_t used;
+    int32_t sym;
+} path_slot;
+
 struct ps_sigma_scratch {
     const ps_sigma_set *set;
     const ps_event *ev;
@@ -21,6 +36,7 @@ struct ps_sigma_scratch {
     int32_t *sym_first;      /* per symbol: first field index, chained by next */
     uint32_t nsyms;
     int32_t *next;           /* per field */
+    int32_t *fsym;           /* per field: its symbol, or -1 */
     uint32_t *lower_stamp;   /* per field: epoch when lower_off is valid */
     uint32_t *lower_off;
     uint32_t field_cap;
@@ -29,14 +45,18 @@ struct ps_sigma_scratch {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     int failed;
+    path_slot *paths;        /* PATH_SLOTS, open addressing */
+    uint32_t npaths;
+    ps_buf path_store;
     /* prefilter */
     hs_scratch_t *hs;
     int scanned;             /* the event's values were scanned */
     int scan_failed;         /* ... but the scan failed: evaluate every rule */
     uint32_t *seen_stamp;    /* per compiled: epoch when one of its literals was seen */
-    const char **scan_data;  /* per field: value and length for hs_scan_vector */
-    unsigned *scan_len;
-    uint32_t scan_cap;
+    uint32_t *lit_stamp;     /* per literal: epoch when it was seen */
+    ps_buf kw_buf;           /* every value, NUL-separated, for keyword literals */
+    sg_scan_map scan_maps[4];/* the fields the event's posting lists read */
+    unsigned nscan_maps;
 };
 
 ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
@@ -52,15 +72,25 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
     s->md = pcre2_match_data_create(1, NULL);
     s->mctx = pcre2_match_context_create(NULL);
     ps_buf_init(&s->lower);
-    if (!s->sym_stamp || !s->sym_first || !s->rule_stamp || !s->md || !s->mctx) {
+    ps_buf_init(&s->kw_buf);
+    ps_buf_init(&s->path_store);
+    s->paths = calloc(PATH_SLOTS, sizeof *s->paths);
+    if (!s->sym_stamp || !s->sym_first || !s->rule_stamp || !s->md || !s->mctx || !s->paths) {
         ps_sigma_scratch_free(s);
         return NULL;
     }
     pcre2_set_match_limit(s->mctx, SG_REGEX_MATCH_LIMIT);
     pcre2_set_depth_limit(s->mctx, SG_REGEX_DEPTH_LIMIT);
-    if (set->prefilter.db) {
+    const sg_prefilter *pf = &set->prefilter;
+    if (pf->ndbs) {
         s->seen_stamp = calloc(set->ncompiled + 1, sizeof *s->seen_stamp);
-        if (!s->seen_stamp || hs_alloc_scratch(set->prefilter.db, &s->hs) != HS_SUCCESS) {
+        s->lit_stamp = calloc(pf->nlits + 1, sizeof *s->lit_stamp);
+        /* one scratch serves every database (it grows to the largest need) */
+        int ok = s->seen_stamp && s->lit_stamp &&
+                 (!pf->db || hs_alloc_scratch(pf->db, &s->hs) == HS_SUCCESS);
+        for (uint32_t i = 0; ok && i < pf->nsyms; i++)
+            ok = !pf->field_db[i] || hs_alloc_scratch(pf->field_db[i], &s->hs) == HS_SUCCESS;
+        if (!ok) {
             ps_sigma_scratch_free(s);
             return NULL;
         }
@@ -76,6 +106,7 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
     free(s->sym_first);
     free(s->rule_stamp);
     free(s->next);
+    free(s->fsym);
     free(s->lower_stamp);
     free(s->lower_off);
     ps_buf_free(&s->lower);
@@ -84,8 +115,10 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
     if (s->hs)
         hs_free_scratch(s->hs);
     free(s->seen_stamp);
-    free(s->scan_data);
-    free(s->scan_len);
+    free(s->lit_stamp);
+    ps_buf_free(&s->kw_buf);
+    ps_buf_free(&s->path_store);
+    free(s->paths);
     free(s);
 }
 
@@ -97,17 +130,66 @@ static int grow_fields(ps_sigma_scratch *s, uint32_t n)
     int32_t *next = realloc(s->next, cap * sizeof *next);
     if (next)
         s->next = next;
+    int32_t *fsym = realloc(s->fsym, cap * sizeof *fsym);
+    if (fsym)
+        s->fsym = fsym;
     uint32_t *ls = realloc(s->lower_stamp, cap * sizeof *ls);
     if (ls)
         s->lower_stamp = ls;
     uint32_t *lo = realloc(s->lower_off, cap * sizeof *lo);
     if (lo)
         s->lower_off = lo;
-    if (!next || !ls || !lo)
+    if (!next || !fsym || !ls || !lo)
         return -1;
     memset(s->lower_stamp + s->field_cap, 0, (cap - s->field_cap) * sizeof *ls);
     s->field_cap = cap;
     return 0;
+}
+
+/* A hash of the path bytes as they are, eight at a time. */
+static uint64_t path_hash(const char *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+/* The symbol of a field path. Events of one template repeat the same paths,
+ * so each path's symbol is remembered (up to a bound, whatever the input)
+ * and found again by a hash of its raw bytes, which costs far less than
+ * folding case and spaces for sg_sym_find. */
+static int32_t path_symbol(ps_sigma_scratch *s, const char *path, uint32_t len)
+{
+    uint32_t h = (uint32_t)path_hash(path, len);
+    uint32_t mask = PATH_SLOTS - 1, i = h & mask;
+    for (; s->paths[i].used; i = (i + 1) & mask) {
+        const path_slot *e = &s->paths[i];
+        if (e->hash == h && e->len == len &&
+            (len == 0 || memcmp(s->path_store.data + e->off, path, len) == 0))
+            return e->sym;
+    }
+    const char *key;
+    size_t key_len;
+    sg_event_field_key(path, len, &key, &key_len);
+    int32_t sym = sg_sym_find(&s->set->syms, key, key_len);
+    if (s->npaths < PATH_MAX_ENTRIES && len <= PATH_MAX_LEN &&
+        s->path_store.len + len <= PATH_STORE_LIMIT) {
+        size_t off = s->path_store.len;
+        ps_buf_add(&s->path_store, path, len);
+        if (!s->path_store.failed) {
+            s->paths[i] = (path_slot){h, (uint32_t)off, (uint16_t)len, 1, sym};
+            s->npaths++;
+        }
+    }
+    return sym;
 }
 
 /* Link every event field to its symbol (fields of one name stay in order). */
@@ -118,10 +200,8 @@ static int prepare_fields(ps_sigma_scratch *s)
         return -1;
     for (uint32_t i = ev->nfields; i-- > 0;) {
         const ps_field *f = &ev->fields[i];
-        const char *key;
-        size_t key_len;
-        sg_event_field_key(f->path, f->path_len, &key, &key_len);
-        int32_t sym = sg_sym_find(&s->set->syms, key, key_len);
+        int32_t sym = path_symbol(s, f->path, f->path_len);
+        s->fsym[i] = sym;
         s->next[i] = -1;
         if (sym < 0)
             continue;
@@ -161,10 +241,27 @@ static const char *lowered(ps_sigma_scratch *s, uint32_t i)
     return s->lower.data + s->lower_off[i];
 }
 
+static int literals_known(ps_sigma_scratch *s);
+
+/* The integer a value's text stands for, as strtoll with base 0 reads it
+ * (0x hex, leading-0 octal, sign, leading space), the whole text. Plain
+ * decimal, what event IDs and most numbers are, is read here directly: this
+ * runs for every integer rule value (EventID: 4624) against every event
+ * its rule meets. */
 static int parse_int_text(const char *t, int64_t *out)
 {
     if (!*t)
         return -1;
+    if (t[0] >= '1' && t[0] <= '9') {
+        int64_t v = 0;
+        size_t i = 0;
+        for (; i < 18 && t[i] >= '0' && t[i] <= '9'; i++)
+            v = v * 10 + (t[i] - '0');
+        if (!t[i]) {
+            *out = v;
+            return 0;
+        }
+    }
     char *end;
     long long v = strtoll(t, &end, 0);
     if (*end)
@@ -173,13 +270,41 @@ static int parse_int_text(const char *t, int64_t *out)
     return 0;
 }
 
-static int shape_match(uint8_t shape, const char *lit, uint32_t ll, const char *t, size_t tl)
+/* Does t hold lit? memchr looks for the literal's rarest byte (chosen at
+ * compile time), which is much faster than memmem on the short values of
+ * event logs. False candidates cost a comparison each; past 8 + tl / ll of
+ * them (so that the work stays linear in tl, whatever the text), the
+ * linear-time memmem searches the rest. */
+static int contains(const char *t, size_t tl, const char *lit, uint32_t ll, uint32_t rare)
+{
+    if (ll == 0)
+        return 1;
+    if (tl < ll)
+        return 0;
+    const char *p = t + rare, *last = t + (tl - ll) + rare;
+    size_t allowed = 8 + tl / ll;
+    for (size_t misses = 0; p <= last; p++) {
+        p = memchr(p, lit[rare], (size_t)(last - p) + 1);
+        if (!p)
+            return 0;
+        if (memcmp(p - rare, lit, ll) == 0)
+            return 1;
+        if (++misses == allowed) {
+            const char *from = p - rare + 1;
+            return memmem(from, tl - (size_t)(from - t), lit, ll) != NULL;
+        }
+    }
+    return 0;
+}
+
+static int shape_match(uint8_t shape, const char *lit, uint32_t ll, uint32_t rare, const char *t,
+                       size_t tl)
 {
     switch (shape) {
     case SH_EXACT: return tl == ll && memcmp(t, lit, ll) == 0;
     case SH_PREFIX: return tl >= ll && memcmp(t, lit, ll) == 0;
     case SH_SUFFIX: return tl >= ll && memcmp(t + tl - ll, lit, ll) == 0;
-    case SH_CONTAINS: return ll == 0 || memmem(t, tl, lit, ll) != NULL;
+    case SH_CONTAINS: return contains(t, tl, lit, ll, rare);
     case SH_ANY: return 1;
     default: return 0;
     }
@@ -192,7 +317,7 @@ static int fieldref_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
         const ps_field *r = &s->ev->fields[j];
         const char *t = v->cased ? f->value : lowered(s, i);
         const char *lit = v->cased ? r->value : lowered(s, (uint32_t)j);
-        if (shape_match(v->shape, lit, r->value_len, t, f->value_len))
+        if (shape_match(v->shape, lit, r->value_len, 0, t, f->value_len))
             return 1;
     }
     return 0;
@@ -218,10 +343,14 @@ static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
     const ps_field *f = &s->ev->fields[i];
     switch (v->kind) {
     case SV_STRING: {
+        /* Values with a literal id are never integers that could match
+         * numerically: an unseen literal settles it. */
+        if (v->pf_id && literals_known(s) && s->lit_stamp[v->pf_id - 1] != s->epoch)
+            return 0;
         const char *t = v->cased ? f->value : lowered(s, i);
         if (v->shape == SH_GLOB)
             return sg_glob_match(v->lit, v->glob, v->lit_len, t, f->value_len);
-        if (shape_match(v->shape, v->lit, v->lit_len, t, f->value_len))
+        if (shape_match(v->shape, v->lit, v->lit_len, v->rare, t, f->value_len))
             return 1;
         int64_t n;
         return v->is_int && parse_int_text(f->value, &n) == 0 && n == v->int_value;
@@ -381,52 +510,90 @@ typedef struct match_run {
     int stop;
 } match_run;
 
+/* One scan: the scratch, and the id of the database's first literal. */
+typedef struct scan_ctx {
+    ps_sigma_scratch *s;
+    uint32_t base;
+} scan_ctx;
+
 /* Hyperscan reports a literal (once per scan): its rules may be evaluated. */
-static int on_literal(unsigned id, unsigned long long from, unsigned long long to,
+static int on_literal(unsigned local, unsigned long long from, unsigned long long to,
                       unsigned flags, void *ctx)
 {
-    ps_sigma_scratch *s = ctx;
+    const scan_ctx *sc = ctx;
+    ps_sigma_scratch *s = sc->s;
     const sg_prefilter *pf = &s->set->prefilter;
+    uint32_t id = sc->base + local;
+    s->lit_stamp[id] = s->epoch;
     for (uint32_t k = pf->lit_first[id]; k < pf->lit_first[id + 1]; k++)
         s->seen_stamp[pf->lit_compiled[k]] = s->epoch;
     return 0;
 }
 
-static int grow_scan(ps_sigma_scratch *s, uint32_t n)
+static int map_has(sg_scan_map m, uint32_t bit) { return (m[bit / 64] >> (bit % 64)) & 1; }
+
+/* The symbol whose database field i is scanned with, or -1 when it has none
+ * or no rule of the event's posting lists reads the field. */
+static int32_t scanned_sym(const ps_sigma_scratch *s, uint32_t i)
 {
-    if (n <= s->scan_cap)
-        return 0;
-    uint32_t cap = n < 64 ? 64 : n * 2;
-    const char **data = realloc(s->scan_data, cap * sizeof *data);
-    if (data)
-        s->scan_data = data;
-    unsigned *len = realloc(s->scan_len, cap * sizeof *len);
-    if (len)
-        s->scan_len = len;
-    if (!data || !len)
+    int32_t sym = s->fsym[i];
+    if (sym < 0 || !s->set->prefilter.field_db[sym])
         return -1;
-    s->scan_cap = cap;
-    return 0;
+    for (unsigned k = 0; k < s->nscan_maps; k++)
+        if (map_has(s->scan_maps[k], (uint32_t)sym))
+            return sym;
+    return -1;
 }
 
-/* Scan every field value of the event once, as one vector (a literal found
- * across two values only lets a rule be evaluated needlessly). */
+static int scan(ps_sigma_scratch *s, const hs_database_t *db, uint32_t base, const char *p,
+                size_t n)
+{
+    if (n > UINT32_MAX)
+        return -1;
+    scan_ctx sc = {s, base};
+    return hs_scan(db, p, (unsigned)n, 0, s->hs, on_literal, &sc) == HS_SUCCESS ? 0 : -1;
+}
+
+/* Scan each value of a field that the event's rules read with its field's
+ * database, and, when one of them searches keywords, every value (as one
+ * NUL-separated buffer) with the keyword database. */
 static int scan_event(ps_sigma_scratch *s)
 {
     const ps_event *ev = s->ev;
+    const sg_prefilter *pf = &s->set->prefilter;
     s->scanned = 1;
-    if (grow_scan(s, ev->nfields) != 0)
+    if (!s->fields_ready && prepare_fields(s) != 0)
         return -1;
-    unsigned n = 0;
-    for (uint32_t i = 0; i < ev->nfields; i++)
-        if (ev->fields[i].value_len) {
-            s->scan_data[n] = ev->fields[i].value;
-            s->scan_len[n++] = ev->fields[i].value_len;
+    int all = 0;
+    for (unsigned k = 0; k < s->nscan_maps; k++)
+        all |= map_has(s->scan_maps[k], s->set->syms.n);
+    all = all && pf->db;
+    ps_buf *kb = &s->kw_buf;
+    ps_buf_reset(kb);
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const ps_field *f = &ev->fields[i];
+        if (!f->value_len)
+            continue;
+        int32_t sym = scanned_sym(s, i);
+        if (sym >= 0 &&
+            scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len) != 0)
+            return -1;
+        if (all) {
+            ps_buf_add(kb, f->value, f->value_len);
+            ps_buf_addc(kb, 0);
         }
-    if (n && hs_scan_vector(s->set->prefilter.db, s->scan_data, s->scan_len, n, 0, s->hs,
-                            on_literal, s) != HS_SUCCESS)
+    }
+    if (all && kb->len && (kb->failed || scan(s, pf->db, pf->db_base, kb->data, kb->len) != 0))
         return -1;
     return 0;
+}
+
+/* Has the scan told what literals the event holds? (Scans on first use.) */
+static int literals_known(ps_sigma_scratch *s)
+{
+    if (!s->scanned && scan_event(s) != 0)
+        s->scan_failed = 1; /* cannot tell: evaluate everything of this event */
+    return !s->scan_failed;
 }
 
 /* May compiled rule `idx` match? No when it is gated and none of its
@@ -436,11 +603,7 @@ static int may_match(ps_sigma_scratch *s, uint32_t idx)
     const sg_prefilter *pf = &s->set->prefilter;
     if (!pf->gated || !pf->gated[idx])
         return 1;
-    if (!s->scanned && scan_event(s) != 0) {
-        /* cannot tell: evaluate everything of this event */
-        s->scan_failed = 1;
-    }
-    return s->scan_failed || s->seen_stamp[idx] == s->epoch;
+    return !literals_known(s) || s->seen_stamp[idx] == s->epoch;
 }
 
 static void run_postings(match_run *r, uint32_t first, uint32_t n)
@@ -448,9 +611,9 @@ static void run_postings(match_run *r, uint32_t first, uint32_t n)
     ps_sigma_scratch *s = r->s;
     const ps_sigma_set *set = s->set;
     for (uint32_t k = first; k < first + n && !r->stop; k++) {
-        const sg_compiled *c = &set->compiled[set->postings[k]];
-        if (s->rule_stamp[c->rule] == s->epoch || !may_match(s, set->postings[k]))
+        if (s->rule_stamp[set->posting_rules[k]] == s->epoch || !may_match(s, set->postings[k]))
             continue;
+        const sg_compiled *c = &set->compiled[set->postings[k]];
         if (!s->fields_ready && prepare_fields(s) != 0) {
             s->failed = 1;
             r->stop = 1;
@@ -465,6 +628,28 @@ static void run_postings(match_run *r, uint32_t first, uint32_t n)
     }
 }
 
+/* May the event's ID stand for its EventID field? (Rules filed under the
+ * IDs their detection names are met through it; see index.c.) Yes when the
+ * field is there once, in plain decimal, with the ID's value. */
+static int eid_trusted(ps_sigma_scratch *s)
+{
+    if (!s->fields_ready && prepare_fields(s) != 0)
+        return 0;
+    int32_t i = first_field(s, s->set->eid_sym);
+    if (i < 0 || s->next[i] >= 0)
+        return 0;
+    const ps_field *f = &s->ev->fields[i];
+    if (!f->value_len || f->value_len > 10 || f->value[0] < '1' || f->value[0] > '9')
+        return 0;
+    uint64_t id = 0;
+    for (uint32_t k = 0; k < f->value_len; k++) {
+        if (f->value[k] < '0' || f->value[k] > '9')
+            return 0;
+        id = id * 10 + (uint64_t)(f->value[k] - '0');
+    }
+    return id == s->ev->event_id;
+}
+
 int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event *ev,
                    ps_sigma_match_fn fn, void *ctx)
 {
@@ -476,6 +661,8 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
         memset(s->lower_stamp, 0, s->field_cap * sizeof *s->lower_stamp);
         if (s->seen_stamp)
             memset(s->seen_stamp, 0, set->ncompiled * sizeof *s->seen_stamp);
+        if (s->lit_stamp)
+            memset(s->lit_stamp, 0, set->prefilter.nlits * sizeof *s->lit_stamp);
         s->epoch = 1;
     }
     s->scanned = 0;
@@ -485,12 +672,23 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
     s->failed = 0;
     match_run r = {.s = s, .fn = fn, .ctx = ctx};
     const sg_channel_bucket *b = find_bucket(set, ev->channel);
-    if (b) {
-        const sg_eid_list *l = find_eid(b, ev->event_id);
-        if (l)
-            run_postings(&r, l->first, l->n);
+    const sg_eid_list *l = b ? find_eid(b, ev->event_id) : NULL;
+    int fallback = b && b->fallback_n && !eid_trusted(s);
+    s->nscan_maps = 0;
+    if (l && l->scan)
+        s->scan_maps[s->nscan_maps++] = l->scan;
+    if (b && b->any_scan)
+        s->scan_maps[s->nscan_maps++] = b->any_scan;
+    if (fallback && b->fallback_scan)
+        s->scan_maps[s->nscan_maps++] = b->fallback_scan;
+    if (set->prefilter.every_scan)
+        s->scan_maps[s->nscan_maps++] = set->prefilter.every_scan;
+    if (l)
+        run_postings(&r, l->first, l->n);
+    if (b)
         run_postings(&r, b->any_first, b->any_n);
-    }
+    if (fallback)
+        run_postings(&r, b->fallback_first, b->fallback_n);
     run_postings(&r, set->every_first, set->every_n);
     if (r.stop == 2)
         return PS_ERR_STOP;

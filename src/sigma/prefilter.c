@@ -1,31 +1,49 @@
-/* The literal prefilter: one Hyperscan database of literals taken from every
+/* The literal prefilter: Hyperscan databases of literals taken from every
  * compiled rule, scanned once over an event's field values, so that only the
  * rules whose literals were seen (and the rules with no usable literal) are
  * evaluated.
  *
  * Exactness rests on one property: for each gated rule we keep a set of
  * literals such that, whenever the rule matches an event, at least one of them
- * occurs in one of the event's field values (ASCII case folded for
- * case-insensitive values, as the matcher folds). The set is derived from the
- * condition tree: an OR needs a literal from every branch, an AND needs one
- * branch only, `not` gives nothing, `k of n` needs any n-k+1 branches. Values
- * whose match can succeed without their bytes in the text (regex, numbers,
- * cidr, null, exists, fieldref, integers that also match numerically, lone
- * wildcards) give nothing, which makes every OR above them give nothing too:
- * such rules are always evaluated. */
+ * occurs in one of the event's values of the field it was taken from (ASCII
+ * case folded for case-insensitive values, as the matcher folds). The set is
+ * derived from the condition tree: an OR needs a literal from every branch,
+ * an AND needs one branch only, `not` gives nothing, `k of n` needs any
+ * n-k+1 branches. Values whose match can succeed without their bytes in the
+ * text (regex, numbers, cidr, null, exists, fieldref, integers that also
+ * match numerically, lone wildcards) give nothing, which makes every OR above
+ * them give nothing too: such rules are always evaluated.
+ *
+ * A literal belongs to the field its value reads: there is one database per
+ * field symbol, scanned over that field's values only, and one for keyword
+ * searches, scanned over every value (as one NUL-separated buffer: a literal
+ * found across two values only costs a needless evaluation). A scan costs
+ * about in proportion to the literals of its database, and most fields are
+ * read by few rules. Only the fields some rule of the event's posting lists
+ * reads are scanned.
+ *
+ * The same scan answers for single values: a string value whose literal (its
+ * whole text, or a wildcard pattern's longest literal run) is one of these
+ * knows its id, and when the scan did not see it the value cannot match, so
+ * the matcher skips the comparison. */
 #include <hs/hs.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sigma/sigma_internal.h"
 
-#define PF_MIN_LITERAL 3        /* shorter literals hit almost every event */
-#define PF_MAX_LITERALS 512     /* per rule; more alternatives: always evaluate */
+#define PF_MIN_LITERAL 3        /* shorter ASCII literals hit almost every event */
+/* Per rule; more alternatives: always evaluate. SigmaHQ's longest lists
+ * (emoji in command lines, about 1,000 each) stay under it. */
+#define PF_MAX_LITERALS 4096
 
+/* A literal looked for in the values of field symbol `sym` (-1: in every
+ * value, for keyword searches). */
 typedef struct pf_lit {
     const char *bytes;
     uint32_t len;
     uint8_t caseless;
+    int32_t sym;
 } pf_lit;
 
 /* A disjunction of literals, or `none` when nothing is known. */
@@ -33,6 +51,7 @@ typedef struct pf_set {
     pf_lit *lits;
     uint32_t n;
     int none;
+    uint32_t cap;    /* allocated lits */
 } pf_set;
 
 static pf_set pf_none(void) { return (pf_set){NULL, 0, 1}; }
@@ -51,14 +70,22 @@ static void pf_union(pf_set *into, pf_set *from)
         pf_set_free(from);
         return;
     }
-    pf_lit *grown = realloc(into->lits, (into->n + from->n + 1) * sizeof *grown);
-    if (!grown) {
-        pf_set_free(into);
-        pf_set_free(from);
-        return;
+    if (into->n + from->n > into->cap) {
+        /* doubling: a list of n values is n unions */
+        uint32_t cap = into->cap ? into->cap * 2 : 8;
+        while (cap < into->n + from->n)
+            cap *= 2;
+        pf_lit *grown = realloc(into->lits, cap * sizeof *grown);
+        if (!grown) {
+            pf_set_free(into);
+            pf_set_free(from);
+            return;
+        }
+        into->lits = grown;
+        into->cap = cap;
     }
-    memcpy(grown + into->n, from->lits, from->n * sizeof *grown);
-    into->lits = grown;
+    if (from->n)
+        memcpy(into->lits + into->n, from->lits, from->n * sizeof *from->lits);
     into->n += from->n;
     pf_set_free(from);
 }
@@ -88,53 +115,73 @@ static void pf_keep_better(pf_set *best, pf_set *cand)
     }
 }
 
-static pf_set pf_single(const char *bytes, uint32_t len, int caseless)
+/* Long enough to be rare: PF_MIN_LITERAL bytes, or two when one of them is
+ * not ASCII (a Cyrillic or Greek letter in a command line is worth looking
+ * for, and is rare in most logs). */
+static int usable_literal(const char *bytes, uint32_t len)
 {
-    if (len < PF_MIN_LITERAL)
+    if (len >= PF_MIN_LITERAL)
+        return 1;
+    return len == 2 && ((unsigned char)bytes[0] >= 0x80 || (unsigned char)bytes[1] >= 0x80);
+}
+
+/* The literal a string value's match needs in the text: all of it, or a
+ * wildcard pattern's longest literal run; 0 when there is none worth it. */
+static int value_literal(const sg_value *v, int32_t sym, pf_lit *out)
+{
+    if (v->kind != SV_STRING || v->is_int)
+        return 0;
+    const char *bytes = v->lit;
+    uint32_t len = v->lit_len;
+    switch (v->shape) {
+    case SH_EXACT: case SH_PREFIX: case SH_SUFFIX: case SH_CONTAINS: break;
+    case SH_GLOB: {
+        uint32_t best_at = 0, best_len = 0, run_at = 0;
+        for (uint32_t i = 0; i <= v->lit_len; i++) {
+            if (i < v->lit_len && v->glob[i] == GL_LIT)
+                continue;
+            if (i - run_at > best_len) {
+                best_at = run_at;
+                best_len = i - run_at;
+            }
+            run_at = i + 1;
+        }
+        bytes += best_at;
+        len = best_len;
+        break;
+    }
+    default: return 0;
+    }
+    if (!usable_literal(bytes, len))
+        return 0;
+    *out = (pf_lit){bytes, len, (uint8_t)!v->cased, sym};
+    return 1;
+}
+
+static pf_set pf_single(const char *bytes, uint32_t len, int caseless, int32_t sym)
+{
+    if (!usable_literal(bytes, len))
         return pf_none();
-    pf_set s = {malloc(sizeof *s.lits), 1, 0};
+    pf_set s = {malloc(sizeof *s.lits), 1, 0, 1};
     if (!s.lits)
         return pf_none();
-    s.lits[0] = (pf_lit){bytes, len, (uint8_t)caseless};
+    s.lits[0] = (pf_lit){bytes, len, (uint8_t)caseless, sym};
     return s;
 }
 
-/* The longest run of literal bytes of a wildcard pattern. */
-static pf_set pf_glob(const sg_value *v)
+static pf_set pf_value(const sg_value *v, int32_t sym)
 {
-    uint32_t best_at = 0, best_len = 0, run_at = 0;
-    for (uint32_t i = 0; i <= v->lit_len; i++) {
-        if (i < v->lit_len && v->glob[i] == GL_LIT)
-            continue;
-        if (i - run_at > best_len) {
-            best_at = run_at;
-            best_len = i - run_at;
-        }
-        run_at = i + 1;
-    }
-    return pf_single(v->lit + best_at, best_len, !v->cased);
-}
-
-static pf_set pf_value(const sg_value *v)
-{
-    if (v->kind != SV_STRING || v->is_int)
-        return pf_none();
-    switch (v->shape) {
-    case SH_EXACT: case SH_PREFIX: case SH_SUFFIX: case SH_CONTAINS:
-        return pf_single(v->lit, v->lit_len, !v->cased);
-    case SH_GLOB:
-        return pf_glob(v);
-    default:
-        return pf_none();
-    }
+    pf_lit lit;
+    return value_literal(v, sym, &lit) ? pf_single(lit.bytes, lit.len, lit.caseless, sym)
+                                       : pf_none();
 }
 
 /* OR of values [from, to). */
-static pf_set pf_values_or(const sg_value *v, uint32_t from, uint32_t to)
+static pf_set pf_values_or(const sg_value *v, uint32_t from, uint32_t to, int32_t sym)
 {
     pf_set acc = {NULL, 0, 0};
     for (uint32_t k = from; k < to && !acc.none; k++) {
-        pf_set one = pf_value(&v[k]);
+        pf_set one = pf_value(&v[k], sym);
         pf_union(&acc, &one);
     }
     return from < to ? acc : (pf_set_free(&acc), pf_none());
@@ -143,14 +190,14 @@ static pf_set pf_values_or(const sg_value *v, uint32_t from, uint32_t to)
 static pf_set pf_field(const sg_field_match *fm)
 {
     if (!fm->all)
-        return pf_values_or(fm->values, 0, fm->nvalues);
+        return pf_values_or(fm->values, 0, fm->nvalues, fm->sym);
     /* all: every group must hold, so any one group's alternatives will do. */
     pf_set best = pf_none();
     for (uint32_t k = 0; k < fm->nvalues;) {
         uint32_t end = k;
         while (end < fm->nvalues && fm->values[end].group == fm->values[k].group)
             end++;
-        pf_set group = pf_values_or(fm->values, k, end);
+        pf_set group = pf_values_or(fm->values, k, end, fm->sym);
         pf_keep_better(&best, &group);
         k = end;
     }
@@ -225,16 +272,43 @@ static pf_set pf_cond(const sg_detection *d, const sg_cond *c)
     }
 }
 
-/* ---- building the database ------------------------------------------------------ */
+/* ---- building the databases ------------------------------------------------------ */
 
+/* A literal of a gated compiled rule. */
 typedef struct pf_entry {
     pf_lit lit;
     uint32_t compiled;
 } pf_entry;
 
+typedef struct pf_entries {
+    pf_entry *e;
+    size_t n, cap;
+    int failed;
+} pf_entries;
+
+static void add_entry(pf_entries *es, pf_lit lit, uint32_t compiled)
+{
+    if (es->failed)
+        return;
+    if (es->n == es->cap) {
+        size_t cap = es->cap ? es->cap * 2 : 4096;
+        pf_entry *grown = realloc(es->e, cap * sizeof *grown);
+        if (!grown) {
+            es->failed = 1;
+            return;
+        }
+        es->e = grown;
+        es->cap = cap;
+    }
+    es->e[es->n++] = (pf_entry){lit, compiled};
+}
+
+/* By database (keyword searches first, then field by field), then literal. */
 static int entry_cmp(const void *pa, const void *pb)
 {
     const pf_entry *a = pa, *b = pb;
+    if (a->lit.sym != b->lit.sym)
+        return a->lit.sym < b->lit.sym ? -1 : 1;
     if (a->lit.caseless != b->lit.caseless)
         return a->lit.caseless < b->lit.caseless ? -1 : 1;
     if (a->lit.len != b->lit.len)
@@ -247,46 +321,29 @@ static int entry_cmp(const void *pa, const void *pb)
 
 static int same_literal(const pf_entry *a, const pf_entry *b)
 {
-    return a->lit.caseless == b->lit.caseless && a->lit.len == b->lit.len &&
-           memcmp(a->lit.bytes, b->lit.bytes, a->lit.len) == 0;
+    return a->lit.sym == b->lit.sym && a->lit.caseless == b->lit.caseless &&
+           a->lit.len == b->lit.len && memcmp(a->lit.bytes, b->lit.bytes, a->lit.len) == 0;
 }
 
-/* Every (literal, compiled rule) pair, with `gated` set for the rules that
- * have a literal set. */
-static pf_entry *collect_entries(const ps_sigma_set *set, uint8_t *gated, size_t *count)
+/* Every (literal, compiled rule) pair of the gated rules, with `gated` set
+ * for them. */
+static int collect_entries(ps_sigma_set *set, uint8_t *gated, pf_entries *es)
 {
-    pf_entry *e = NULL;
-    size_t n = 0, cap = 0;
-    for (uint32_t i = 0; i < set->ncompiled; i++) {
-        const sg_compiled *c = &set->compiled[i];
+    for (uint32_t i = 0; i < set->ncompiled && !es->failed; i++) {
+        sg_compiled *c = &set->compiled[i];
         pf_set lits = pf_cond(&c->det, c->det.cond);
-        if (lits.none || lits.n == 0) {
-            pf_set_free(&lits);
-            continue;
+        if (!lits.none && lits.n) {
+            for (uint32_t k = 0; k < lits.n; k++)
+                add_entry(es, lits.lits[k], i);
+            gated[i] = 1;
         }
-        if (n + lits.n > cap) {
-            size_t ncap = cap ? cap * 2 : 4096;
-            while (ncap < n + lits.n)
-                ncap *= 2;
-            pf_entry *grown = realloc(e, ncap * sizeof *grown);
-            if (!grown) {
-                pf_set_free(&lits);
-                free(e);
-                return NULL;
-            }
-            e = grown;
-            cap = ncap;
-        }
-        for (uint32_t k = 0; k < lits.n; k++)
-            e[n++] = (pf_entry){lits.lits[k], i};
-        gated[i] = 1;
         pf_set_free(&lits);
     }
-    *count = n;
-    return e;
+    return es->failed ? -1 : 0;
 }
 
-/* Distinct literals -> Hyperscan patterns; entries (sorted) -> postings. */
+/* Distinct literals (entries sorted) -> ids, and the postings of the gated
+ * rules. */
 static int build_postings(sg_prefilter *pf, const pf_entry *e, size_t n, ps_arena *arena)
 {
     uint32_t nlits = 0;
@@ -299,42 +356,133 @@ static int build_postings(sg_prefilter *pf, const pf_entry *e, size_t n, ps_aren
         return -1;
     uint32_t lit = 0, out = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && same_literal(&e[i], &e[i - 1])) {
-            if (e[i].compiled != e[i - 1].compiled)
-                pf->lit_compiled[out++] = e[i].compiled;
-            continue;
-        }
-        pf->lit_first[lit++] = out;
-        pf->lit_compiled[out++] = e[i].compiled;
+        int fresh = i == 0 || !same_literal(&e[i], &e[i - 1]);
+        if (fresh)
+            pf->lit_first[lit++] = out;
+        if (fresh || e[i].compiled != e[i - 1].compiled) /* sorted by rule within a literal */
+            pf->lit_compiled[out++] = e[i].compiled;
     }
     pf->lit_first[nlits] = out;
     return 0;
 }
 
-static int compile_database(sg_prefilter *pf, const pf_entry *e, size_t n)
+/* ---- literal ids of values --------------------------------------------------------- */
+
+/* The gating literals by hash (open addressing), to give each value whose
+ * own literal is one of them its id. Only those: a database of every
+ * value's literal (about 60% more on SigmaHQ's Windows rules) costs more to
+ * compile and scan than the comparisons it would spare. */
+typedef struct lit_table {
+    uint32_t *slot;      /* first entry of the literal + 1, or 0 */
+    uint32_t *id;
+    uint32_t mask;
+    const pf_entry *e;
+} lit_table;
+
+static uint64_t lit_hash(const pf_lit *l)
 {
-    const char **exprs = malloc((pf->nlits + 1) * sizeof *exprs);
-    size_t *lens = malloc((pf->nlits + 1) * sizeof *lens);
-    unsigned *flags = malloc((pf->nlits + 1) * sizeof *flags);
-    unsigned *ids = malloc((pf->nlits + 1) * sizeof *ids);
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(uint32_t)l->sym ^ ((uint64_t)l->caseless << 40);
+    for (uint32_t i = 0; i < l->len; i++)
+        h = (h ^ (unsigned char)l->bytes[i]) * 1099511628211ull;
+    return h ^ (h >> 31);
+}
+
+static int lit_table_build(lit_table *t, const pf_entry *e, size_t n, uint32_t nlits)
+{
+    uint32_t cap = 16;
+    while (cap < 2 * nlits)
+        cap *= 2;
+    t->slot = calloc(cap, sizeof *t->slot);
+    t->id = calloc(cap, sizeof *t->id);
+    t->mask = cap - 1;
+    t->e = e;
+    if (!t->slot || !t->id)
+        return -1;
+    for (size_t i = 0, lit = 0; i < n; i++) {
+        if (i > 0 && same_literal(&e[i], &e[i - 1]))
+            continue;
+        uint32_t k = (uint32_t)lit_hash(&e[i].lit) & t->mask;
+        while (t->slot[k])
+            k = (k + 1) & t->mask;
+        t->slot[k] = (uint32_t)i + 1;
+        t->id[k] = (uint32_t)lit++;
+    }
+    return 0;
+}
+
+static void lit_table_free(lit_table *t)
+{
+    free(t->slot);
+    free(t->id);
+}
+
+static void give_map_ids(const lit_table *t, const sg_map *m)
+{
+    for (uint32_t i = 0; i < m->n; i++)
+        for (uint32_t k = 0; k < m->items[i].nvalues; k++) {
+            sg_value *v = &m->items[i].values[k];
+            pf_entry probe = {{0}, 0};
+            if (!value_literal(v, m->items[i].sym, &probe.lit))
+                continue;
+            for (uint32_t s = (uint32_t)lit_hash(&probe.lit) & t->mask; t->slot[s];
+                 s = (s + 1) & t->mask)
+                if (same_literal(&t->e[t->slot[s] - 1], &probe)) {
+                    v->pf_id = t->id[s] + 1;
+                    break;
+                }
+        }
+}
+
+static void give_detection_ids(const lit_table *t, const sg_detection *d)
+{
+    for (uint32_t s = 0; s < d->nsel; s++)
+        for (uint32_t m = 0; m < d->sel[s].nmaps; m++)
+            give_map_ids(t, &d->sel[s].maps[m]);
+}
+
+static int give_value_ids(ps_sigma_set *set, const pf_entry *e, size_t n)
+{
+    lit_table t;
+    int rc = lit_table_build(&t, e, n, set->prefilter.nlits);
+    for (uint32_t i = 0; rc == 0 && i < set->ncompiled; i++) {
+        const sg_compiled *c = &set->compiled[i];
+        give_detection_ids(&t, &c->det);
+        give_map_ids(&t, &c->extra);
+        for (uint32_t f = 0; f < c->nfilters; f++)
+            give_detection_ids(&t, &c->filters[f]);
+    }
+    lit_table_free(&t);
+    return rc;
+}
+
+/* One database of the distinct literals of entries [from, to), with ids
+ * from 0 in it (the literal's id less the database's base), so that it does
+ * not depend on the other databases and a cached copy stays good when only
+ * other fields' literals change. */
+static int compile_one(const pf_entry *e, size_t from, size_t to, const char *cache_dir,
+                       hs_database_t **db, sg_hs_cache_stats *st)
+{
+    size_t count = 0;
+    for (size_t i = from; i < to; i++)
+        count += i == from || !same_literal(&e[i], &e[i - 1]);
+    const char **exprs = malloc(count * sizeof *exprs);
+    size_t *lens = malloc(count * sizeof *lens);
+    unsigned *flags = malloc(count * sizeof *flags);
+    unsigned *ids = malloc(count * sizeof *ids);
     int rc = -1;
     if (exprs && lens && flags && ids) {
-        uint32_t lit = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (i > 0 && same_literal(&e[i], &e[i - 1]))
+        size_t k = 0;
+        for (size_t i = from; i < to; i++) {
+            if (i > from && same_literal(&e[i], &e[i - 1]))
                 continue;
-            exprs[lit] = e[i].lit.bytes;
-            lens[lit] = e[i].lit.len;
-            flags[lit] = HS_FLAG_SINGLEMATCH | (e[i].lit.caseless ? HS_FLAG_CASELESS : 0);
-            ids[lit] = lit;
-            lit++;
+            exprs[k] = e[i].lit.bytes;
+            lens[k] = e[i].lit.len;
+            flags[k] = HS_FLAG_SINGLEMATCH | (e[i].lit.caseless ? HS_FLAG_CASELESS : 0);
+            ids[k] = (unsigned)k;
+            k++;
         }
-        hs_compile_error_t *err = NULL;
-        if (hs_compile_lit_multi(exprs, flags, ids, lens, pf->nlits, HS_MODE_VECTORED, NULL,
-                                 &pf->db, &err) == HS_SUCCESS)
-            rc = 0;
-        else
-            hs_free_compile_error(err);
+        sg_hs_input in = {exprs, flags, ids, lens, (unsigned)count};
+        rc = sg_hs_compile(&in, cache_dir, db, st);
     }
     free(exprs);
     free(lens);
@@ -343,29 +491,164 @@ static int compile_database(sg_prefilter *pf, const pf_entry *e, size_t n)
     return rc;
 }
 
-int sg_prefilter_build(ps_sigma_set *set)
+/* One database per field symbol of the literals of its values, scanned over
+ * that field's values only, and one of the keyword searches' literals,
+ * scanned over every value: the cost of a scan grows with the literals in
+ * its database, and most literals are looked for in one field only. */
+static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint32_t nsyms,
+                             ps_arena *arena, const char *cache_dir, sg_hs_cache_stats *st)
+{
+    pf->field_db = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_db);
+    pf->field_base = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_base);
+    if (!pf->field_db || !pf->field_base)
+        return -1;
+    uint32_t id = 0;
+    for (size_t from = 0; from < n;) {
+        size_t to = from;
+        uint32_t ndistinct = 0;
+        while (to < n && e[to].lit.sym == e[from].lit.sym) {
+            ndistinct += to == from || !same_literal(&e[to], &e[to - 1]);
+            to++;
+        }
+        int32_t sym = e[from].lit.sym;
+        hs_database_t **db = sym < 0 ? &pf->db : &pf->field_db[sym];
+        *(sym < 0 ? &pf->db_base : &pf->field_base[sym]) = id;
+        if (compile_one(e, from, to, cache_dir, db, st) != 0)
+            return -1;
+        pf->ndbs++;
+        id += ndistinct;
+        from = to;
+    }
+    return 0;
+}
+
+/* ---- which fields to scan ---------------------------------------------------------- */
+
+static void set_bit(uint64_t *bits, uint32_t bit) { bits[bit / 64] |= 1ull << (bit % 64); }
+
+/* A field value's literal is looked for in its field; a keyword search's in
+ * every field (bit all_bit). */
+static void mark_map_syms(const sg_map *m, uint64_t *bits, uint32_t all_bit, int *any)
+{
+    for (uint32_t i = 0; i < m->n; i++) {
+        const sg_field_match *fm = &m->items[i];
+        for (uint32_t k = 0; k < fm->nvalues; k++)
+            if (fm->values[k].pf_id) {
+                set_bit(bits, fm->sym < 0 ? all_bit : (uint32_t)fm->sym);
+                *any = 1;
+                break;
+            }
+    }
+}
+
+static void mark_detection_syms(const sg_detection *d, uint64_t *bits, uint32_t all_bit, int *any)
+{
+    for (uint32_t s = 0; s < d->nsel; s++)
+        for (uint32_t m = 0; m < d->sel[s].nmaps; m++)
+            mark_map_syms(&d->sel[s].maps[m], bits, all_bit, any);
+}
+
+/* The scan map of postings [first, first + n); *out NULL when no value of
+ * theirs has a literal. -1 when out of memory. */
+static int list_scan_map(ps_sigma_set *set, uint32_t first, uint32_t n, sg_scan_map *out)
+{
+    *out = NULL;
+    if (!n)
+        return 0;
+    uint32_t all_bit = set->syms.n;
+    uint64_t *bits = ps_arena_zalloc(&set->arena, (all_bit / 64 + 1) * sizeof *bits);
+    if (!bits)
+        return -1;
+    int any = 0;
+    for (uint32_t k = first; k < first + n; k++) {
+        const sg_compiled *c = &set->compiled[set->postings[k]];
+        mark_detection_syms(&c->det, bits, all_bit, &any);
+        mark_map_syms(&c->extra, bits, all_bit, &any);
+        for (uint32_t f = 0; f < c->nfilters; f++)
+            mark_detection_syms(&c->filters[f], bits, all_bit, &any);
+    }
+    *out = any ? bits : NULL;
+    return 0;
+}
+
+static int build_scan_maps(ps_sigma_set *set)
+{
+    for (uint32_t i = 0; i < set->nbuckets; i++) {
+        sg_channel_bucket *b = &set->buckets[i];
+        if (!b->channel)
+            continue;
+        for (uint32_t e = 0; e < b->nby_eid; e++)
+            if (list_scan_map(set, b->by_eid[e].first, b->by_eid[e].n, &b->by_eid[e].scan) != 0)
+                return -1;
+        if (list_scan_map(set, b->any_first, b->any_n, &b->any_scan) != 0 ||
+            list_scan_map(set, b->fallback_first, b->fallback_n, &b->fallback_scan) != 0)
+            return -1;
+    }
+    return list_scan_map(set, set->every_first, set->every_n, &set->prefilter.every_scan);
+}
+
+/* ---- the prefilter ----------------------------------------------------------------- */
+
+/* Forget the literal ids given to values (the set then has no prefilter). */
+static void clear_map_ids(const sg_map *m)
+{
+    for (uint32_t i = 0; i < m->n; i++)
+        for (uint32_t k = 0; k < m->items[i].nvalues; k++)
+            m->items[i].values[k].pf_id = 0;
+}
+
+static void clear_detection_ids(const sg_detection *d)
+{
+    for (uint32_t s = 0; s < d->nsel; s++)
+        for (uint32_t m = 0; m < d->sel[s].nmaps; m++)
+            clear_map_ids(&d->sel[s].maps[m]);
+}
+
+static void clear_value_ids(ps_sigma_set *set)
+{
+    for (uint32_t i = 0; i < set->ncompiled; i++) {
+        const sg_compiled *c = &set->compiled[i];
+        clear_detection_ids(&c->det);
+        clear_map_ids(&c->extra);
+        for (uint32_t f = 0; f < c->nfilters; f++)
+            clear_detection_ids(&c->filters[f]);
+    }
+}
+
+int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_stats *st)
 {
     sg_prefilter *pf = &set->prefilter;
     memset(pf, 0, sizeof *pf);
+    pf->nsyms = set->syms.n;
     if (set->ncompiled == 0 || hs_valid_platform() != HS_SUCCESS)
         return 0; /* no prefilter: every rule is evaluated, results are the same */
     uint8_t *gated = ps_arena_zalloc(&set->arena, set->ncompiled);
     if (!gated)
         return -1;
-    size_t n = 0;
-    pf_entry *e = collect_entries(set, gated, &n);
-    if (!e)
-        return n ? -1 : 0;
-    qsort(e, n, sizeof *e, entry_cmp);
-    int rc = build_postings(pf, e, n, &set->arena);
-    if (rc == 0 && pf->nlits && compile_database(pf, e, n) == 0) {
+    pf_entries es = {0};
+    if (collect_entries(set, gated, &es) != 0) {
+        free(es.e);
+        return -1;
+    }
+    if (es.n > 1)
+        qsort(es.e, es.n, sizeof *es.e, entry_cmp);
+    int rc = es.n ? build_postings(pf, es.e, es.n, &set->arena) : 0;
+    if (rc == 0 && pf->nlits)
+        rc = give_value_ids(set, es.e, es.n);
+    if (cache_dir && !sg_hs_cache_usable(cache_dir))
+        cache_dir = NULL; /* compile, as without a cache */
+    if (rc == 0 && pf->nlits &&
+        compile_databases(pf, es.e, es.n, set->syms.n, &set->arena, cache_dir, st) == 0) {
         pf->gated = gated;
         for (uint32_t i = 0; i < set->ncompiled; i++)
             pf->ngated += gated[i];
+        rc = build_scan_maps(set);
     } else {
-        pf->nlits = 0; /* could not build it: evaluate every rule */
+        sg_prefilter_free(pf);
+        pf->nlits = 0; /* could not build it: evaluate every rule, every value */
+        clear_value_ids(set);
     }
-    free(e);
+    free(es.e);
     return rc;
 }
 
@@ -373,5 +656,11 @@ void sg_prefilter_free(sg_prefilter *pf)
 {
     if (pf->db)
         hs_free_database(pf->db);
+    for (uint32_t i = 0; pf->field_db && i < pf->nsyms; i++)
+        if (pf->field_db[i])
+            hs_free_database(pf->field_db[i]);
     pf->db = NULL;
+    pf->field_db = NULL;
+    pf->field_base = NULL;
+    pf->ndbs = 0;
 }

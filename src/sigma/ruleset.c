@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include "sigma/sigma_internal.h"
+#include "util/buf.h"
 
-#define SG_MAX_FILE_SIZE (8u << 20)
 #define SG_MAX_DIR_DEPTH 32
 #define SG_SET_MEMORY_LIMIT ((size_t)1 << 30)
 
@@ -31,6 +31,7 @@ typedef struct loader {
     pending_filter *corrs;  /* correlation rules, loaded after every base rule */
     uint32_t ncorrs, corrs_cap;
     const char *path;       /* current file (in the set arena) */
+    ps_buf text;            /* the current file's bytes */
 } loader;
 
 const char *ps_sigma_skip_str(ps_sigma_skip reason)
@@ -409,39 +410,25 @@ static void load_text(loader *ld, const char *text, size_t len)
         skip_rule(ld, PS_SIGMA_SKIP_YAML, err_line, err);
 }
 
-static char *read_file(const char *path, size_t *len, const char **why)
+/* One file's documents, parsed (maybe on another thread), compiled here in
+ * file order, with the same diagnostics as if read here. */
+static void on_parsed(void *ctx, const sg_parsed_file *pf)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *why = "cannot open";
-        return NULL;
-    }
-    char *buf = malloc(SG_MAX_FILE_SIZE + 1);
-    size_t n = buf ? fread(buf, 1, SG_MAX_FILE_SIZE + 1, f) : 0;
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad || n > SG_MAX_FILE_SIZE) {
-        *why = !buf ? "out of memory" : bad ? "read error" : "file too large";
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-static void load_file(loader *ld, const char *path)
-{
-    ld->path = keep(ld, path);
-    ld->stats->files++;
-    size_t len;
-    const char *why = NULL;
-    char *text = read_file(path, &len, &why);
-    if (!text) {
-        skip_rule(ld, PS_SIGMA_SKIP_YAML, 0, why);
+    loader *ld = ctx;
+    ld->path = keep(ld, pf->file->path);
+    if (pf->file->bad_path) {
+        diag(ld, PS_DIAG_ERROR, 0, "cannot read rules path");
         return;
     }
-    load_text(ld, text, len);
-    free(text);
+    ld->stats->files++;
+    if (pf->read_error) {
+        skip_rule(ld, PS_SIGMA_SKIP_YAML, 0, pf->read_error);
+        return;
+    }
+    for (uint32_t i = 0; i < pf->ndocs; i++)
+        on_document(ld, pf->docs[i].root, pf->docs[i].line);
+    if (pf->parse_error)
+        skip_rule(ld, PS_SIGMA_SKIP_YAML, pf->error_line, pf->parse_error);
 }
 
 static int is_rule_file(const char *name)
@@ -451,16 +438,52 @@ static int is_rule_file(const char *name)
                               (n > 5 && strcmp(name + n - 5, ".yaml") == 0));
 }
 
-static void load_path(loader *ld, const char *path, int depth)
+/* The rule files to load, in the order they are loaded. */
+typedef struct file_list {
+    sg_rule_file *f;
+    size_t n, cap;
+    int failed;
+} file_list;
+
+static void add_file(file_list *l, const char *path, int bad)
+{
+    if (l->failed)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        sg_rule_file *grown = realloc(l->f, cap * sizeof *grown);
+        if (!grown) {
+            l->failed = 1;
+            return;
+        }
+        l->f = grown;
+        l->cap = cap;
+    }
+    char *copy = strdup(path);
+    if (!copy) {
+        l->failed = 1;
+        return;
+    }
+    l->f[l->n++] = (sg_rule_file){copy, bad};
+}
+
+static void free_files(file_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->f[i].path);
+    free(l->f);
+}
+
+/* A path given: a file, or a directory walked recursively in name order. */
+static void collect_path(file_list *l, const char *path, int depth)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        ld->path = keep(ld, path);
-        diag(ld, PS_DIAG_ERROR, 0, "cannot read rules path");
+        add_file(l, path, 1);
         return;
     }
     if (!S_ISDIR(st.st_mode)) {
-        load_file(ld, path);
+        add_file(l, path, 0);
         return;
     }
     if (depth >= SG_MAX_DIR_DEPTH)
@@ -473,11 +496,17 @@ static void load_path(loader *ld, const char *path, int depth)
         char *child = malloc(len);
         if (child && name[0] != '.') {
             snprintf(child, len, "%s/%s", path, name);
+            /* the entry's type spares a stat of every rule file; links and
+             * file systems that do not give it are looked at */
+            unsigned char type = list[i]->d_type;
             struct stat cst;
-            if (stat(child, &cst) == 0 && S_ISDIR(cst.st_mode))
-                load_path(ld, child, depth + 1);
+            int dir = type == DT_DIR ||
+                      ((type == DT_UNKNOWN || type == DT_LNK) && stat(child, &cst) == 0 &&
+                       S_ISDIR(cst.st_mode));
+            if (dir)
+                collect_path(l, child, depth + 1);
             else if (is_rule_file(name))
-                load_file(ld, child);
+                add_file(l, child, 0);
         }
         free(child);
         free(list[i]);
@@ -497,6 +526,7 @@ void ps_sigma_free(ps_sigma_set *set)
     free(set->rules);
     free(set->compiled);
     free(set->postings);
+    free(set->posting_rules);
     free(set->buckets);
     free(set->corrs);
     free(set->corr_refs);
@@ -510,22 +540,24 @@ static int load_logsources(loader *ld)
 {
     const char *text = ps_sigma_builtin_logsources;
     size_t len = ps_sigma_builtin_logsources_len;
-    char *owned = NULL;
     const char *why = NULL;
     const char *table = ld->opt && ld->opt->logsource_path ? ld->opt->logsource_path : NULL;
     ld->path = table ? table : "<built-in logsources.yml>";
-    if (table && !(text = owned = read_file(table, &len, &why))) {
-        diag(ld, PS_DIAG_ERROR, 0, "logsource table: %s", why);
-        return PS_ERR_IO;
+    if (table) {
+        if (sg_read_file(table, &ld->text, &why) != 0) {
+            diag(ld, PS_DIAG_ERROR, 0, "logsource table: %s", why);
+            return PS_ERR_IO;
+        }
+        text = ld->text.data ? ld->text.data : "";
+        len = ld->text.len;
     }
     char err[256];
     uint32_t line = 0;
     int rc = sg_logsources_parse(text, len, &ld->set->arena, &ld->ls, err, sizeof err, &line);
     if (rc != 0)
         diag(ld, PS_DIAG_ERROR, line, "%s", err);
-    /* Table strings must outlive `owned`: they were copied into the arena by
-     * the YAML reader. */
-    free(owned);
+    /* The table's strings were copied into the arena by the YAML reader:
+     * ld->text can be reused. */
     return rc == 0 ? PS_OK : PS_ERR_FORMAT;
 }
 
@@ -552,9 +584,16 @@ static int load_all(const load_input *in, const ps_sigma_options *opt, ps_sigma_
     ps_arena_init(&ld.file_arena, 256 * 1024, 64u << 20);
     ps_arena_init(&ld.filter_arena, 64 * 1024, 64u << 20);
     int rc = load_logsources(&ld);
-    if (rc == PS_OK) {
+    if (rc == PS_OK && in->npaths) {
+        file_list files = {0};
         for (size_t i = 0; i < in->npaths; i++)
-            load_path(&ld, in->paths[i], 0);
+            collect_path(&files, in->paths[i], 0);
+        if (files.failed ||
+            sg_parse_rule_files(files.f, files.n, opt ? opt->threads : 0, on_parsed, &ld) != 0)
+            rc = PS_ERR_NOMEM;
+        free_files(&files);
+    }
+    if (rc == PS_OK) {
         if (in->text) {
             ld.path = keep(&ld, in->name ? in->name : "<text>");
             load_text(&ld, in->text, in->len);
@@ -568,14 +607,19 @@ static int load_all(const load_input *in, const ps_sigma_options *opt, ps_sigma_
     }
     if (rc == PS_OK) {
         rc = sg_build_index(set, &ld.ls, opt && opt->match_unmapped);
+        sg_hs_cache_stats cs = {0};
         if (rc == PS_OK && !(opt && opt->no_prefilter))
-            rc = sg_prefilter_build(set) == 0 ? PS_OK : PS_ERR_NOMEM;
+            rc = sg_prefilter_build(set, opt ? opt->cache_dir : NULL, &cs) == 0 ? PS_OK
+                                                                                : PS_ERR_NOMEM;
+        stats->prefilter_databases = set->prefilter.ndbs;
+        stats->prefilter_cached = cs.hits;
         stats->prefilter_literals = set->prefilter.nlits;
         stats->prefilter_gated = set->prefilter.ngated;
         stats->prefilter_always = set->ncompiled - set->prefilter.ngated;
     }
     free(ld.filters);
     free(ld.corrs);
+    ps_buf_free(&ld.text);
     ps_arena_free(&ld.filter_arena);
     ps_arena_free(&ld.file_arena);
     if (rc != PS_OK) {

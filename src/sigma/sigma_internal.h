@@ -12,6 +12,7 @@
 #include "plainsight/sigma.h"
 #include "sigma/yaml_tree.h"
 #include "util/arena.h"
+#include "util/buf.h"
 
 /* ---- values ------------------------------------------------------------ */
 
@@ -42,11 +43,15 @@ typedef struct sg_value {
     const char *lit;     /* literal bytes (lower-cased unless cased) */
     const uint8_t *glob; /* SH_GLOB: token kind per byte of lit */
     uint32_t lit_len;
+    uint32_t rare;       /* SH_CONTAINS: offset of lit's rarest byte (searched first) */
     int64_t int_value;
     double number;
     uint8_t cidr_addr[16];
     int32_t ref_sym;     /* SV_FIELDREF: the other field */
     uint32_t group;      /* which YAML value it came from (for `all`) */
+    /* Its literal in the prefilter database, plus one (0: none). A value
+     * whose literal the scan did not see in the event cannot match. */
+    uint32_t pf_id;
     pcre2_code *re;
 } sg_value;
 
@@ -232,7 +237,13 @@ int sg_correlation_compile(sg_compile_ctx *cc, ps_sigma_set *set, const yt_node 
 const char *sg_field_mapped_name(const sg_logsources *ls, const sg_variant_def *v,
                                  const char *name);
 
-typedef struct sg_eid_list { uint32_t eid; uint32_t first, n; } sg_eid_list;
+/* Which event fields the prefilter scans for the rules of one posting list:
+ * a bitmap over field symbols (bit syms.n: every field, for keyword
+ * searches), NULL when none of the rules' values has a literal. Fields no
+ * rule of the event's lists reads cannot decide a match. */
+typedef const uint64_t *sg_scan_map;
+
+typedef struct sg_eid_list { uint32_t eid; uint32_t first, n; sg_scan_map scan; } sg_eid_list;
 
 /* Rules that can match events of one channel. */
 typedef struct sg_channel_bucket {
@@ -241,17 +252,91 @@ typedef struct sg_channel_bucket {
     sg_eid_list *by_eid;          /* sorted by eid */
     uint32_t nby_eid;
     uint32_t any_first, any_n;    /* rules for any event ID */
+    sg_scan_map any_scan;
+    /* Rules filed under event IDs derived from their detection (index.c),
+     * again: evaluated on the events whose ID cannot be trusted for that. */
+    uint32_t fallback_first, fallback_n;
+    sg_scan_map fallback_scan;
 } sg_channel_bucket;
 
-/* The Hyperscan literal prefilter (prefilter.c). */
+/* The Hyperscan literal prefilter (prefilter.c): block-mode databases of
+ * every value's literal, one per field symbol, scanned over the event's
+ * values of that field, and one for keyword searches, scanned over every
+ * value. The set has a prefilter when ndbs > 0. */
 typedef struct sg_prefilter {
-    hs_database_t *db;            /* NULL: every rule is evaluated */
+    hs_database_t *db;            /* keyword searches' literals; NULL: none */
+    hs_database_t **field_db;     /* per symbol: its values' literals, or NULL */
+    uint32_t db_base;             /* a database reports id - base of its literals */
+    uint32_t *field_base;
+    uint32_t nsyms;               /* entries of field_db */
+    uint32_t ndbs;                /* databases built (0: no prefilter) */
     uint32_t nlits;
     uint32_t *lit_first;          /* per literal: its compiled rules are */
     uint32_t *lit_compiled;       /*   lit_compiled[lit_first[i] .. lit_first[i+1]) */
     uint8_t *gated;               /* per compiled: evaluated only if one of its literals was seen */
     uint32_t ngated;
+    sg_scan_map every_scan;       /* for the set's every_first..every_n */
 } sg_prefilter;
+
+/* ---- rule files (rule_files.c) ------------------------------------------------ */
+
+/* The whole file into buf (at most 8 MiB); 0, or -1 with the reason. */
+int sg_read_file(const char *path, ps_buf *buf, const char **why);
+
+typedef struct sg_rule_file {
+    char *path;
+    int bad_path;        /* a path given that cannot be read (stat failed) */
+} sg_rule_file;
+
+typedef struct sg_parsed_doc {
+    yt_node *root;
+    uint32_t line;
+} sg_parsed_doc;
+
+/* A file's documents, valid during the callback. */
+typedef struct sg_parsed_file {
+    const sg_rule_file *file;
+    const char *read_error;   /* the file could not be read: why */
+    const char *parse_error;  /* YAML error (or a limit) after docs, at error_line */
+    uint32_t error_line;
+    const sg_parsed_doc *docs;
+    uint32_t ndocs;
+} sg_parsed_file;
+
+typedef void (*sg_parsed_fn)(void *ctx, const sg_parsed_file *pf);
+
+/* Parse files[0..n), `threads` at a time (0 or 1: on this thread only), and
+ * call fn on this thread for each, in order. 0, or -1 when out of memory. */
+int sg_parse_rule_files(const sg_rule_file *files, size_t n, unsigned threads, sg_parsed_fn fn,
+                        void *ctx);
+
+/* Hyperscan databases compiled once and kept in a cache directory
+ * (hs_cache.c). */
+typedef struct sg_hs_input {
+    const char *const *exprs;
+    const unsigned *flags;
+    const unsigned *ids;
+    const size_t *lens;
+    unsigned n;
+} sg_hs_input;
+
+typedef struct sg_hs_cache_stats {
+    uint32_t hits;          /* databases read from the cache */
+    uint32_t compiled;      /* databases compiled */
+    uint32_t stored;        /* ... and written to the cache */
+    uint32_t store_failed;  /* ... that could not be written */
+} sg_hs_cache_stats;
+
+#define SG_HS_CACHE_MAX_DIR 4000
+
+/* Create the cache directory if need be; 1 when it can be used (ours, not
+ * writable by others), else 0. */
+int sg_hs_cache_usable(const char *dir);
+/* Compile `in` in block mode, or read it from `cache_dir` (NULL: no cache;
+ * else a directory sg_hs_cache_usable accepted). 0, or -1 when Hyperscan
+ * cannot compile it. */
+int sg_hs_compile(const sg_hs_input *in, const char *cache_dir, hs_database_t **db,
+                  sg_hs_cache_stats *st);
 
 struct ps_sigma_set {
     ps_arena arena;
@@ -264,9 +349,12 @@ struct ps_sigma_set {
     uint32_t nregexes, regex_cap;
     /* index */
     uint32_t *postings;           /* compiled indices referenced by buckets */
+    uint32_t *posting_rules;      /* their rules (a posting is skipped mostly on these
+                                     and the prefilter's stamps, so they sit apart) */
     sg_channel_bucket *buckets;
     uint32_t nbuckets;            /* power of two; empty slots have channel NULL */
     uint32_t every_first, every_n;/* compiled rules meeting every event */
+    int32_t eid_sym;              /* the symbol of Event.System.EventID, or -1 */
     sg_prefilter prefilter;
     sg_correlation *corrs;
     uint32_t ncorrs, corrs_cap;
@@ -277,7 +365,7 @@ uint64_t sg_hash_lower(const char *s, size_t len);
 int sg_build_index(ps_sigma_set *set, const sg_logsources *ls, int match_unmapped);
 /* Build the prefilter of the compiled rules (0, or -1 when out of memory;
  * when Hyperscan cannot be used the set simply has none). */
-int sg_prefilter_build(ps_sigma_set *set);
+int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_stats *st);
 void sg_prefilter_free(sg_prefilter *pf);
 
 /* Field keys of event fields and of Sigma field names. */

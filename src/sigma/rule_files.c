@@ -1,0 +1,198 @@
+/* Reading and parsing rule files, on several threads. Parsing YAML is most
+ * of the cost of loading thousands of rule files, and each file parses on
+ * its own; compiling the rules must stay in file order (rule indices,
+ * diagnostics), so workers parse files ahead into a bounded window of slots
+ * and the calling thread takes them in order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sigma/sigma_internal.h"
+#include "util/buf.h"
+
+#define SG_MAX_FILE_SIZE (8u << 20)
+#define SLOTS_PER_THREAD 4
+#define MAX_PARSE_THREADS 16
+
+/* With read(2) into the caller's buffer: stdio's own buffer and copy are
+ * noticeable over thousands of small files. */
+int sg_read_file(const char *path, ps_buf *buf, const char **why)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *why = "cannot open";
+        return -1;
+    }
+    ps_buf_reset(buf);
+    ssize_t got;
+    int bad = 0;
+    do {
+        if (ps_buf_reserve(buf, 64 * 1024) != 0)
+            break;
+        size_t room = buf->cap - buf->len;
+        if (room > SG_MAX_FILE_SIZE + 1 - buf->len)
+            room = SG_MAX_FILE_SIZE + 1 - buf->len;
+        got = read(fd, buf->data + buf->len, room);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            bad = 1;
+        else
+            buf->len += (size_t)got;
+    } while (got > 0 && buf->len <= SG_MAX_FILE_SIZE);
+    close(fd);
+    if (buf->failed || bad || buf->len > SG_MAX_FILE_SIZE) {
+        *why = buf->failed ? "out of memory" : bad ? "read error" : "file too large";
+        return -1;
+    }
+    return 0;
+}
+
+/* One file's parse, waiting for its turn to be compiled. */
+typedef struct slot {
+    ps_arena arena;            /* its YAML trees */
+    ps_buf text;
+    sg_parsed_doc *docs;
+    uint32_t ndocs, cap;
+    char err[256];
+    sg_parsed_file result;
+    int ready;
+} slot;
+
+typedef struct pool {
+    const sg_rule_file *files;
+    size_t n;
+    slot *slots;
+    size_t nslots;
+    pthread_mutex_t lock;
+    pthread_cond_t ready, room;  /* a slot was filled; a slot was freed */
+    size_t next;                 /* the next file to parse */
+    size_t consumed;             /* files compiled so far */
+} pool;
+
+static int collect_doc(void *ctx, yt_node *root, uint32_t line)
+{
+    slot *s = ctx;
+    if (s->ndocs == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 8;
+        sg_parsed_doc *docs = realloc(s->docs, cap * sizeof *docs);
+        if (!docs) {
+            snprintf(s->err, sizeof s->err, "out of memory");
+            return 1;
+        }
+        s->docs = docs;
+        s->cap = cap;
+    }
+    s->docs[s->ndocs++] = (sg_parsed_doc){root, line};
+    return 0;
+}
+
+static void parse_one(const sg_rule_file *f, slot *s)
+{
+    ps_arena_reset(&s->arena);
+    s->ndocs = 0;
+    s->err[0] = 0;
+    s->result = (sg_parsed_file){.file = f};
+    if (f->bad_path)
+        return;
+    const char *why = NULL;
+    if (sg_read_file(f->path, &s->text, &why) != 0) {
+        s->result.read_error = why;
+        return;
+    }
+    uint32_t line = 0;
+    char err[256];
+    int rc = yt_parse(s->text.data ? s->text.data : "", s->text.len, &s->arena, collect_doc, s,
+                      err, sizeof err, &line);
+    if (s->err[0]) { /* collect_doc stopped it */
+        s->result.parse_error = s->err;
+        s->result.error_line = line;
+    } else if (rc != 0) {
+        snprintf(s->err, sizeof s->err, "%s", err);
+        s->result.parse_error = s->err;
+        s->result.error_line = line;
+    }
+    s->result.docs = s->docs;
+    s->result.ndocs = s->ndocs;
+}
+
+static void *worker(void *arg)
+{
+    pool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    while (p->next < p->n) {
+        size_t i = p->next;
+        if (i >= p->consumed + p->nslots) { /* the window is full */
+            pthread_cond_wait(&p->room, &p->lock);
+            continue;
+        }
+        p->next++;
+        pthread_mutex_unlock(&p->lock);
+        slot *s = &p->slots[i % p->nslots];
+        parse_one(&p->files[i], s);
+        pthread_mutex_lock(&p->lock);
+        s->ready = 1;
+        pthread_cond_broadcast(&p->ready);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int sg_parse_rule_files(const sg_rule_file *files, size_t n, unsigned threads, sg_parsed_fn fn,
+                        void *ctx)
+{
+    if (threads > MAX_PARSE_THREADS)
+        threads = MAX_PARSE_THREADS;
+    if (threads > n)
+        threads = (unsigned)n;
+    pool p = {.files = files, .n = n};
+    p.nslots = threads > 1 ? (size_t)threads * SLOTS_PER_THREAD : 1;
+    p.slots = calloc(p.nslots, sizeof *p.slots);
+    if (!p.slots)
+        return -1;
+    for (size_t i = 0; i < p.nslots; i++) {
+        ps_arena_init(&p.slots[i].arena, 256 * 1024, 64u << 20);
+        ps_buf_init(&p.slots[i].text);
+    }
+    pthread_mutex_init(&p.lock, NULL);
+    pthread_cond_init(&p.ready, NULL);
+    pthread_cond_init(&p.room, NULL);
+    pthread_t tid[MAX_PARSE_THREADS];
+    unsigned started = 0;
+    for (; threads > 1 && started < threads; started++)
+        if (pthread_create(&tid[started], NULL, worker, &p) != 0)
+            break; /* fewer workers, or none: this thread parses */
+    for (size_t i = 0; i < n; i++) {
+        slot *s = &p.slots[i % p.nslots];
+        if (started) {
+            pthread_mutex_lock(&p.lock);
+            while (!s->ready)
+                pthread_cond_wait(&p.ready, &p.lock);
+            pthread_mutex_unlock(&p.lock);
+        } else {
+            parse_one(&files[i], s);
+        }
+        fn(ctx, &s->result);
+        pthread_mutex_lock(&p.lock);
+        s->ready = 0;
+        p.consumed++;
+        pthread_cond_broadcast(&p.room);
+        pthread_mutex_unlock(&p.lock);
+    }
+    for (unsigned t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    for (size_t i = 0; i < p.nslots; i++) {
+        ps_arena_free(&p.slots[i].arena);
+        ps_buf_free(&p.slots[i].text);
+        free(p.slots[i].docs);
+    }
+    free(p.slots);
+    pthread_cond_destroy(&p.ready);
+    pthread_cond_destroy(&p.room);
+    pthread_mutex_destroy(&p.lock);
+    return 0;
+}

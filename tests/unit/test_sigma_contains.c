@@ -1,0 +1,145 @@
+/* `contains` looks for the literal's rarest byte with memchr, then falls
+ * back to memmem after a few false candidates. Its answers must be those of
+ * a plain search, on random texts over a small alphabet (many candidates,
+ * near misses, matches at either end) and on texts made to defeat it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "plainsight/sigma.h"
+#include "util/buf.h"
+
+#define NRULES 64
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+
+static uint32_t rnd(uint32_t n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+/* Lower-case letters only, so the YAML needs no quoting rules beyond ''. */
+static void random_text(char *out, size_t len, const char *alphabet)
+{
+    size_t k = strlen(alphabet);
+    for (size_t i = 0; i < len; i++)
+        out[i] = alphabet[rnd((uint32_t)k)];
+    out[len] = 0;
+}
+
+static int record(void *ctx, const ps_sigma_rule_info *rule, size_t index, const ps_event *ev)
+{
+    (void)rule;
+    (void)ev;
+    ((uint8_t *)ctx)[index] = 1;
+    return 0;
+}
+
+static void hunt_text(const ps_sigma_set *set, ps_sigma_scratch *s, const char *text,
+                      uint8_t *hit)
+{
+    static const char path[] = "Event.EventData.CommandLine";
+    ps_field f = {.path = path, .name = path + 16, .value = text,
+                  .path_len = sizeof path - 1, .name_len = 11,
+                  .value_len = (uint32_t)strlen(text), .kind = PS_KIND_STRING};
+    ps_event ev = {.fields = &f, .nfields = 1, .event_id = 1,
+                   .channel = "Microsoft-Windows-Sysmon/Operational", .computer = "",
+                   .provider = "", .source = ""};
+    memset(hit, 0, NRULES);
+    assert_true(ps_sigma_match(set, s, &ev, record, hit) >= 0);
+}
+
+/* One rule per needle, loaded without the prefilter so that every rule's
+ * comparison runs on every text. */
+static ps_sigma_set *load_needles(char needles[NRULES][16])
+{
+    ps_buf y;
+    ps_buf_init(&y);
+    for (int i = 0; i < NRULES; i++)
+        ps_buf_printf(&y, "%stitle: n%d\nid: n%d\nlogsource: {product: windows, category: "
+                      "process_creation}\ndetection:\n  sel: {CommandLine|contains: '%s'}\n"
+                      "  condition: sel\n", i ? "---\n" : "", i, i, needles[i]);
+    assert_false(y.failed);
+    ps_sigma_options o = {.no_prefilter = 1};
+    ps_sigma_set *set = NULL;
+    ps_sigma_stats st;
+    assert_int_equal(ps_sigma_load_text(y.data, y.len, "n.yml", &o, &set, &st), PS_OK);
+    assert_int_equal(st.rules_loaded, NRULES);
+    ps_buf_free(&y);
+    return set;
+}
+
+static void test_random_texts(void **state)
+{
+    (void)state;
+    static const char *const alphabets[] = {"ab", "aq1", "qqqqa", "abcdefgh"};
+    for (size_t a = 0; a < sizeof alphabets / sizeof alphabets[0]; a++) {
+        char needles[NRULES][16];
+        for (int i = 0; i < NRULES; i++)
+            random_text(needles[i], 1 + rnd(6), alphabets[a]);
+        ps_sigma_set *set = load_needles(needles);
+        ps_sigma_scratch *s = ps_sigma_scratch_new(set);
+        assert_non_null(s);
+        long matches = 0;
+        for (int t = 0; t < 400; t++) {
+            char text[300];
+            random_text(text, rnd(sizeof text - 1), alphabets[a]);
+            uint8_t hit[NRULES];
+            hunt_text(set, s, text, hit);
+            for (int i = 0; i < NRULES; i++) {
+                int want = strstr(text, needles[i]) != NULL;
+                if (hit[i] != want)
+                    fail_msg("'%s' in '%s': %d, want %d", needles[i], text, hit[i], want);
+                matches += want;
+            }
+        }
+        assert_true(matches > 1000); /* the cases do match, and do not always */
+        assert_true(matches < 400L * NRULES);
+        ps_sigma_scratch_free(s);
+        ps_sigma_free(set);
+    }
+}
+
+/* A text full of the needle's rare byte, the match (or a near miss) at the
+ * very end: the search must still answer right (and not take quadratic
+ * time, which the memmem fallback bounds). */
+static void test_hostile_texts(void **state)
+{
+    (void)state;
+    char needles[NRULES][16];
+    for (int i = 0; i < NRULES; i++)
+        snprintf(needles[i], sizeof needles[i], "%s", i % 2 ? "qqqqqqqqqqqqqz" : "zq");
+    ps_sigma_set *set = load_needles(needles);
+    ps_sigma_scratch *s = ps_sigma_scratch_new(set);
+    assert_non_null(s);
+    static char text[1 << 20];
+    for (int end = 0; end < 4; end++) {
+        memset(text, 'q', sizeof text - 1);
+        text[sizeof text - 1] = 0;
+        const char *tail = end == 0 ? "z" : end == 1 ? "zq" : end == 2 ? "y" : "qz";
+        memcpy(text + sizeof text - 1 - strlen(tail), tail, strlen(tail));
+        uint8_t hit[NRULES];
+        hunt_text(set, s, text, hit);
+        for (int i = 0; i < NRULES; i++)
+            assert_int_equal(hit[i], strstr(text, needles[i]) != NULL);
+    }
+    ps_sigma_scratch_free(s);
+    ps_sigma_free(set);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_texts),
+        cmocka_unit_test(test_hostile_texts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
