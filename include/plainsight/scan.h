@@ -184,15 +184,17 @@ typedef struct ps_scan_result {
 } ps_scan_result;
 
 /* Receives the result for each file (only files at notice level or above,
- * unless report_all), in path order whatever the number of threads. The
- * result is valid during the call only. Return non-zero to stop the run. */
+ * unless report_all), in path order whatever the number of threads. It is
+ * called from the worker threads, one call at a time. The result is valid
+ * during the call only. Return non-zero to stop the run. */
 typedef int (*ps_scan_result_fn)(void *ctx, const ps_scan_result *r);
 
 /* Called after each file, serialised with the result callback. */
 typedef void (*ps_scan_progress_fn)(void *ctx, uint64_t files_done, uint64_t bytes_done);
 
 typedef struct ps_scan_options {
-    unsigned threads;        /* workers; 0 = one per online CPU */
+    unsigned threads;        /* worker threads (the walk runs in the caller's);
+                                0 = one per online CPU */
     uint64_t max_scan_size;  /* bytes; larger files are hashed only; 0 = 64 MiB */
     int yara_timeout;        /* seconds per file; 0 = 60 */
     int alert_score;         /* 0 = 100 (Loki's default) */
