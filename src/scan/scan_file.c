@@ -30,6 +30,16 @@ int ps_worker_init(ps_worker *w, ps_scanner *s)
         if (yr_scanner_create(s->rules.rules, &w->yara) != ERROR_SUCCESS)
             return PS_ERR_NOMEM;
         yr_scanner_set_timeout(w->yara, s->opt.yara_timeout);
+        /* Fast mode stops looking for a string once it is found, but only
+         * for strings the rules test as found or not: libyara's compiler
+         * marks every string used with a count (#a), an offset (@a, at),
+         * a length (!a) or a range (in) as needing all its matches, and
+         * fast mode leaves those alone. Which rules match is therefore the
+         * same (tests/scripts/test_scan_yara_compare.py checks it against
+         * the yara CLI's default mode); only string matches plainsight
+         * never reports are skipped. On signature-base's rules and the
+         * benchmark tree this saves about a sixth of the YARA time. */
+        yr_scanner_set_flags(w->yara, SCAN_FLAGS_FAST_MODE | SCAN_FLAGS_REPORT_RULES_MATCHING);
     }
     return PS_OK;
 }
