@@ -61,7 +61,10 @@ ps_iocs *ps_iocs_new(void)
         return NULL;
     ps_arena_init(&iocs->strings, 256 * 1024, 0);
     iocs->mctx = pcre2_match_context_create(NULL);
-    if (!iocs->mctx) {
+    iocs->pre = ps_ioc_prefilter_new();
+    if (!iocs->mctx || !iocs->pre) {
+        pcre2_match_context_free(iocs->mctx);
+        ps_ioc_prefilter_free(iocs->pre);
         free(iocs);
         return NULL;
     }
@@ -80,7 +83,7 @@ void ps_iocs_free(ps_iocs *iocs)
         pcre2_code_free(iocs->fn[i].fp_re);
     }
     free(iocs->fn);
-    ps_ioc_prefilter_free(&iocs->pre);
+    ps_ioc_prefilter_free(iocs->pre);
     free(iocs->md5.items);
     free(iocs->sha1.items);
     free(iocs->sha256.items);

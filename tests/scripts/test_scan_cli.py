@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """plainsight scan end to end on fixtures this test builds: exit codes, the
 three output formats (CSV parsed as RFC 4180, JSONL as JSON), the summary,
-special files, and determinism across thread counts."""
+special files, determinism across thread counts, and the cache of the
+compiled file-name IOC database."""
 import argparse
 import csv
 import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,8 +44,9 @@ def build(root):
     return sha
 
 
-def run(ps, *args):
-    return subprocess.run([ps, "scan", *args], capture_output=True, timeout=120)
+def run(ps, *args, env=None):
+    return subprocess.run([ps, "scan", *args], capture_output=True, timeout=120,
+                          env={**os.environ, **(env or {})})
 
 
 def check(cond, msg):
@@ -61,6 +64,8 @@ def main():
     ps = a.plainsight
     with tempfile.TemporaryDirectory() as root:
         sha = build(root)
+        # Every run below caches in the test's own directory, never in $HOME.
+        os.environ["PLAINSIGHT_CACHE_DIR"] = f"{root}/cache"
         common = ["--iocs", f"{root}/iocs", "--yara", f"{root}/rule.yar"]
 
         r = run(ps, "--help")
@@ -113,7 +118,39 @@ def main():
         one = run(ps, f"{root}/tree", "--format", "jsonl", "--threads", "1", "--quiet", "--all", *common)
         four = run(ps, f"{root}/tree", "--format", "jsonl", "--threads", "4", "--quiet", "--all", *common)
         check(one.stdout == four.stdout and one.stdout, "same output with 1 and 4 threads")
+        check_cache(ps, root)
     print("ok")
+
+
+def check_cache(ps, root):
+    """The compiled file-name database: stored, reused, rebuilt when the lists
+    change, never a reason for a different result; --no-cache,
+    PLAINSIGHT_NO_CACHE and an unusable directory."""
+    shutil.copytree(f"{root}/iocs", f"{root}/iocs2")
+    cache = f"{root}/cache2"
+    args = [f"{root}/tree", "--format", "jsonl", "-v", "--iocs", f"{root}/iocs2",
+            "--cache-dir", cache]
+    first, second = run(ps, *args), run(ps, *args)
+    check("database compiled and cached" in first.stderr.decode(), first.stderr.decode())
+    check("database loaded from the cache" in second.stderr.decode(), second.stderr.decode())
+    check(first.returncode == second.returncode == 1 and first.stdout == second.stdout,
+          "same findings from a cached database")
+    check(len(os.listdir(cache)) == 1, "one database file: " + str(os.listdir(cache)))
+    with open(f"{root}/iocs2/filename-iocs.txt", "a") as f:
+        f.write("# new\n\\\\hash-hit\\.bin;30\n")
+    third = run(ps, *args)
+    check("database compiled and cached" in third.stderr.decode(), "changed lists: rebuilt")
+    check(b"hash-hit.bin" in third.stdout and b"\\\\\\\\hash-hit" in third.stdout,
+          "the new IOC matches: " + third.stdout.decode())
+    check(len(os.listdir(cache)) == 1, "the old database is gone")
+    r = run(ps, *args, "--no-cache", "--cache-dir", f"{root}/cache3")
+    check(r.returncode == 1 and "database" not in r.stderr.decode() and
+          not os.path.exists(f"{root}/cache3"), "--no-cache: no cache read or written")
+    r = run(ps, *args[:-2], env={"PLAINSIGHT_NO_CACHE": "1", "PLAINSIGHT_CACHE_DIR": f"{root}/c4"})
+    check(r.returncode == 1 and not os.path.exists(f"{root}/c4"), "PLAINSIGHT_NO_CACHE=1")
+    r = run(ps, *args[:-1], f"{root}/tree/hash-hit.bin/sub")
+    check(r.returncode == 1 and "cache not writable" in r.stderr.decode() and
+          r.stdout == third.stdout, "an unusable cache directory only costs the rebuild")
 
 
 if __name__ == "__main__":
