@@ -55,6 +55,7 @@ typedef struct ps_ioc_counts {
     size_t c2;                /* C2 domains and addresses */
     size_t keywords;
     size_t bad_lines;         /* lines reported and skipped */
+    size_t unreadable_files;  /* list files reported and skipped */
 } ps_ioc_counts;
 
 /* One indicator that matched. Strings point into the ps_iocs set and live as
@@ -70,10 +71,13 @@ typedef struct ps_ioc_hit {
 ps_iocs *ps_iocs_new(void);
 void ps_iocs_free(ps_iocs *iocs);
 
-/* Load every list file in `dir` (not recursive). Returns PS_OK when the
- * directory could be read; bad lines are reported and counted, not fatal. */
+/* Load every list file in `dir` (not recursive). Bad lines are reported and
+ * counted, not fatal. Returns PS_ERR_IO when the directory, or any list file
+ * in it, could not be read (each reported through diag and counted in
+ * unreadable_files; the other lists are loaded all the same). */
 int ps_iocs_load_dir(ps_iocs *iocs, const char *dir, ps_diag_fn diag, void *diag_ctx);
-/* Load one list file of the given kind. */
+/* Load one list file of the given kind; PS_ERR_IO (reported) when it cannot
+ * be read or is not a regular file. */
 int ps_iocs_load_file(ps_iocs *iocs, const char *path, ps_ioc_list kind,
                       ps_diag_fn diag, void *diag_ctx);
 /* Load a list from memory; `name` is used in diagnostics only. */

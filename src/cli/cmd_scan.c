@@ -431,9 +431,15 @@ static int prepare_iocs(scan_cli *c, ps_iocs *iocs)
 
 static int load_iocs(scan_cli *c, ps_iocs *iocs)
 {
-    for (size_t i = 0; i < c->niocs; i++)
-        if (ps_iocs_load_dir(iocs, c->iocs_dir[i], on_diag, c) != PS_OK)
+    for (size_t i = 0; i < c->niocs; i++) {
+        int rc = ps_iocs_load_dir(iocs, c->iocs_dir[i], on_diag, c);
+        if (rc != PS_OK) {
+            /* A missing list would mean a sweep that silently checks less. */
+            fprintf(stderr, "plainsight scan: cannot load the IOC lists in %s: %s\n",
+                    c->iocs_dir[i], ps_status_str(rc));
             return -1;
+        }
+    }
     if (prepare_iocs(c, iocs) != 0)
         return -1;
     if (!c->quiet) {

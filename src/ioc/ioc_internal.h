@@ -89,6 +89,7 @@ struct ps_iocs {
     ps_text_ioc *kw;
     size_t nkw, capkw;
     size_t bad_lines;
+    size_t unreadable_files; /* list files that could not be read */
     uint32_t next_order;
     pcre2_match_context *mctx; /* shared, read-only while matching */
     ps_ioc_prefilter *pre;   /* built lazily, see above */
