@@ -120,12 +120,18 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&r->can_consume, &r->mu);
         if (r->stop || r->taken == r->produced)
             break;
-        ps_scan_item *it = r->ring[r->taken % r->window];
-        r->taken++;
+        /* A share of what is waiting, up to a batch (see ps_scan_batch),
+         * so that the other workers get theirs. */
+        size_t k = (size_t)(r->produced - r->taken) / r->nworkers;
+        k = k < 1 ? 1 : k > PS_BATCH_LANES ? PS_BATCH_LANES : k;
+        ps_scan_item *batch[PS_BATCH_LANES];
+        for (size_t i = 0; i < k; i++)
+            batch[i] = r->ring[r->taken++ % r->window];
         pthread_mutex_unlock(&r->mu);
-        ps_scan_file(w, it);
+        ps_scan_batch(w, batch, k);
         pthread_mutex_lock(&r->mu);
-        it->done = 1;
+        for (size_t i = 0; i < k; i++)
+            batch[i]->done = 1;
         deliver_ready(r);
     }
     pthread_mutex_unlock(&r->mu);
@@ -385,7 +391,9 @@ static int start_workers(scan_run *r)
             return PS_ERR_NOMEM;
         r->workers[i].run = r;
     }
-    r->window = 4 * (size_t)r->nworkers + 16;
+    /* Room for every worker's batch and as much again waiting, so that one
+     * worker's batch does not hold the others up. */
+    r->window = 2 * PS_BATCH_LANES * (size_t)r->nworkers + 16;
     r->ring = calloc(r->window, sizeof *r->ring);
     if (!r->ring)
         return PS_ERR_NOMEM;
