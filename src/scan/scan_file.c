@@ -156,15 +156,17 @@ static void digest_buffer(ps_worker *w, int i, const uint8_t *p, size_t n, char 
 }
 
 /* Reads up to `size` bytes. In `keep` mode the whole file ends up in w->buf
- * (for YARA); otherwise each chunk overwrites the last (hashing only).
- * Returns the bytes read, or -1 with errno set on a read error. */
+ * (for YARA); otherwise the first chunk stays at w->buf (its first bytes
+ * name the file type) and each later one overwrites the one before at
+ * w->buf + PS_SCAN_CHUNK (hashing only). Returns the bytes read, or -1 with
+ * errno set on a read error. */
 static int64_t read_and_hash(ps_worker *w, int fd, uint64_t size, int keep, size_t *head_len)
 {
     uint64_t total = 0;
     *head_len = 0;
     while (total < size) {
         size_t want = size - total < PS_SCAN_CHUNK ? (size_t)(size - total) : PS_SCAN_CHUNK;
-        uint8_t *dst = keep ? w->buf + total : w->buf;
+        uint8_t *dst = keep ? w->buf + total : total ? w->buf + PS_SCAN_CHUNK : w->buf;
         ssize_t r = read(fd, dst, want);
         if (r < 0 && errno == EINTR)
             continue;
@@ -337,7 +339,7 @@ static void read_file(ps_worker *w, ps_scan_item *it, int fd, const struct stat 
     ps_scanner *s = w->s;
     uint64_t size = (uint64_t)st->st_size;
     int keep = s->rules.rules && w->yara && size <= s->opt.max_scan_size;
-    if (ensure_buffer(w, keep ? (size_t)size : PS_SCAN_CHUNK) != 0) {
+    if (ensure_buffer(w, keep ? (size_t)size : 2 * PS_SCAN_CHUNK) != 0) {
         errno = ENOMEM;
         mark_unreadable(w, it, "no memory for the file");
         return;

@@ -120,7 +120,26 @@ def main():
         check(one.stdout == four.stdout and one.stdout, "same output with 1 and 4 threads")
         check_cache(ps, root)
         check_digests(ps, root)
+        check_file_types(ps, root)
     print("ok")
+
+
+def check_file_types(ps, root):
+    """The file type comes from a file's first bytes whatever its size and
+    path: small (batched), large and only hashed, large and over --max-size."""
+    tree = f"{root}/types"
+    os.makedirs(tree)
+    with open(f"{root}/types.txt", "w") as f:
+        f.write("# test\n4D 5A;EXE\n")
+    for name, size in (("small.bin", 100), ("big.bin", 3 << 20), ("huge.bin", 9 << 20)):
+        with open(f"{tree}/{name}", "wb") as f:
+            f.write(b"MZ" + b"\0" * (size - 3) + b"Z")
+    for extra in ([], ["--yara", f"{root}/rule.yar", "--max-size", "4M"]):
+        r = run(ps, tree, "--iocs", f"{root}/iocs", "--filetypes", f"{root}/types.txt", "--all",
+                "--format", "jsonl", "--quiet", *extra)
+        rows = {os.path.basename(x["Path"]): x for x in map(json.loads, r.stdout.decode().splitlines())}
+        for name in ("small.bin", "big.bin", "huge.bin"):
+            check(rows[name]["FileType"] == "EXE", f"{name} is EXE {extra}: {rows[name]['FileType']}")
 
 
 def check_digests(ps, root):
