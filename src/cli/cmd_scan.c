@@ -442,7 +442,7 @@ static int load_iocs(scan_cli *c, ps_iocs *iocs)
     }
     if (prepare_iocs(c, iocs) != 0)
         return -1;
-    if (!c->quiet) {
+    if (!c->quiet && c->niocs) {
         ps_ioc_counts n;
         ps_iocs_counts(iocs, &n);
         fprintf(stderr,
