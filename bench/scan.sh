@@ -8,7 +8,8 @@
 # Environment: PLAINSIGHT (binary; default build-scan/plainsight or build/),
 # BASELINE (another plainsight binary, e.g. an older build: one more row),
 # CORPUS (default ../shared/corpus), THREADS (default "1 2"), REPEAT (runs
-# per row, default 3; the best wall and the best CPU time are shown).
+# per row, default 3, taken round-robin; the best wall and the best CPU
+# time are shown).
 # The tree and plainsight's database cache live under bench/work/
 # (git-ignored). Not run by CI.
 #
@@ -51,64 +52,75 @@ find "$tree" -type f -exec cat {} + >/dev/null
 echo "tree: $files files, $(awk "BEGIN {printf \"%.1f\", $bytes/1e6}") MB ($tree); page cache warm"
 echo "rules: $(echo "$rules" | wc -l) YARA files from $sb/yara; IOCs: $sb/iocs (plainsight only)"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "each row: best of $repeat runs (wall and CPU taken separately); CPU = user + system"
+echo "each row: best of $repeat runs taken round-robin (wall and CPU separately); CPU = user + system"
 echo
 
-# measure LABEL CMD... -> one row; leaves "wall cpu" in $work/last.txt.
-measure() {
-    label=$1; shift
-    best_wall="" best_cpu="" best_rss=""
-    i=0
-    while [ "$i" -lt "$repeat" ]; do
-        /usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || true
-        # time prints "Command exited with non-zero status 1" first when
-        # plainsight reports findings (exit 1): the figures are on the last line.
-        read -r secs user sys rss <<EOT
-$(tail -n 1 "$work/time.txt")
-EOT
-        line=$(awk -v s="$secs" -v u="$user" -v y="$sys" -v r="$rss" -v bw="$best_wall" -v bc="$best_cpu" -v br="$best_rss" 'BEGIN {
-            c = u + y
-            if (bw == "" || s < bw) bw = s
-            if (bc == "" || c < bc) bc = c
-            if (br == "" || r > br) br = r
-            print bw, bc, br }')
-        read -r best_wall best_cpu best_rss <<EOT
-$line
-EOT
+# One run of CMD...: "wall cpu rss" on stdout. CPU = user + system.
+run_once() {
+    /usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || true
+    # time prints "Command exited with non-zero status 1" first when plainsight
+    # reports findings (exit 1): the figures are on the last line.
+    tail -n 1 "$work/time.txt" | awk '{ print $1, $2 + $3, $4 }'
+}
+
+# Rows for one thread count: row_<i>_label, row_<i>_cmd (a command line for
+# eval). Runs go round-robin, REPEAT rounds, so that a burst of other work on
+# the machine hits every row alike; each row keeps its best wall, best CPU
+# and highest peak RSS.
+measure_rows() {
+    r=0
+    while [ "$r" -lt "$repeat" ]; do
+        i=1
+        while [ "$i" -le "$nrows" ]; do
+            eval "cmd=\$row_${i}_cmd"
+            # shellcheck disable=SC2154,SC2086
+            set -- $(eval "run_once $cmd")
+            eval "bw=\${row_${i}_wall:-} bc=\${row_${i}_cpu:-} br=\${row_${i}_rss:-}"
+            set -- $(awk -v s="$1" -v c="$2" -v m="$3" -v bw="$bw" -v bc="$bc" -v br="$br" 'BEGIN {
+                if (bw == "" || s < bw) bw = s; if (bc == "" || c < bc) bc = c
+                if (br == "" || m > br) br = m; print bw, bc, br }')
+            eval "row_${i}_wall=$1 row_${i}_cpu=$2 row_${i}_rss=$3"
+            i=$((i + 1))
+        done
+        r=$((r + 1))
+    done
+    i=1
+    while [ "$i" -le "$nrows" ]; do
+        eval "l=\$row_${i}_label s=\$row_${i}_wall c=\$row_${i}_cpu m=\$row_${i}_rss"
+        awk -v l="$l" -v s="$s" -v c="$c" -v r="$m" -v f="$files" -v b="$bytes" 'BEGIN {
+            if (s < 0.001) s = 0.001; if (c < 0.001) c = 0.001
+            printf "| %-34s | %6.2f | %6.0f | %6.1f | %6.2f | %6.0f | %6.1f | %6.1f |\n", l, s, f/s, b/1e6/s, c, f/c, b/1e6/c, r/1024 }'
+        eval "unset row_${i}_wall row_${i}_cpu row_${i}_rss"
         i=$((i + 1))
     done
-    awk -v l="$label" -v s="$best_wall" -v c="$best_cpu" -v r="$best_rss" -v f="$files" -v b="$bytes" 'BEGIN {
-        if (s < 0.001) s = 0.001; if (c < 0.001) c = 0.001
-        printf "| %-34s | %6.2f | %6.0f | %6.1f | %6.2f | %6.0f | %6.1f | %6.1f |\n", l, s, f/s, b/1e6/s, c, f/c, b/1e6/c, r/1024 }'
-    echo "$best_wall $best_cpu" > "$work/last.txt"
+}
+
+add_row() { # LABEL CMDLINE
+    nrows=$((nrows + 1))
+    eval "row_${nrows}_label=\$1 row_${nrows}_cmd=\$2"
 }
 
 echo "| run                                | wall s | files/s |  MB/s  | CPU s  | files/CPU s | MB/CPU s | peak RSS MiB |"
 echo "|------------------------------------|-------:|-------:|-------:|-------:|-------:|-------:|-------:|"
 ratios=""
+# The yara CLI gets the externals Loki defines, with empty values (it cannot
+# set them per file).
+ydefs="-d filename= -d filepath= -d extension= -d filetype= -d md5= -d owner="
+q() { printf "'%s'" "$1"; } # quote a path for eval
+rules_q=$(echo "$rules" | while read -r f; do printf "'%s' " "$f"; done)
 for n in $threads; do
-    measure "plainsight -t$n (hash+IOC+YARA)" "$ps" scan "$tree" --iocs "$sb/iocs" --yara "$sb/yara" \
-        --threads "$n" --cache-dir "$cache" --quiet --format jsonl -o /dev/null
-    read -r psw psc < "$work/last.txt"
-    measure "plainsight -t$n --no-cache" "$ps" scan "$tree" --iocs "$sb/iocs" --yara "$sb/yara" \
-        --threads "$n" --no-cache --quiet --format jsonl -o /dev/null
-    read -r pnw pnc < "$work/last.txt"
+    nrows=0
+    add_row "plainsight -t$n (hash+IOC+YARA)" "$(q "$ps") scan $(q "$tree") --iocs $(q "$sb/iocs") --yara $(q "$sb/yara") --threads $n --cache-dir $(q "$cache") --quiet --format jsonl -o /dev/null"
+    add_row "plainsight -t$n --no-cache" "$(q "$ps") scan $(q "$tree") --iocs $(q "$sb/iocs") --yara $(q "$sb/yara") --threads $n --no-cache --quiet --format jsonl -o /dev/null"
     if [ -n "${BASELINE:-}" ]; then
-        measure "baseline -t$n (hash+IOC+YARA)" "$BASELINE" scan "$tree" --iocs "$sb/iocs" \
-            --yara "$sb/yara" --threads "$n" --quiet --format jsonl -o /dev/null
+        add_row "baseline -t$n (hash+IOC+YARA)" "$(q "$BASELINE") scan $(q "$tree") --iocs $(q "$sb/iocs") --yara $(q "$sb/yara") --threads $n --quiet --format jsonl -o /dev/null"
     fi
-    # The yara CLI gets the externals Loki defines, with empty values (it
-    # cannot set them per file).
-    # shellcheck disable=SC2086
-    measure "yara -r -p $n (YARA only)" /usr/bin/yara -w -r -p "$n" -d filename= -d filepath= \
-        -d extension= -d filetype= -d md5= -d owner= $rules "$tree"
-    read -r yw yc < "$work/last.txt"
-    # shellcheck disable=SC2086
-    measure "yara -f -r -p $n (fast mode)" /usr/bin/yara -f -w -r -p "$n" -d filename= -d filepath= \
-        -d extension= -d filetype= -d md5= -d owner= $rules "$tree"
-    read -r fw fc < "$work/last.txt"
-    ratios="$ratios$(awk -v n="$n" -v pw="$psw" -v pc="$psc" -v nw="$pnw" -v nc="$pnc" -v yw="$yw" -v yc="$yc" -v fw="$fw" -v fc="$fc" 'BEGIN {
-        printf "%s thread(s): yara -r / plainsight = %.2f by wall, %.2f by CPU (--no-cache: %.2f, %.2f); yara -f / plainsight = %.2f, %.2f\n", n, yw/pw, yc/pc, yw/nw, yc/nc, fw/pw, fc/pc }')
+    add_row "yara -r -p $n (YARA only)" "/usr/bin/yara -w -r -p $n $ydefs $rules_q $(q "$tree")"
+    add_row "yara -f -r -p $n (fast mode)" "/usr/bin/yara -f -w -r -p $n $ydefs $rules_q $(q "$tree")"
+    measure_rows | tee "$work/rows.txt"
+    # Rows 1, 2 and the last two: plainsight, --no-cache, yara -r, yara -f.
+    ratios="$ratios$(awk -v n="$n" -F'|' '{ w[NR] = $3 + 0; c[NR] = $6 + 0 } END {
+        printf "%s thread(s): yara -r / plainsight = %.2f by wall, %.2f by CPU (--no-cache: %.2f, %.2f); yara -f / plainsight = %.2f, %.2f\n", n, w[NR-1]/w[1], c[NR-1]/c[1], w[NR-1]/w[2], c[NR-1]/c[2], w[NR]/w[1], c[NR]/c[1] }' "$work/rows.txt")
 "
 done
 echo
