@@ -55,6 +55,7 @@ typedef struct ps_ioc_counts {
     size_t c2;                /* C2 domains and addresses */
     size_t keywords;
     size_t bad_lines;         /* lines reported and skipped */
+    size_t unreadable_files;  /* list files reported and skipped */
 } ps_ioc_counts;
 
 /* One indicator that matched. Strings point into the ps_iocs set and live as
@@ -70,10 +71,13 @@ typedef struct ps_ioc_hit {
 ps_iocs *ps_iocs_new(void);
 void ps_iocs_free(ps_iocs *iocs);
 
-/* Load every list file in `dir` (not recursive). Returns PS_OK when the
- * directory could be read; bad lines are reported and counted, not fatal. */
+/* Load every list file in `dir` (not recursive). Bad lines are reported and
+ * counted, not fatal. Returns PS_ERR_IO when the directory, or any list file
+ * in it, could not be read (each reported through diag and counted in
+ * unreadable_files; the other lists are loaded all the same). */
 int ps_iocs_load_dir(ps_iocs *iocs, const char *dir, ps_diag_fn diag, void *diag_ctx);
-/* Load one list file of the given kind. */
+/* Load one list file of the given kind; PS_ERR_IO (reported) when it cannot
+ * be read or is not a regular file. */
 int ps_iocs_load_file(ps_iocs *iocs, const char *path, ps_ioc_list kind,
                       ps_diag_fn diag, void *diag_ctx);
 /* Load a list from memory; `name` is used in diagnostics only. */
@@ -88,9 +92,36 @@ void ps_iocs_counts(const ps_iocs *iocs, ps_ioc_counts *out);
 int ps_iocs_match_hash(const ps_iocs *iocs, ps_ioc_list kind, const char *hex,
                        ps_ioc_hit *hit);
 
+/* The file-name IOCs are searched by one Hyperscan database, compiled from
+ * all their regexes the first time a path is matched (about 0.45 s for
+ * signature-base's 3,800). It can be kept in a cache directory, as a file
+ * named by a SHA-256 over the regexes, Hyperscan's version and the CPU
+ * features the database was compiled for, so any change to the lists means
+ * a new file. A cached file is used only when it is a regular file owned by
+ * this user and not writable by others, its digest checks out and Hyperscan
+ * accepts it; anything else is rebuilt and replaced. A cache directory that
+ * cannot be made or written costs only the rebuild. Set it before the first
+ * match; NULL (the default) means no cache. The directory is made with mode
+ * 0700 when missing; each new database replaces the older ones in it. */
+int ps_iocs_set_cache_dir(ps_iocs *iocs, const char *dir);
+
+typedef enum ps_ioc_cache_state {
+    PS_IOC_CACHE_UNUSED = 0,   /* no cache directory, or no database needed yet */
+    PS_IOC_CACHE_LOADED = 1,   /* the database came from the cache */
+    PS_IOC_CACHE_STORED = 2,   /* compiled and written to the cache */
+    PS_IOC_CACHE_UNWRITABLE = 3, /* compiled; the cache could not be written */
+    PS_IOC_CACHE_REJECTED = 4  /* a cached file was unusable; compiled (and
+                                  stored again when possible) */
+} ps_ioc_cache_state;
+
+/* Compile (or load) the file-name database now instead of at the first
+ * match, and say where it came from. */
+ps_ioc_cache_state ps_iocs_prepare(const ps_iocs *iocs);
+
 /* Per-thread matching state (Hyperscan scratch, PCRE2 match data, candidate
- * list), so that matching allocates nothing. Create it after the last load;
- * one per thread. NULL when out of memory. */
+ * list), so that matching allocates nothing. Create it after the last load
+ * (the first one builds the file-name database, see above); one per thread.
+ * NULL when out of memory. */
 typedef struct ps_ioc_scratch ps_ioc_scratch;
 ps_ioc_scratch *ps_ioc_scratch_new(const ps_iocs *iocs);
 void ps_ioc_scratch_free(ps_ioc_scratch *scratch);
@@ -184,15 +215,17 @@ typedef struct ps_scan_result {
 } ps_scan_result;
 
 /* Receives the result for each file (only files at notice level or above,
- * unless report_all), in path order whatever the number of threads. The
- * result is valid during the call only. Return non-zero to stop the run. */
+ * unless report_all), in path order whatever the number of threads. It is
+ * called from the worker threads, one call at a time. The result is valid
+ * during the call only. Return non-zero to stop the run. */
 typedef int (*ps_scan_result_fn)(void *ctx, const ps_scan_result *r);
 
 /* Called after each file, serialised with the result callback. */
 typedef void (*ps_scan_progress_fn)(void *ctx, uint64_t files_done, uint64_t bytes_done);
 
 typedef struct ps_scan_options {
-    unsigned threads;        /* workers; 0 = one per online CPU */
+    unsigned threads;        /* worker threads (the walk runs in the caller's);
+                                0 = one per online CPU */
     uint64_t max_scan_size;  /* bytes; larger files are hashed only; 0 = 64 MiB */
     int yara_timeout;        /* seconds per file; 0 = 60 */
     int alert_score;         /* 0 = 100 (Loki's default) */

@@ -20,6 +20,8 @@ typedef struct scan_cli {
     const char *filetypes;
     const char *output;
     const char *html;        /* --html FILE */
+    const char *cache_dir;   /* --cache-dir DIR */
+    int no_cache;            /* --no-cache */
     ps_report *report;       /* findings for the page, when --html */
     enum out_format format;
     unsigned threads;
@@ -58,6 +60,10 @@ static void usage(FILE *f)
 "  --format FMT      table (default), csv (RFC 4180) or jsonl (one object per line)\n"
 "  -o FILE           write results to FILE instead of standard output\n"
 "  --html FILE       also write a self-contained HTML page of the findings\n"
+"  --cache-dir DIR   keep the compiled file-name IOC database in DIR (default:\n"
+"                    $PLAINSIGHT_CACHE_DIR, else $XDG_CACHE_HOME/plainsight, else\n"
+"                    ~/.cache/plainsight); rebuilt whenever the lists change\n"
+"  --no-cache        neither read nor write that cache (also PLAINSIGHT_NO_CACHE=1)\n"
 "  --all             list every file, also those without findings\n"
 "  -q, --quiet       no progress line, no summary, no per-file warnings\n"
 "  -v, --verbose     also print notes (e.g. YARA compiler warnings)\n"
@@ -288,7 +294,7 @@ static int parse_size(const char *s, uint64_t *out)
 static int parse_args(scan_cli *c, int argc, char **argv)
 {
     enum { O_IOCS = 256, O_YARA, O_FILETYPES, O_THREADS, O_MAXSIZE, O_FORMAT, O_ALL,
-           O_HTML };
+           O_HTML, O_CACHE_DIR, O_NO_CACHE };
     static const struct option opts[] = {
         {"iocs", required_argument, NULL, O_IOCS},
         {"yara", required_argument, NULL, O_YARA},
@@ -299,6 +305,8 @@ static int parse_args(scan_cli *c, int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"all", no_argument, NULL, O_ALL},
         {"html", required_argument, NULL, O_HTML},
+        {"cache-dir", required_argument, NULL, O_CACHE_DIR},
+        {"no-cache", no_argument, NULL, O_NO_CACHE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -343,6 +351,8 @@ static int parse_args(scan_cli *c, int argc, char **argv)
         case 'q': c->quiet = 1; break;
         case O_ALL: c->all = 1; break;
         case O_HTML: c->html = optarg; break;
+        case O_CACHE_DIR: c->cache_dir = optarg; break;
+        case O_NO_CACHE: c->no_cache = 1; break;
         case 'v': c->verbose = 1; break;
         case 'h': usage(stdout); return 1;
         default: return -1;
@@ -371,12 +381,68 @@ static const char *default_filetypes(const scan_cli *c, char *buf, size_t n)
     return NULL;
 }
 
+/* Where the compiled file-name database is kept, or NULL for nowhere. */
+static const char *cache_dir(const scan_cli *c, char *buf, size_t n)
+{
+    const char *off = getenv("PLAINSIGHT_NO_CACHE");
+    if (c->no_cache || (off && *off && strcmp(off, "0") != 0))
+        return NULL;
+    if (c->cache_dir)
+        return c->cache_dir;
+    const char *env = getenv("PLAINSIGHT_CACHE_DIR");
+    if (env && *env)
+        return env;
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    /* XDG base directories must be absolute; a relative one is ignored. */
+    if (xdg && xdg[0] == '/' && (size_t)snprintf(buf, n, "%s/plainsight", xdg) < n)
+        return buf;
+    if (home && home[0] == '/' && (size_t)snprintf(buf, n, "%s/.cache/plainsight", home) < n)
+        return buf;
+    return NULL;
+}
+
+/* Builds the file-name database before the scan (from the cache when it can)
+ * and says, with -v, where it came from. */
+static int prepare_iocs(scan_cli *c, ps_iocs *iocs)
+{
+    char buf[4096];
+    const char *dir = cache_dir(c, buf, sizeof buf);
+    if (ps_iocs_set_cache_dir(iocs, dir) != PS_OK)
+        return -1;
+    double t0 = now_seconds();
+    ps_ioc_cache_state st = ps_iocs_prepare(iocs);
+    double secs = now_seconds() - t0;
+    const char *what = NULL;
+    switch (st) {
+    case PS_IOC_CACHE_LOADED: what = "loaded from the cache in"; break;
+    case PS_IOC_CACHE_STORED: what = "compiled and cached in"; break;
+    case PS_IOC_CACHE_UNWRITABLE: what = "compiled (cache not writable) in"; break;
+    case PS_IOC_CACHE_REJECTED: what = "compiled (cached copy unusable, replaced) in"; break;
+    case PS_IOC_CACHE_UNUSED: break;
+    }
+    if (what && c->verbose && !c->quiet) {
+        clear_progress(c);
+        fprintf(stderr, "plainsight scan: note: file-name IOC database %s %.3f s (%s)\n", what,
+                secs, dir);
+    }
+    return 0;
+}
+
 static int load_iocs(scan_cli *c, ps_iocs *iocs)
 {
-    for (size_t i = 0; i < c->niocs; i++)
-        if (ps_iocs_load_dir(iocs, c->iocs_dir[i], on_diag, c) != PS_OK)
+    for (size_t i = 0; i < c->niocs; i++) {
+        int rc = ps_iocs_load_dir(iocs, c->iocs_dir[i], on_diag, c);
+        if (rc != PS_OK) {
+            /* A missing list would mean a sweep that silently checks less. */
+            fprintf(stderr, "plainsight scan: cannot load the IOC lists in %s: %s\n",
+                    c->iocs_dir[i], ps_status_str(rc));
             return -1;
-    if (!c->quiet) {
+        }
+    }
+    if (prepare_iocs(c, iocs) != 0)
+        return -1;
+    if (!c->quiet && c->niocs) {
         ps_ioc_counts n;
         ps_iocs_counts(iocs, &n);
         fprintf(stderr,

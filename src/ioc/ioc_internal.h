@@ -3,6 +3,7 @@
 #define PS_IOC_INTERNAL_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <pthread.h>
 #include <pcre2.h>
 #include <hs/hs.h>
 
@@ -51,12 +52,22 @@ typedef struct ps_text_ioc {  /* a C2 domain/IP or a keyword */
 
 /* All file-name regexes in one Hyperscan database, so that a path is scanned
  * once instead of once per regex; every candidate it reports is confirmed by
- * the IOC's own PCRE2 regex, so results equal the plain PCRE2 loop. */
+ * the IOC's own PCRE2 regex, so results equal the plain PCRE2 loop.
+ *
+ * Built when first needed (the first scratch), not at load: compiling
+ * signature-base's 3,800 regexes takes about 0.45 s, which `hunt --iocs`
+ * (C2 indicators only) never needs. The set reaches it through a pointer, so
+ * that a const set can still build it, once, under `mu`. */
 typedef struct ps_ioc_prefilter {
+    pthread_mutex_t mu;      /* held while building */
     hs_database_t *db;       /* NULL: match every path with the plain loop */
     uint32_t *always;        /* IOCs Hyperscan cannot take at all: always confirmed */
     size_t nalways;
     size_t covered;          /* fn[0..covered) are in db or always */
+    int built;               /* a build was tried, for fn[0..built_for) */
+    size_t built_for;
+    char *cache_dir;         /* NULL: no cache */
+    ps_ioc_cache_state cache_state;
 } ps_ioc_prefilter;
 
 struct ps_ioc_scratch {      /* per thread */
@@ -78,22 +89,45 @@ struct ps_iocs {
     ps_text_ioc *kw;
     size_t nkw, capkw;
     size_t bad_lines;
+    size_t unreadable_files; /* list files that could not be read */
     uint32_t next_order;
     pcre2_match_context *mctx; /* shared, read-only while matching */
-    ps_ioc_prefilter pre;
+    ps_ioc_prefilter *pre;   /* built lazily, see above */
 };
 
 /* Grow an array of `size`-byte items to hold at least one more. */
 int ps_ioc_grow(void **items, size_t *cap, size_t n, size_t size);
 
-/* Sort the tables after a load (lookups use binary search) and rebuild the
- * file-name prefilter when file-name IOCs were added. */
+/* Sort the tables after a load (lookups use binary search). */
 void ps_iocs_finish(ps_iocs *iocs);
 
-/* Build the Hyperscan database over iocs->fn; on any failure the set keeps
- * working without one (slower, same results). */
-void ps_ioc_prefilter_build(ps_iocs *iocs);
+/* Build the Hyperscan database over iocs->fn unless it is up to date (or
+ * load it from the cache); on any failure the set keeps working without one
+ * (slower, same results). Thread-safe. */
+void ps_ioc_prefilter_ensure(const ps_iocs *iocs);
+ps_ioc_prefilter *ps_ioc_prefilter_new(void);
 void ps_ioc_prefilter_free(ps_ioc_prefilter *pre);
+
+/* ---------------------------------------------------- database cache */
+
+#define PS_IOC_CACHE_KEY_LEN 32   /* SHA-256 */
+
+/* The key of a compiled database: a digest of everything it is built from
+ * (the regexes in order, the cache format, Hyperscan's version and the
+ * host's CPU features it was compiled for). */
+int ps_ioc_cache_key(const ps_iocs *iocs, uint8_t key[PS_IOC_CACHE_KEY_LEN]);
+
+/* Loads the database cached under `key` in `dir`. Returns 1 when loaded,
+ * 0 when there is none, -1 when a file was there but unusable: corrupt,
+ * truncated, for other lists, for another Hyperscan or CPU, or not safely
+ * ours (not a regular file owned by this user, or writable by others). The
+ * `always` ids are checked against `nfn`. */
+int ps_ioc_cache_load(const char *dir, const uint8_t key[PS_IOC_CACHE_KEY_LEN], size_t nfn,
+                      hs_database_t **db, uint32_t **always, size_t *nalways);
+/* Writes it there (atomically: a temporary file renamed into place; the
+ * directory is made, mode 0700, when missing). Returns 0 or -1. */
+int ps_ioc_cache_store(const char *dir, const uint8_t key[PS_IOC_CACHE_KEY_LEN],
+                       const hs_database_t *db, const uint32_t *always, size_t nalways);
 
 /* Whether fn[i] matches `path` and its false-positive regex does not. */
 int ps_ioc_filename_hit(const ps_iocs *iocs, size_t i, const char *path, size_t len,

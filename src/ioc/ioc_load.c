@@ -61,7 +61,10 @@ ps_iocs *ps_iocs_new(void)
         return NULL;
     ps_arena_init(&iocs->strings, 256 * 1024, 0);
     iocs->mctx = pcre2_match_context_create(NULL);
-    if (!iocs->mctx) {
+    iocs->pre = ps_ioc_prefilter_new();
+    if (!iocs->mctx || !iocs->pre) {
+        pcre2_match_context_free(iocs->mctx);
+        ps_ioc_prefilter_free(iocs->pre);
         free(iocs);
         return NULL;
     }
@@ -80,7 +83,7 @@ void ps_iocs_free(ps_iocs *iocs)
         pcre2_code_free(iocs->fn[i].fp_re);
     }
     free(iocs->fn);
-    ps_ioc_prefilter_free(&iocs->pre);
+    ps_ioc_prefilter_free(iocs->pre);
     free(iocs->md5.items);
     free(iocs->sha1.items);
     free(iocs->sha256.items);
@@ -103,6 +106,7 @@ void ps_iocs_counts(const ps_iocs *iocs, ps_ioc_counts *out)
     out->c2 = iocs->nc2;
     out->keywords = iocs->nkw;
     out->bad_lines = iocs->bad_lines;
+    out->unreadable_files = iocs->unreadable_files;
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -503,9 +507,13 @@ static int read_list_file(const char *path, char **data, size_t *len)
     if (fd < 0)
         return PS_ERR_IO;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         close(fd);
         return PS_ERR_IO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return PS_ERR_FORMAT; /* a directory or device named like a list */
     }
     if ((uint64_t)st.st_size > PS_IOC_MAX_FILE_BYTES) {
         close(fd);
@@ -522,8 +530,15 @@ static int read_list_file(const char *path, char **data, size_t *len)
         ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            break;
+        if (r < 0) { /* half a list would pass for a whole one */
+            int e = errno;
+            free(buf);
+            close(fd);
+            errno = e;
+            return PS_ERR_IO;
+        }
+        if (r == 0)
+            break; /* shrank since fstat */
         n += (size_t)r;
     }
     close(fd);
@@ -538,7 +553,10 @@ static void report_file_error(const char *path, int rc, ps_diag_fn diag, void *c
         return;
     char msg[256];
     snprintf(msg, sizeof msg, "cannot load IOC list: %s",
-             rc == PS_ERR_NOMEM ? "larger than 256 MiB or out of memory" : strerror(errno));
+             rc == PS_ERR_NOMEM ? "larger than 256 MiB or out of memory"
+             : rc == PS_ERR_ARG ? "path too long"
+             : rc == PS_ERR_FORMAT ? "not a regular file"
+                                   : strerror(errno));
     ps_diag d = {PS_DIAG_ERROR, path, 0, 0, msg};
     diag(ctx, &d);
 }
@@ -553,7 +571,8 @@ int ps_iocs_load_file(ps_iocs *iocs, const char *path, ps_ioc_list kind,
     int rc = read_list_file(path, &data, &len);
     if (rc != PS_OK) {
         report_file_error(path, rc, diag, diag_ctx);
-        return rc;
+        iocs->unreadable_files++;
+        return rc == PS_ERR_FORMAT ? PS_ERR_IO : rc;
     }
     rc = ps_iocs_load_mem(iocs, path, data, len, kind, diag, diag_ctx);
     free(data);
@@ -618,17 +637,27 @@ int ps_iocs_load_dir(ps_iocs *iocs, const char *dir, ps_diag_fn diag, void *diag
     closedir(d);
     if (n > 1) /* names is NULL when the directory is empty */
         qsort(names, n, sizeof *names, cmp_cstr);
+    /* A list that cannot be read is reported (by ps_iocs_load_file), counted
+     * and makes the result PS_ERR_IO; the other lists still load, so that a
+     * caller may go on knowingly. */
+    int unreadable = 0;
     for (size_t i = 0; i < n; i++) {
         ps_ioc_list kind = PS_IOC_HASH;
         kind_from_name(names[i], &kind);
         char path[4096];
-        if (rc == PS_OK && (size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) < sizeof path) {
-            int r = ps_iocs_load_file(iocs, path, kind, diag, diag_ctx);
+        if (rc != PS_ERR_NOMEM) {
+            int r = PS_ERR_IO;
+            if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) < sizeof path)
+                r = ps_iocs_load_file(iocs, path, kind, diag, diag_ctx);
+            else
+                report_file_error(names[i], PS_ERR_ARG, diag, diag_ctx);
             if (r == PS_ERR_NOMEM)
                 rc = r;
+            else if (r != PS_OK)
+                unreadable = 1;
         }
         free(names[i]);
     }
     free(names);
-    return rc;
+    return rc == PS_OK && unreadable ? PS_ERR_IO : rc;
 }

@@ -61,7 +61,6 @@ void ps_iocs_finish(ps_iocs *iocs)
     sort_table(&iocs->sha256);
     sort_table(&iocs->fp);
     sort_c2(iocs);
-    ps_ioc_prefilter_build(iocs);
 }
 
 /* ---------------------------------------------------------------- hashes */

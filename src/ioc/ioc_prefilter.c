@@ -32,11 +32,35 @@ typedef struct build_state {
     unsigned n;              /* patterns in the database */
 } build_state;
 
-void ps_ioc_prefilter_free(ps_ioc_prefilter *pre)
+/* Forgets the database (not the lock or the cache directory). */
+static void prefilter_clear(ps_ioc_prefilter *pre)
 {
     hs_free_database(pre->db);
     free(pre->always);
-    memset(pre, 0, sizeof *pre);
+    pre->db = NULL;
+    pre->always = NULL;
+    pre->nalways = 0;
+    pre->covered = 0;
+}
+
+ps_ioc_prefilter *ps_ioc_prefilter_new(void)
+{
+    ps_ioc_prefilter *pre = calloc(1, sizeof *pre);
+    if (pre && pthread_mutex_init(&pre->mu, NULL) != 0) {
+        free(pre);
+        return NULL;
+    }
+    return pre;
+}
+
+void ps_ioc_prefilter_free(ps_ioc_prefilter *pre)
+{
+    if (!pre)
+        return;
+    prefilter_clear(pre);
+    pthread_mutex_destroy(&pre->mu);
+    free(pre->cache_dir);
+    free(pre);
 }
 
 /* The regex without a leading "(?i)", which becomes HS_FLAG_CASELESS. */
@@ -148,32 +172,98 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-void ps_ioc_prefilter_build(ps_iocs *iocs)
+/* Compiles the database over fn[0..nfn) into `pre`; 0 on success. */
+static int compile_prefilter(const ps_iocs *iocs, ps_ioc_prefilter *pre)
 {
-    ps_ioc_prefilter *pre = &iocs->pre;
-    if (pre->covered == iocs->nfn)
-        return; /* nothing new since the last build */
-    ps_ioc_prefilter_free(pre);
-    if (!iocs->nfn || iocs->nfn > UINT_MAX)
-        return;
     build_state b = {0};
     b.exprs = malloc(iocs->nfn * sizeof *b.exprs);
     b.flags = malloc(iocs->nfn * sizeof *b.flags);
     b.ids = malloc(iocs->nfn * sizeof *b.ids);
     pre->always = malloc(iocs->nfn * sizeof *pre->always);
+    int rc = -1;
     if (b.exprs && b.flags && b.ids && pre->always && classify(iocs, &b, pre) == 0) {
         pre->db = b.n ? compile_set(&b, pre) : NULL;
         if (pre->db || !b.n) {
             if (pre->nalways > 1)
                 qsort(pre->always, pre->nalways, sizeof *pre->always, cmp_u32);
-            pre->covered = iocs->nfn;
+            rc = 0;
         }
     }
     free(b.exprs);
     free(b.flags);
     free(b.ids);
-    if (pre->covered != iocs->nfn)
-        ps_ioc_prefilter_free(pre); /* the plain loop takes over */
+    return rc;
+}
+
+static void build_locked(const ps_iocs *iocs, ps_ioc_prefilter *pre)
+{
+    prefilter_clear(pre);
+    pre->built = 1;
+    pre->built_for = iocs->nfn;
+    pre->cache_state = PS_IOC_CACHE_UNUSED;
+    if (!iocs->nfn || iocs->nfn > UINT_MAX)
+        return;
+    uint8_t key[PS_IOC_CACHE_KEY_LEN];
+    int keyed = pre->cache_dir && ps_ioc_cache_key(iocs, key) == 0;
+    int cached = 0;
+    if (keyed) {
+        cached = ps_ioc_cache_load(pre->cache_dir, key, iocs->nfn, &pre->db, &pre->always,
+                                   &pre->nalways);
+        if (cached > 0) {
+            pre->covered = iocs->nfn;
+            pre->cache_state = PS_IOC_CACHE_LOADED;
+            return;
+        }
+        prefilter_clear(pre);
+    }
+    if (compile_prefilter(iocs, pre) != 0) {
+        prefilter_clear(pre); /* the plain loop takes over */
+        return;
+    }
+    pre->covered = iocs->nfn;
+    if (keyed) {
+        int stored = ps_ioc_cache_store(pre->cache_dir, key, pre->db, pre->always,
+                                        pre->nalways) == 0;
+        pre->cache_state = cached < 0  ? PS_IOC_CACHE_REJECTED
+                           : stored    ? PS_IOC_CACHE_STORED
+                                       : PS_IOC_CACHE_UNWRITABLE;
+    }
+}
+
+void ps_ioc_prefilter_ensure(const ps_iocs *iocs)
+{
+    ps_ioc_prefilter *pre = iocs->pre;
+    pthread_mutex_lock(&pre->mu);
+    /* Once per set of IOCs: a build that failed is not retried by every
+     * scratch (the plain loop serves them). */
+    if (!pre->built || pre->built_for != iocs->nfn)
+        build_locked(iocs, pre);
+    pthread_mutex_unlock(&pre->mu);
+}
+
+ps_ioc_cache_state ps_iocs_prepare(const ps_iocs *iocs)
+{
+    if (!iocs)
+        return PS_IOC_CACHE_UNUSED;
+    ps_ioc_prefilter_ensure(iocs);
+    pthread_mutex_lock(&iocs->pre->mu);
+    ps_ioc_cache_state st = iocs->pre->cache_state;
+    pthread_mutex_unlock(&iocs->pre->mu);
+    return st;
+}
+
+int ps_iocs_set_cache_dir(ps_iocs *iocs, const char *dir)
+{
+    if (!iocs)
+        return PS_ERR_ARG;
+    char *copy = NULL;
+    if (dir && *dir && !(copy = strdup(dir)))
+        return PS_ERR_NOMEM;
+    pthread_mutex_lock(&iocs->pre->mu);
+    free(iocs->pre->cache_dir);
+    iocs->pre->cache_dir = copy;
+    pthread_mutex_unlock(&iocs->pre->mu);
+    return PS_OK;
 }
 
 /* ---------------------------------------------------------------- scratch */
@@ -185,13 +275,14 @@ ps_ioc_scratch *ps_ioc_scratch_new(const ps_iocs *iocs)
     ps_ioc_scratch *sc = calloc(1, sizeof *sc);
     if (!sc)
         return NULL;
+    ps_ioc_prefilter_ensure(iocs);
     sc->iocs = iocs;
     sc->md = pcre2_match_data_create(1, NULL);
     sc->capids = iocs->nfn;
     sc->ids = malloc((sc->capids ? sc->capids : 1) * sizeof *sc->ids);
-    if (iocs->pre.db && hs_alloc_scratch(iocs->pre.db, &sc->hs) == HS_SUCCESS)
-        sc->db = iocs->pre.db;
-    if (!sc->md || !sc->ids || (iocs->pre.db && !sc->hs)) {
+    if (iocs->pre->db && hs_alloc_scratch(iocs->pre->db, &sc->hs) == HS_SUCCESS)
+        sc->db = iocs->pre->db;
+    if (!sc->md || !sc->ids || (iocs->pre->db && !sc->hs)) {
         ps_ioc_scratch_free(sc);
         return NULL;
     }
@@ -215,7 +306,9 @@ static int on_candidate(unsigned id, unsigned long long from, unsigned long long
 {
     (void)from, (void)to, (void)flags;
     ps_ioc_scratch *sc = ctx;
-    if (sc->nids < sc->capids) /* SINGLEMATCH: each id at most once */
+    /* SINGLEMATCH: each id at most once. An id past the list can only come
+     * from a damaged cached database; it is dropped, never indexed. */
+    if (sc->nids < sc->capids && id < sc->iocs->nfn)
         sc->ids[sc->nids++] = id;
     return 0;
 }
@@ -245,11 +338,11 @@ static size_t confirm(ps_ioc_scratch *sc, const char *path, size_t len, ps_ioc_h
     const ps_iocs *iocs = sc->iocs;
     if (sc->nids > 1)
         qsort(sc->ids, sc->nids, sizeof *sc->ids, cmp_u32);
-    const uint32_t *always = iocs->pre.always;
+    const uint32_t *always = iocs->pre->always;
     size_t a = 0, c = 0, found = 0;
-    while (a < iocs->pre.nalways || c < sc->nids) {
+    while (a < iocs->pre->nalways || c < sc->nids) {
         uint32_t i;
-        if (c == sc->nids || (a < iocs->pre.nalways && always[a] < sc->ids[c]))
+        if (c == sc->nids || (a < iocs->pre->nalways && always[a] < sc->ids[c]))
             i = always[a++];
         else
             i = sc->ids[c++];
@@ -268,12 +361,12 @@ size_t ps_iocs_match_path_with(ps_ioc_scratch *sc, const char *path, size_t len,
     if (!sc || !path || !sc->iocs->nfn)
         return 0;
     const ps_iocs *iocs = sc->iocs;
-    int usable = iocs->pre.db && sc->db == iocs->pre.db && sc->capids >= iocs->nfn &&
-                 iocs->pre.covered == iocs->nfn && len <= UINT_MAX && is_ascii(path, len);
+    int usable = iocs->pre->db && sc->db == iocs->pre->db && sc->capids >= iocs->nfn &&
+                 iocs->pre->covered == iocs->nfn && len <= UINT_MAX && is_ascii(path, len);
     if (!usable)
         return ps_iocs_match_path_plain(iocs, path, len, sc->md, hits, max);
     sc->nids = 0;
-    if (hs_scan(iocs->pre.db, path, (unsigned)len, 0, sc->hs, on_candidate, sc) != HS_SUCCESS)
+    if (hs_scan(iocs->pre->db, path, (unsigned)len, 0, sc->hs, on_candidate, sc) != HS_SUCCESS)
         return ps_iocs_match_path_plain(iocs, path, len, sc->md, hits, max);
     return confirm(sc, path, len, hits, max);
 }

@@ -16,6 +16,12 @@
 #define PS_SCAN_MAX_DEPTH 256        /* deeper trees are reported, not walked */
 #define PS_SCAN_CHUNK ((size_t)1 << 20) /* read size: hashed while still in cache */
 #define PS_YARA_DEFAULT_SCORE 70     /* Loki's score for a rule without meta score */
+/* Batches of small files (MD5 side by side, see scan_file.c): files per
+ * batch (the lanes of md5_lanes.c), the largest file taken into one and the
+ * bytes one may hold (under 2 GiB: lanes address it by 32-bit offset). */
+#define PS_BATCH_LANES 16
+#define PS_BATCH_FILE_MAX ((size_t)4 << 20)
+#define PS_BATCH_BYTES ((size_t)16 << 20)
 
 /* ---------------------------------------------------------- file types */
 
@@ -62,6 +68,19 @@ extern const char *const ps_yara_externals[6];
 void ps_file_extension(const char *name, char *out, size_t outsz);
 /* The user name owning `uid`, or its decimal number. */
 void ps_owner_name(uid_t uid, char *out, size_t outsz);
+
+/* ------------------------------------------------------- MD5, batched */
+
+/* Whether ps_md5_lanes() has its many-lane code on this CPU (AVX-512F); it
+ * gives the same digests either way, one message at a time otherwise. */
+int ps_md5_lanes_available(void);
+/* MD5 of `n` messages, message i being lens[i] bytes at base + offs[i]; up
+ * to 16 are hashed side by side. Every base + offs[i] + lens[i] must lie in
+ * one buffer of less than 2 GiB (lanes load by 32-bit offset). */
+void ps_md5_lanes(const uint8_t *base, const uint32_t *offs, const size_t *lens, size_t n,
+                  uint8_t (*out)[16]);
+/* MD5 of one message (the code the lanes finish with). */
+void ps_md5_one(const uint8_t *p, size_t len, uint8_t out[16]);
 
 /* -------------------------------------------------------------- scanner */
 
@@ -117,6 +136,9 @@ typedef struct ps_worker {
     EVP_MD *algo[3];
     uint8_t *buf;
     size_t cap;
+    uint8_t *batch;              /* the files of the current batch */
+    size_t batch_cap;
+    int md5_lanes;               /* ps_md5_lanes_available() */
     uid_t owner_uid;             /* one-entry cache for the owner name */
     char owner[64];
     pthread_t thread;
@@ -127,5 +149,7 @@ int ps_worker_init(ps_worker *w, ps_scanner *s);
 void ps_worker_free(ps_worker *w);
 /* Hash, match and score one file; fills it->res and it->report. */
 void ps_scan_file(ps_worker *w, ps_scan_item *it);
+/* The same for n files (at most PS_BATCH_LANES), small ones batched. */
+void ps_scan_batch(ps_worker *w, ps_scan_item **items, size_t n);
 
 #endif

@@ -11,7 +11,16 @@
  * workers take them in order and process them in parallel, and whichever
  * worker finds the oldest slot done delivers it. Results therefore come out
  * in walk order whatever the number of threads, and at most `window` files
- * are in flight (bounded memory and open directories). */
+ * are in flight (bounded memory and open directories).
+ *
+ * Workers are always threads of their own, also when there is only one: the
+ * walk then overlaps the scan, and, what matters more, libyara's per-file
+ * allocations (every imported module builds its object tree for each file)
+ * come from a fresh malloc arena instead of the caller's, which rule
+ * compilation has left fragmented. Scanning in the calling thread cost about
+ * 0.2 ms more per file (0.56 against 0.36 ms with signature-base's rules,
+ * measured on 3,000 small files), almost all of it in malloc and in strcmp
+ * over scattered object names. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +39,6 @@ typedef struct scan_run {
     ps_scan_stats stats;
     ps_worker *workers;
     unsigned nworkers;
-    int threaded;
     pthread_mutex_t mu;
     pthread_cond_t can_produce, can_consume;
     ps_scan_item **ring;
@@ -65,7 +73,7 @@ static ps_dir_ref *dir_ref_new(int fd)
 
 /* ---------------------------------------------------------- delivery */
 
-/* Called in order, one at a time (under r->mu when threaded). */
+/* Called in order, one at a time, under r->mu. */
 static void deliver(scan_run *r, ps_scan_item *it)
 {
     ps_scan_stats *st = &r->stats;
@@ -112,27 +120,27 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&r->can_consume, &r->mu);
         if (r->stop || r->taken == r->produced)
             break;
-        ps_scan_item *it = r->ring[r->taken % r->window];
-        r->taken++;
+        /* A share of what is waiting, up to a batch (see ps_scan_batch),
+         * so that the other workers get theirs. */
+        size_t k = (size_t)(r->produced - r->taken) / r->nworkers;
+        k = k < 1 ? 1 : k > PS_BATCH_LANES ? PS_BATCH_LANES : k;
+        ps_scan_item *batch[PS_BATCH_LANES];
+        for (size_t i = 0; i < k; i++)
+            batch[i] = r->ring[r->taken++ % r->window];
         pthread_mutex_unlock(&r->mu);
-        ps_scan_file(w, it);
+        ps_scan_batch(w, batch, k);
         pthread_mutex_lock(&r->mu);
-        it->done = 1;
+        for (size_t i = 0; i < k; i++)
+            batch[i]->done = 1;
         deliver_ready(r);
     }
     pthread_mutex_unlock(&r->mu);
     return NULL;
 }
 
-/* Hands a file to the workers (or processes it here when single-threaded).
- * Returns non-zero when the run is stopping. */
+/* Hands a file to the workers. Returns non-zero when the run is stopping. */
 static int emit(scan_run *r, ps_scan_item *it)
 {
-    if (!r->threaded) {
-        ps_scan_file(&r->workers[0], it);
-        deliver(r, it);
-        return r->stop;
-    }
     pthread_mutex_lock(&r->mu);
     while (r->produced - r->delivered >= r->window && !r->stop)
         pthread_cond_wait(&r->can_produce, &r->mu);
@@ -383,9 +391,9 @@ static int start_workers(scan_run *r)
             return PS_ERR_NOMEM;
         r->workers[i].run = r;
     }
-    if (!r->threaded)
-        return PS_OK;
-    r->window = 4 * (size_t)r->nworkers + 16;
+    /* Room for every worker's batch and as much again waiting, so that one
+     * worker's batch does not hold the others up. */
+    r->window = 2 * PS_BATCH_LANES * (size_t)r->nworkers + 16;
     r->ring = calloc(r->window, sizeof *r->ring);
     if (!r->ring)
         return PS_ERR_NOMEM;
@@ -429,7 +437,6 @@ int ps_scan_run(ps_scanner *s, const char *const *paths, size_t npaths, ps_scan_
     r->fn = fn;
     r->ctx = ctx;
     r->nworkers = thread_count(s->opt.threads);
-    r->threaded = r->nworkers > 1;
     r->workers = calloc(r->nworkers, sizeof *r->workers);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->can_produce, NULL);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -197,6 +198,38 @@ static void test_hostile_input(void **state)
     free(big);
 }
 
+/* A list that cannot be read is reported and makes the load fail, but the
+ * other lists of the directory still load. */
+static void test_unreadable_list_in_dir(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ps-test-iocdir-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p[512];
+    snprintf(p, sizeof p, "%s/c2-iocs.txt", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("evil-c2.example.com\n", f);
+    fclose(f);
+    /* Named like a list, but a directory (root reads any mode-000 file). */
+    snprintf(p, sizeof p, "%s/hash-iocs.txt", dir);
+    assert_int_equal(mkdir(p, 0700), 0);
+    diag_log log = {0};
+    ps_iocs *iocs = ps_iocs_new();
+    assert_int_equal(ps_iocs_load_dir(iocs, dir, record_diag, &log), PS_ERR_IO);
+    assert_int_equal(log.count, 1);
+    assert_non_null(strstr(log.last, "not a regular file"));
+    ps_ioc_counts c;
+    ps_iocs_counts(iocs, &c);
+    assert_int_equal(c.unreadable_files, 1);
+    assert_int_equal(c.c2, 1); /* the readable list loaded */
+    ps_iocs_free(iocs);
+    rmdir(p);
+    snprintf(p, sizeof p, "%s/c2-iocs.txt", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
 static void test_signature_base_loads_cleanly(void **state)
 {
     (void)state;
@@ -232,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_filename_iocs),
         cmocka_unit_test(test_c2_and_keywords),
         cmocka_unit_test(test_hostile_input),
+        cmocka_unit_test(test_unreadable_list_in_dir),
         cmocka_unit_test(test_signature_base_loads_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -76,10 +78,45 @@ static void test_dns_network_and_command_line(void **state)
     ps_iocs_free(iocs);
 }
 
+static int count_hits(void *ctx, const ps_ioc_hit *hit, const ps_field *field, const ps_event *ev)
+{
+    (void)hit, (void)field, (void)ev;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+/* Many indicators in one event: every one reported, each once, past the
+ * sizes kept on the stack (16 hits per field, 32 remembered indicators). */
+static void test_many_indicators_in_one_event(void **state)
+{
+    (void)state;
+    char list[4096] = "", text[4096] = "";
+    for (int i = 0; i < 40; i++) {
+        char d[64];
+        snprintf(d, sizeof d, "c2-%02d.example.net", i);
+        strcat(list, d);
+        strcat(list, "\n");
+        strcat(text, "http://");
+        strcat(text, d);
+        strcat(text, "/x ");
+    }
+    ps_iocs *iocs = ps_iocs_new();
+    assert_int_equal(ps_iocs_load_mem(iocs, "c2.txt", list, strlen(list), PS_IOC_C2, NULL, NULL),
+                     PS_OK);
+    ps_field f[] = {field("Event.EventData.CommandLine", text),
+                    field("Event.EventData.ParentCommandLine", text)};
+    ps_event ev = {.fields = f, .nfields = 2};
+    size_t n = 0;
+    assert_int_equal(ps_iocs_match_event(iocs, &ev, count_hits, &n), 40);
+    assert_int_equal(n, 40);
+    ps_iocs_free(iocs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dns_network_and_command_line),
+        cmocka_unit_test(test_many_indicators_in_one_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

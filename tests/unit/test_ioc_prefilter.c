@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -168,7 +171,8 @@ static void test_prefilter_equals_pcre2_on_hostile_list(void **state)
                                       PS_IOC_FILENAME, NULL, NULL),
                      PS_OK);
     assert_true(iocs->nfn >= 14);
-    assert_non_null(iocs->pre.db);
+    assert_int_equal(ps_iocs_prepare(iocs), PS_IOC_CACHE_UNUSED);
+    assert_non_null(iocs->pre->db);
     size_t hit = compare_on_generated_paths(iocs, 30000, 0x9e3779b97f4a7c15ull);
     assert_true(hit > 1000);
     /* Fixed cases, including the false-positive exclusion. */
@@ -196,12 +200,162 @@ static void test_prefilter_equals_pcre2_on_signature_base(void **state)
     assert_non_null(iocs);
     assert_int_equal(ps_iocs_load_file(iocs, path, PS_IOC_FILENAME, NULL, NULL), PS_OK);
     assert_true(iocs->nfn > 3000);
-    assert_non_null(iocs->pre.db);
+    ps_iocs_prepare(iocs);
+    assert_non_null(iocs->pre->db);
     print_message("%zu file-name IOCs, %zu outside the Hyperscan database\n", iocs->nfn,
-                  iocs->pre.nalways);
+                  iocs->pre->nalways);
     size_t hit = compare_on_generated_paths(iocs, 15000, 12345);
     print_message("%zu of 15000 generated paths hit\n", hit);
     assert_true(hit > 1000);
+    ps_iocs_free(iocs);
+}
+
+/* ------------------------------------------------- the database cache */
+
+static ps_iocs *load_hostile(const char *cache_dir, const char *extra)
+{
+    ps_iocs *iocs = ps_iocs_new();
+    assert_non_null(iocs);
+    assert_int_equal(ps_iocs_load_mem(iocs, "t.txt", hostile_list, strlen(hostile_list),
+                                      PS_IOC_FILENAME, NULL, NULL),
+                     PS_OK);
+    if (extra)
+        assert_int_equal(ps_iocs_load_mem(iocs, "u.txt", extra, strlen(extra), PS_IOC_FILENAME,
+                                          NULL, NULL),
+                         PS_OK);
+    assert_int_equal(ps_iocs_set_cache_dir(iocs, cache_dir), PS_OK);
+    return iocs;
+}
+
+/* Builds (or loads) with the cache in `dir`, checks the matcher against
+ * PCRE2 and returns where the database came from. */
+static ps_ioc_cache_state use_cache(const char *dir, const char *extra)
+{
+    ps_iocs *iocs = load_hostile(dir, extra);
+    ps_ioc_cache_state st = ps_iocs_prepare(iocs);
+    assert_non_null(iocs->pre->db);
+    assert_true(compare_on_generated_paths(iocs, 3000, 77) > 100);
+    ps_iocs_free(iocs);
+    return st;
+}
+
+/* The one cache file in `dir` (there is never more than one). */
+static void cache_file(const char *dir, char *out, size_t n)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        assert_int_equal(found, 0);
+        assert_true(strncmp(e->d_name, "filename-", 9) == 0);
+        snprintf(out, n, "%s/%s", dir, e->d_name);
+        found = 1;
+    }
+    closedir(d);
+    assert_int_equal(found, 1);
+}
+
+static void flip_byte(const char *path, long offset_from_end)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, -offset_from_end, SEEK_END), 0);
+    int c = fgetc(f);
+    assert_int_equal(fseek(f, -offset_from_end, SEEK_END), 0);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+}
+
+static void test_cache_stores_loads_and_rejects(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/ps-test-hscache-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char dir[512], file[1024], other[1024], now_there[1024];
+    snprintf(dir, sizeof dir, "%s/a/b", root); /* parents are made too */
+
+    assert_int_equal(use_cache(dir, NULL), PS_IOC_CACHE_STORED);
+    struct stat st;
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    cache_file(dir, file, sizeof file);
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(use_cache(dir, NULL), PS_IOC_CACHE_LOADED);
+
+    /* Damaged in the database bytes, in the digest, or cut short. */
+    flip_byte(file, 1000);
+    assert_int_equal(use_cache(dir, NULL), PS_IOC_CACHE_REJECTED);
+    assert_int_equal(use_cache(dir, NULL), PS_IOC_CACHE_LOADED); /* replaced */
+    flip_byte(file, 1);
+    assert_int_equal(use_cache(dir, NULL), PS_IOC_CACHE_REJECTED);
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(truncate(file, st.st_size / 2), 0);
+    assert_int_equal(use_cache(dir, NULL), PS_IOC_CACHE_REJECTED);
+    assert_int_equal(use_cache(dir, NULL), PS_IOC_CACHE_LOADED);
+
+    /* A symbolic link in its place (to a good copy) is not followed. */
+    char cmd0[2200];
+    snprintf(cmd0, sizeof cmd0, "mv '%s' '%s/good' && ln -s '%s/good' '%s'", file, root, root, file);
+    assert_int_equal(system(cmd0), 0);
+    assert_int_equal(use_cache(dir, NULL), PS_IOC_CACHE_REJECTED);
+    assert_int_equal(lstat(file, &st), 0);
+    assert_true(S_ISREG(st.st_mode)); /* replaced by a file of its own */
+
+    /* Writable by others: not trusted, whoever wrote it. */
+    assert_int_equal(chmod(file, 0666), 0);
+    assert_int_equal(use_cache(dir, NULL), PS_IOC_CACHE_REJECTED);
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    /* Other lists: a new file, and the old one goes. */
+    const char *extra = "\\\\extra-ioc\\.exe;70\n";
+    assert_int_equal(use_cache(dir, extra), PS_IOC_CACHE_STORED);
+    cache_file(dir, other, sizeof other);
+    assert_string_not_equal(file, other);
+    assert_int_equal(use_cache(dir, NULL), PS_IOC_CACHE_STORED);
+    cache_file(dir, now_there, sizeof now_there);
+    assert_string_equal(now_there, file);
+    /* The first lists' database under the second lists' name: its key says
+     * it is for other regexes. */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/old' && cp '%s' '%s'", file, root, file, other);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(use_cache(dir, extra), PS_IOC_CACHE_REJECTED);
+    assert_int_equal(use_cache(dir, extra), PS_IOC_CACHE_LOADED);
+
+    /* A directory that cannot be made costs only the rebuild. */
+    snprintf(cmd, sizeof cmd, "%s/old/sub", root); /* under a regular file */
+    assert_int_equal(use_cache(cmd, NULL), PS_IOC_CACHE_UNWRITABLE);
+    assert_int_equal(use_cache(NULL, NULL), PS_IOC_CACHE_UNUSED);
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Nothing is compiled until a path is matched (hunt only looks for C2). */
+static void test_database_built_on_first_use(void **state)
+{
+    (void)state;
+    ps_iocs *iocs = load_hostile(NULL, NULL);
+    assert_int_equal(iocs->pre->built, 0);
+    assert_null(iocs->pre->db);
+    ps_ioc_hit h[MAX_HITS];
+    const char *p1 = "/mnt/c/Users/x/procdump64.exe";
+    assert_int_equal(ps_iocs_match_path(iocs, p1, strlen(p1), h, MAX_HITS), 2);
+    assert_int_equal(iocs->pre->built, 1);
+    assert_non_null(iocs->pre->db);
+    /* A later load makes it stale; the next scratch rebuilds it. */
+    const char *more = "\\\\later\\.exe;70\n";
+    assert_int_equal(ps_iocs_load_mem(iocs, "v.txt", more, strlen(more), PS_IOC_FILENAME, NULL,
+                                      NULL),
+                     PS_OK);
+    const char *p2 = "/x/later.exe";
+    assert_int_equal(ps_iocs_match_path(iocs, p2, strlen(p2), h, MAX_HITS), 2); /* + "x?" */
+    assert_int_equal(iocs->pre->covered, iocs->nfn);
     ps_iocs_free(iocs);
 }
 
@@ -210,6 +364,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prefilter_equals_pcre2_on_hostile_list),
         cmocka_unit_test(test_prefilter_equals_pcre2_on_signature_base),
+        cmocka_unit_test(test_cache_stores_loads_and_rejects),
+        cmocka_unit_test(test_database_built_on_first_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -305,6 +305,36 @@ static void test_bad_rule_file_is_reported(void **state)
     ps_scanner_free(s);
 }
 
+/* libyara's fast mode (on in plainsight) must not change which rules match:
+ * strings a rule counts, locates or tests in a range keep all their matches. */
+static void test_fast_mode_keeps_counts_and_offsets(void **state)
+{
+    (void)state;
+    write_file("repeat.txt", "ab ab ab ab x\n"); /* "ab" at 0, 3, 6, 9 */
+    write_file("counts.yar",
+               "rule Count_Four { strings: $a = \"ab\" $x = \"x\" condition: $x and #a == 4 }\n"
+               "rule Count_One { strings: $a = \"ab\" condition: #a == 1 }\n"
+               "rule Third_At_6 { strings: $a = \"ab\" condition: @a[3] == 6 }\n"
+               "rule In_Range { strings: $a = \"ab\" condition: $a in (5..7) }\n"
+               "rule At_9 { strings: $a = \"ab\" condition: $a at 9 }\n"
+               "rule Loop_At { strings: $a = \"ab\" condition: for any of ($a) : ($ at 3) }\n"
+               "rule Found { strings: $a = \"ab\" condition: $a }\n");
+    collected c = {0};
+    ps_scan_options opt = {.threads = 1, .report_all = 1, .diag = on_diag, .diag_ctx = &c};
+    ps_scanner *s = ps_scanner_new(&opt);
+    char p[512], target[512];
+    snprintf(p, sizeof p, "%s/counts.yar", root);
+    assert_int_equal(ps_scanner_add_yara(s, p), PS_OK);
+    snprintf(target, sizeof target, "%s/repeat.txt", root);
+    const char *paths[] = {target};
+    ps_scan_stats st;
+    assert_int_equal(ps_scan_run(s, paths, 1, on_result, &c, &st), PS_OK);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.reasons[0], "yara:Count_Four yara:Third_At_6 yara:In_Range yara:At_9 "
+                                      "yara:Loop_At yara:Found ");
+    ps_scanner_free(s);
+}
+
 static void test_signature_base_rules_compile(void **state)
 {
     (void)state;
@@ -337,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_threads_same_order),
         cmocka_unit_test(test_unreadable_file),
         cmocka_unit_test(test_bad_rule_file_is_reported),
+        cmocka_unit_test(test_fast_mode_keeps_counts_and_offsets),
         cmocka_unit_test(test_signature_base_rules_compile),
     };
     return cmocka_run_group_tests(tests, build_tree, remove_tree);
