@@ -23,4 +23,10 @@ void cli_print_diag(void *ctx, const ps_diag *d);
 /* Is stderr a terminal (progress lines are drawn only then)? */
 int cli_stderr_is_tty(void);
 
+/* Where compiled Hyperscan databases are cached (hunt's prefilter, scan's
+ * file-name IOCs): NULL with --no-cache or PLAINSIGHT_NO_CACHE; else
+ * --cache-dir (`given`), $PLAINSIGHT_CACHE_DIR, $XDG_CACHE_HOME/plainsight
+ * or ~/.cache/plainsight (written into buf). */
+const char *cli_cache_dir(const char *given, int no_cache, char *buf, size_t n);
+
 #endif

@@ -66,8 +66,10 @@ static const char HUNT_HELP[] =
     "                       literals the prefilter saw (debugging; same results)\n"
     "      --cache-dir DIR  keep the prefilter's compiled databases in DIR, so that\n"
     "                       loading the same rules again is faster (default:\n"
-    "                       $XDG_CACHE_HOME/plainsight or ~/.cache/plainsight)\n"
-    "      --no-cache       compile them every time and write nothing\n"
+    "                       $PLAINSIGHT_CACHE_DIR, $XDG_CACHE_HOME/plainsight or\n"
+    "                       ~/.cache/plainsight)\n"
+    "      --no-cache       compile them every time and write nothing (also\n"
+    "                       PLAINSIGHT_NO_CACHE=1)\n"
     "  -h, --help           this help\n"
     "\n"
     "columns (csv header and jsonl keys): Timestamp, Computer, Channel, EventID,\n"
@@ -1172,24 +1174,6 @@ static ps_iocs *load_iocs(const hunt_args *a)
     return iocs;
 }
 
-/* Where the prefilter's databases are cached: --cache-dir, else the XDG
- * cache directory ($XDG_CACHE_HOME, which must be absolute, or ~/.cache);
- * NULL with --no-cache or when there is no home. */
-static const char *cache_dir(hunt_args *a)
-{
-    if (a->no_cache)
-        return NULL;
-    if (a->cache_dir)
-        return a->cache_dir;
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    int n = xdg && xdg[0] == '/'
-                ? snprintf(a->default_cache, sizeof a->default_cache, "%s/plainsight", xdg)
-            : home && home[0] == '/'
-                ? snprintf(a->default_cache, sizeof a->default_cache, "%s/.cache/plainsight", home)
-                : -1;
-    return n > 0 && (size_t)n < sizeof a->default_cache ? a->default_cache : NULL;
-}
-
 /* The Sigma rules: --rules, else the built-in pack, unless --iocs alone asks
  * for the indicators only (*set stays NULL then). */
 static int load_rules(hunt_args *a, ps_sigma_set **set)
@@ -1197,8 +1181,10 @@ static int load_rules(hunt_args *a, ps_sigma_set **set)
     *set = NULL;
     if (!a->nrules && a->nioc_dirs)
         return 0;
+    const char *cache = cli_cache_dir(a->cache_dir, a->no_cache, a->default_cache,
+                                      sizeof a->default_cache);
     ps_sigma_options so = {.diag = a->quiet ? NULL : cli_print_diag,
-                           .no_prefilter = a->no_prefilter, .cache_dir = cache_dir(a),
+                           .no_prefilter = a->no_prefilter, .cache_dir = cache,
                            .threads = ps_evtx_threads(a->threads)};
     ps_sigma_stats st;
     double started = now_seconds();

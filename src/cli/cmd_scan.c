@@ -381,33 +381,12 @@ static const char *default_filetypes(const scan_cli *c, char *buf, size_t n)
     return NULL;
 }
 
-/* Where the compiled file-name database is kept, or NULL for nowhere. */
-static const char *cache_dir(const scan_cli *c, char *buf, size_t n)
-{
-    const char *off = getenv("PLAINSIGHT_NO_CACHE");
-    if (c->no_cache || (off && *off && strcmp(off, "0") != 0))
-        return NULL;
-    if (c->cache_dir)
-        return c->cache_dir;
-    const char *env = getenv("PLAINSIGHT_CACHE_DIR");
-    if (env && *env)
-        return env;
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    /* XDG base directories must be absolute; a relative one is ignored. */
-    if (xdg && xdg[0] == '/' && (size_t)snprintf(buf, n, "%s/plainsight", xdg) < n)
-        return buf;
-    if (home && home[0] == '/' && (size_t)snprintf(buf, n, "%s/.cache/plainsight", home) < n)
-        return buf;
-    return NULL;
-}
-
 /* Builds the file-name database before the scan (from the cache when it can)
  * and says, with -v, where it came from. */
 static int prepare_iocs(scan_cli *c, ps_iocs *iocs)
 {
     char buf[4096];
-    const char *dir = cache_dir(c, buf, sizeof buf);
+    const char *dir = cli_cache_dir(c->cache_dir, c->no_cache, buf, sizeof buf);
     if (ps_iocs_set_cache_dir(iocs, dir) != PS_OK)
         return -1;
     double t0 = now_seconds();

@@ -1,5 +1,6 @@
 /* plainsight: command-line front end. Dispatches to one file per subcommand. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,6 +45,26 @@ void cli_print_diag(void *ctx, const ps_diag *d)
 }
 
 int cli_stderr_is_tty(void) { return isatty(STDERR_FILENO); }
+
+const char *cli_cache_dir(const char *given, int no_cache, char *buf, size_t n)
+{
+    const char *off = getenv("PLAINSIGHT_NO_CACHE");
+    if (no_cache || (off && *off && strcmp(off, "0") != 0))
+        return NULL;
+    if (given)
+        return given;
+    const char *env = getenv("PLAINSIGHT_CACHE_DIR");
+    if (env && *env)
+        return env;
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    /* XDG base directories must be absolute; a relative one is ignored. */
+    if (xdg && xdg[0] == '/' && (size_t)snprintf(buf, n, "%s/plainsight", xdg) < n)
+        return buf;
+    if (home && home[0] == '/' && (size_t)snprintf(buf, n, "%s/.cache/plainsight", home) < n)
+        return buf;
+    return NULL;
+}
 
 int main(int argc, char **argv)
 {

@@ -327,8 +327,6 @@ typedef struct sg_hs_cache_stats {
     uint32_t store_failed;  /* ... that could not be written */
 } sg_hs_cache_stats;
 
-#define SG_HS_CACHE_MAX_DIR 4000
-
 /* Create the cache directory if need be; 1 when it can be used (ours, not
  * writable by others), else 0. */
 int sg_hs_cache_usable(const char *dir);
