@@ -394,11 +394,58 @@ static int on_document(void *ctx, yt_node *root, uint32_t line)
         defer(ld, &ld->corrs, &ld->ncorrs, &ld->corrs_cap, root, line);
     else if (yt_get(root, "filter") && !yt_get(root, "detection"))
         defer(ld, &ld->filters, &ld->nfilters, &ld->filters_cap, root, line);
-    else if (yt_get(root, "action"))
-        skip_rule(ld, PS_SIGMA_SKIP_STRUCTURE, line, "rule collections with 'action' are not supported");
     else
         load_detection_rule(ld, root, line);
     return 0;
+}
+
+/* The documents of one file, as a Sigma v1 rule collection: a document with
+ * `action: global` is laid under every later one of the file, `reset`
+ * forgets it, `repeat` is laid over the document before it (as pySigma and
+ * sigmac read them). Files without `action` are plain lists of rules. */
+typedef struct collection {
+    loader *ld;
+    const yt_node *global;
+    const yt_node *last;
+} collection;
+
+static int on_collected(void *ctx, yt_node *root, uint32_t line)
+{
+    collection *c = ctx;
+    loader *ld = c->ld;
+    ps_arena *a = &ld->file_arena;
+    const char *action = root && root->type == YT_MAP ? yt_get_str(root, "action") : NULL;
+    if (action) {
+        yt_node *body = yt_without(a, root, "action");
+        if (!strcmp(action, "global")) {
+            c->global = body;
+            ld->stats->documents++;
+            return 0;
+        }
+        if (!strcmp(action, "reset")) {
+            c->global = NULL;
+            ld->stats->documents++;
+            return 0;
+        }
+        if (strcmp(action, "repeat") != 0 || !c->last) {
+            ld->stats->documents++;
+            skip_rule(ld, PS_SIGMA_SKIP_STRUCTURE, line,
+                      strcmp(action, "repeat") ? "unknown collection action (global, reset "
+                                                 "and repeat are defined)"
+                                               : "action: repeat without a rule before it");
+            return 0;
+        }
+        root = body ? yt_merge(a, c->last, body, 0) : NULL;
+    } else if (c->global) {
+        root = yt_merge(a, c->global, root, 0);
+    }
+    if (!root) {
+        ld->stats->documents++;
+        skip_rule(ld, PS_SIGMA_SKIP_LIMIT, line, "rule collection too large to merge");
+        return 0;
+    }
+    c->last = root;
+    return on_document(ld, root, line);
 }
 
 static void load_text(loader *ld, const char *text, size_t len)
@@ -406,7 +453,8 @@ static void load_text(loader *ld, const char *text, size_t len)
     char err[256];
     uint32_t err_line = 0;
     ps_arena_reset(&ld->file_arena);
-    if (yt_parse(text, len, &ld->file_arena, on_document, ld, err, sizeof err, &err_line) != 0)
+    collection c = {.ld = ld};
+    if (yt_parse(text, len, &ld->file_arena, on_collected, &c, err, sizeof err, &err_line) != 0)
         skip_rule(ld, PS_SIGMA_SKIP_YAML, err_line, err);
 }
 
@@ -425,8 +473,10 @@ static void on_parsed(void *ctx, const sg_parsed_file *pf)
         skip_rule(ld, PS_SIGMA_SKIP_YAML, 0, pf->read_error);
         return;
     }
+    ps_arena_reset(&ld->file_arena);
+    collection c = {.ld = ld};
     for (uint32_t i = 0; i < pf->ndocs; i++)
-        on_document(ld, pf->docs[i].root, pf->docs[i].line);
+        on_collected(&c, pf->docs[i].root, pf->docs[i].line);
     if (pf->parse_error)
         skip_rule(ld, PS_SIGMA_SKIP_YAML, pf->error_line, pf->parse_error);
 }

@@ -203,3 +203,77 @@ int yt_is_null(const yt_node *n)
     return n->len == 0 || strcmp(n->text, "null") == 0 || strcmp(n->text, "~") == 0 ||
            strcmp(n->text, "Null") == 0 || strcmp(n->text, "NULL") == 0;
 }
+
+static int same_key(const yt_node *a, const yt_node *b)
+{
+    return a->type == YT_SCALAR && b->type == YT_SCALAR && a->len == b->len &&
+           !memcmp(a->text, b->text, a->len);
+}
+
+/* The value of map key `key` (a scalar node) in `map`, or NULL. */
+static yt_node *get_key(const yt_node *map, const yt_node *key)
+{
+    for (uint32_t i = 0; i < map->n; i++)
+        if (same_key(map->items[2 * i], key))
+            return map->items[2 * i + 1];
+    return NULL;
+}
+
+static yt_node *new_map(ps_arena *a, uint32_t cap, uint32_t line)
+{
+    yt_node *m = ps_arena_zalloc(a, sizeof *m);
+    yt_node **items = cap ? ps_arena_alloc(a, 2 * (size_t)cap * sizeof *items) : NULL;
+    if (!m || (cap && !items))
+        return NULL;
+    m->type = YT_MAP;
+    m->line = line;
+    m->items = items;
+    return m;
+}
+
+yt_node *yt_merge(ps_arena *a, const yt_node *base, const yt_node *over, int depth)
+{
+    if (!base || base->type != YT_MAP || !over || over->type != YT_MAP)
+        return (yt_node *)over;
+    if (depth >= YT_MAX_DEPTH)
+        return NULL;
+    yt_node *m = new_map(a, base->n + over->n, over->line);
+    if (!m)
+        return NULL;
+    for (uint32_t i = 0; i < base->n; i++) {
+        yt_node *k = base->items[2 * i], *v = base->items[2 * i + 1];
+        yt_node *o = get_key(over, k);
+        if (o && !(v = yt_merge(a, v, o, depth + 1)))
+            return NULL;
+        m->items[2 * m->n] = k;
+        m->items[2 * m->n + 1] = v;
+        m->n++;
+    }
+    for (uint32_t i = 0; i < over->n; i++) {
+        yt_node *k = over->items[2 * i];
+        if (get_key(base, k))
+            continue;
+        m->items[2 * m->n] = k;
+        m->items[2 * m->n + 1] = over->items[2 * i + 1];
+        m->n++;
+    }
+    return m;
+}
+
+yt_node *yt_without(ps_arena *a, const yt_node *map, const char *key)
+{
+    if (!map || map->type != YT_MAP)
+        return (yt_node *)map;
+    yt_node *m = new_map(a, map->n, map->line);
+    if (!m)
+        return NULL;
+    for (uint32_t i = 0; i < map->n; i++) {
+        yt_node *k = map->items[2 * i];
+        if (k->type == YT_SCALAR && !strcmp(k->text, key))
+            continue;
+        m->items[2 * m->n] = k;
+        m->items[2 * m->n + 1] = map->items[2 * i + 1];
+        m->n++;
+    }
+    return m;
+}

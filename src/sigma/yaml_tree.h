@@ -40,4 +40,13 @@ const char *yt_get_str(const yt_node *map, const char *key);
 /* Plain scalar `null`, `~` or empty. */
 int yt_is_null(const yt_node *n);
 
+/* Sigma v1 rule collections: `over` laid over `base`, map by map (keys of
+ * `over` win; maps in both are merged the same way; anything else, lists
+ * included, is replaced). Nodes are shared, new maps come from `a`. `over`
+ * itself when either is not a map; NULL when out of memory or too deep.
+ * Pass depth 0. */
+yt_node *yt_merge(ps_arena *a, const yt_node *base, const yt_node *over, int depth);
+/* A copy of map without `key` (the nodes shared); NULL when out of memory. */
+yt_node *yt_without(ps_arena *a, const yt_node *map, const char *key);
+
 #endif

@@ -569,6 +569,50 @@ static void test_multi_document_and_errors(void **state)
     ps_sigma_free(set);
 }
 
+/* Sigma v1 rule collections: global laid under the rules after it, repeat
+ * over the rule before it, reset; unknown actions are skipped. */
+static void test_rule_collection_actions(void **state)
+{
+    (void)state;
+    const char *text =
+        "action: global\ntitle: collected\nlevel: high\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n  base:\n    A: 1\n  condition: base and extra\n"
+        "---\n"
+        "id: 33333333-3333-3333-3333-333333333331\ndetection:\n  extra:\n    B: 1\n"
+        "---\n"
+        "action: repeat\nid: 33333333-3333-3333-3333-333333333332\n"
+        "detection:\n  extra:\n    B: 2\n"
+        "---\n"
+        "action: reset\n"
+        "---\n"
+        "title: plain\nid: 33333333-3333-3333-3333-333333333333\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n  s:\n    C: 1\n  condition: s\n"
+        "---\n"
+        "action: sideways\ntitle: x\n";
+    ps_sigma_set *set;
+    ps_sigma_stats st;
+    ps_sigma_options opt = {.diag = on_diag};
+    count_diags = 0;
+    assert_int_equal(ps_sigma_load_text(text, strlen(text), "coll.yml", &opt, &set, &st), PS_OK);
+    assert_int_equal(st.rules_loaded, 3);
+    assert_int_equal(st.skipped[PS_SIGMA_SKIP_STRUCTURE], 1); /* the unknown action */
+    assert_int_equal(count_diags, 1);
+    ps_sigma_scratch *s = ps_sigma_scratch_new(set);
+    test_event t;
+    make_event(&t, SYSMON, 1, EV("A=1", "B=1"));
+    assert_int_equal(ps_sigma_match(set, s, &t.ev, NULL, NULL), 1);
+    make_event(&t, SYSMON, 1, EV("A=1", "B=2"));   /* the repeated rule */
+    assert_int_equal(ps_sigma_match(set, s, &t.ev, NULL, NULL), 1);
+    make_event(&t, SYSMON, 1, EV("B=1"));          /* global's base part missing */
+    assert_int_equal(ps_sigma_match(set, s, &t.ev, NULL, NULL), 0);
+    make_event(&t, SYSMON, 1, EV("A=1", "B=1", "C=1")); /* after reset: plain */
+    assert_int_equal(ps_sigma_match(set, s, &t.ev, NULL, NULL), 2);
+    ps_sigma_scratch_free(s);
+    ps_sigma_free(set);
+}
+
 static void test_diag_line(void **state)
 {
     (void)state;
@@ -624,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_quantifiers),         cmocka_unit_test(test_bad_conditions),
         cmocka_unit_test(test_logsource_mapping),   cmocka_unit_test(test_system_fields),
         cmocka_unit_test(test_rule_info),           cmocka_unit_test(test_multi_document_and_errors),
+        cmocka_unit_test(test_rule_collection_actions),
         cmocka_unit_test(test_diag_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
