@@ -62,9 +62,16 @@ static ps_kind scalar_text(jl_builder *b, const json_t *v)
     char num[40];
     ps_buf_reset(&b->text);
     switch (json_typeof(v)) {
-    case JSON_STRING:
-        ps_buf_add(&b->text, json_string_value(v), json_string_length(v));
+    case JSON_STRING: {
+        const char *t = json_string_value(v);
+        size_t n = json_string_length(v), mark = sizeof JL_BIG_INT_UTF8 - 1;
+        if (b->big_ints && n > mark && !memcmp(t, JL_BIG_INT_UTF8, mark)) {
+            ps_buf_add(&b->text, t + mark, n - mark); /* an integer jansson could not hold */
+            return PS_KIND_INT;
+        }
+        ps_buf_add(&b->text, t, n);
         return PS_KIND_STRING;
+    }
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
         ps_buf_adds(&b->text, num);
@@ -323,4 +330,55 @@ int jl_build_event(jl_builder *b, json_t *root, ps_event *ev, const char **why)
     ev->nfields = b->nfields;
     fill_quick_fields(ev);
     return 0;
+}
+
+int jl_quote_big_ints(const char *in, size_t n, ps_buf *out)
+{
+    int in_string = 0, escaped = 0, quoted = 0;
+    ps_buf_reset(out);
+    for (size_t i = 0; i < n;) {
+        char c = in[i];
+        if (in_string) {
+            if (escaped)
+                escaped = 0;
+            else if (c == '\\')
+                escaped = 1;
+            else if (c == '"')
+                in_string = 0;
+            ps_buf_addc(out, c);
+            i++;
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+            escaped = 0;
+            ps_buf_addc(out, c);
+            i++;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            ps_buf_addc(out, c);
+            i++;
+            continue;
+        }
+        /* A number token: only a plain integer of 19 digits or more can be
+         * past int64 (shorter ones fit), and only those are quoted. */
+        size_t start = i, digits = 0;
+        if (in[i] == '-')
+            i++;
+        while (i < n && in[i] >= '0' && in[i] <= '9') {
+            i++;
+            digits++;
+        }
+        int integer = i == n || (in[i] != '.' && in[i] != 'e' && in[i] != 'E');
+        if (integer && digits >= 19) {
+            ps_buf_lit(out, "\"" JL_BIG_INT);
+            ps_buf_add(out, in + start, i - start);
+            ps_buf_addc(out, '"');
+            quoted = 1;
+        } else {
+            ps_buf_add(out, in + start, i - start);
+        }
+    }
+    return quoted && !out->failed ? 0 : -1;
 }

@@ -18,7 +18,17 @@ typedef struct jl_builder {
     ps_arena arena;
     ps_buf path;
     ps_buf text;
+    int big_ints;   /* the object's integers past 64 bits were quoted (JL_BIG_INT) */
 } jl_builder;
+
+/* Integers beyond 64 bits (a UInt64 past INT64_MAX, as EVTX holds and
+ * evtx_dump and plainsight write bare) are more than jansson takes: such an
+ * object is parsed again with each of them quoted behind this prefix (the
+ * UTF-8 of U+FFFF, a noncharacter), and the event model gets them back as
+ * integers. jl_quote_big_ints rewrites `in` into `out`; 0 when it did. */
+#define JL_BIG_INT "\uFFFF"
+#define JL_BIG_INT_UTF8 "\xEF\xBF\xBF"
+int jl_quote_big_ints(const char *in, size_t n, ps_buf *out);
 
 void jl_builder_init(jl_builder *b);
 void jl_builder_free(jl_builder *b);

@@ -189,6 +189,7 @@ typedef struct scanner {
     const char *path;
     jl_builder builder;
     ps_buf object;            /* bytes of the object being read */
+    ps_buf quoted;            /* the object with big integers quoted, when needed */
     uint64_t object_offset;   /* its first byte in the file */
     uint64_t object_line;     /* its first line (1-based) */
     uint64_t offset;          /* file offset of the next byte fed */
@@ -207,12 +208,14 @@ static void scanner_init(scanner *s, run *r, unsigned worker)
     s->worker = worker;
     jl_builder_init(&s->builder);
     ps_buf_init(&s->object);
+    ps_buf_init(&s->quoted);
 }
 
 static void scanner_free(scanner *s)
 {
     jl_builder_free(&s->builder);
     ps_buf_free(&s->object);
+    ps_buf_free(&s->quoted);
 }
 
 static void scanner_start_file(scanner *s, const char *path)
@@ -241,6 +244,13 @@ static int deliver(scanner *s)
 {
     json_error_t err;
     json_t *root = json_loadb(s->object.data, s->object.len, JSON_ALLOW_NUL, &err);
+    s->builder.big_ints = 0;
+    if (!root && !strncmp(err.text, "too big", 7) &&
+        jl_quote_big_ints(s->object.data, s->object.len, &s->quoted) == 0) {
+        json_error_t err2;
+        if ((root = json_loadb(s->quoted.data, s->quoted.len, JSON_ALLOW_NUL, &err2)) != NULL)
+            s->builder.big_ints = 1;
+    }
     if (!root) {
         char why[240];
         snprintf(why, sizeof why, "invalid JSON: %s", err.text);

@@ -108,6 +108,45 @@ static void test_evtx_layout(void **state)
     assert_int_equal(st.skipped, 0);
 }
 
+/* UInt64 values past INT64_MAX are written bare (by evtx_dump and by
+ * plainsight dump); jansson cannot hold them, and such events were once
+ * skipped. They come back as integers, with their digits, and nothing else
+ * of the object changes: a string that merely looks like the quoting, a
+ * string of digits, a real, a 19-digit integer that fits. */
+static void test_integers_past_64_bits(void **state)
+{
+    (void)state;
+    static const char line[] =
+        "{\"Event\":{\"System\":{\"EventID\":1,\"Channel\":\"Sec\"},\"EventData\":"
+        "{\"Max\":18446744073709551615,\"Neg\":-9223372036854775809,"
+        "\"Fits\":9223372036854775807,\"Digits\":\"18446744073709551615\","
+        "\"Esc\":\"a\\\"18446744073709551615\",\"Real\":1.5e300,"
+        "\"List\":[18446744073709551614,2]}}}\n"
+        "{\"Event\":{\"System\":{\"EventID\":2},\"EventData\":"
+        "{\"Odd\":\"\\uFFFF12\"}}}\n";
+    seen s = {0};
+    ps_jsonl_stats st;
+    assert_int_equal(read_text(line, &s, NULL, &st), PS_OK);
+    if (s.diags)
+        fail_msg("diag at line %llu: %s", (unsigned long long)s.diag_line[0], s.diag_msg[0]);
+    assert_int_equal(s.events, 2);
+    assert_string_equal(s.dump[0],
+        "Event.System.EventID=1(2)\n"
+        "Event.System.Channel=Sec(1)\n"
+        "Event.EventData.Max=18446744073709551615(2)\n"
+        "Event.EventData.Neg=-9223372036854775809(2)\n"
+        "Event.EventData.Fits=9223372036854775807(2)\n"
+        "Event.EventData.Digits=18446744073709551615(1)\n"
+        "Event.EventData.Esc=a\"18446744073709551615(1)\n"
+        "Event.EventData.Real=1.5e+300(1)\n"
+        "Event.EventData.List=18446744073709551614(2)\n"
+        "Event.EventData.List=2(2)\n");
+    /* Without a big integer in its object, a U+FFFF string stays a string. */
+    assert_string_equal(s.dump[1],
+        "Event.System.EventID=2(2)\n"
+        "Event.EventData.Odd=\xEF\xBF\xBF" "12(1)\n");
+}
+
 /* Pretty-printed objects one after another, and a JSON array of them (what
  * `plainsight dump --format json` writes) give the same events. */
 static void test_pretty_and_array(void **state)
@@ -341,7 +380,8 @@ static void test_files_and_dirs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_evtx_layout),       cmocka_unit_test(test_pretty_and_array),
+        cmocka_unit_test(test_evtx_layout),
+        cmocka_unit_test(test_integers_past_64_bits),       cmocka_unit_test(test_pretty_and_array),
         cmocka_unit_test(test_winlogbeat_nested), cmocka_unit_test(test_winlogbeat_flat_and_user_data),
         cmocka_unit_test(test_bad_lines),         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_stop),              cmocka_unit_test(test_time_parse),
