@@ -172,6 +172,8 @@ typedef struct field_vec {
 } field_vec;
 
 int build_event(ps_event *ev, field_vec *fields, const bx_node *roots, ps_arena *arena);
+/* The event's time from its TimeCreated text, when it has no FILETIME. */
+void event_time_from_text(ps_event *ev);
 
 /* A compiled event model of one template (template.c runs it): the fields
  * the model sink would produce, with paths fixed at compile time. */

@@ -4,6 +4,7 @@
 
 #include "evtx/bytes.h"
 #include "evtx/render.h"
+#include "plainsight/jsonl.h"
 #include "evtx/values.h"
 
 #define MAX_PATH_DEPTH 64
@@ -118,6 +119,18 @@ static void ms_scalar(json_sink *s, const char *key, size_t klen, const bx_node 
     m->path.len = mark;
 }
 
+/* Template-less records (exported, forwarded logs) and a few writers give
+ * TimeCreated as text, not a FILETIME value: the event's time is then that
+ * text, as a JSON export of the record would give it, rather than the time
+ * the record header says it was written. */
+void event_time_from_text(ps_event *ev)
+{
+    const ps_field *f = ps_event_field(ev, "Event.System.TimeCreated.#attributes.SystemTime");
+    uint64_t ft;
+    if (f && ps_time_parse(f->value, &ft, NULL) == 0)
+        ev->time_filetime = ft;
+}
+
 static const char *field_text(const ps_event *ev, const char *path, const char *alt)
 {
     const ps_field *f = ps_event_field(ev, path);
@@ -150,6 +163,8 @@ int build_event(ps_event *ev, field_vec *fields, const bx_node *roots, ps_arena 
     ev->record_id = strtoull(field_text(ev, "Event.System.EventRecordID", NULL), NULL, 10);
     if (m.filetime)
         ev->time_filetime = m.filetime;
+    else
+        event_time_from_text(ev);
     return (m.failed || fields->failed) ? -1 : 0;
 }
 

@@ -682,5 +682,7 @@ int tpl_build_event(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end,
     ev->record_id = strtoull(quick_text(&r, MQ_RECORD_ID), NULL, 10);
     if (r.filetime)
         ev->time_filetime = r.filetime;
+    else
+        event_time_from_text(ev);
     return 1;
 }

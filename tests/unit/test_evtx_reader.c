@@ -18,6 +18,7 @@
 
 #include "evtxgen/evtxgen.h"
 #include "plainsight/evtx.h"
+#include "plainsight/jsonl.h"
 #include "util/buf.h"
 
 #define NRECORDS 1500 /* enough for several chunks */
@@ -229,6 +230,38 @@ static void test_not_evtx_is_reported(void **state)
     ps_buf_free(&out);
 }
 
+static int keep_time(void *ctx, unsigned worker, const ps_event *ev)
+{
+    (void)worker;
+    *(uint64_t *)ctx = ev->time_filetime;
+    return 0;
+}
+
+/* A template-less record (an exported or forwarded log) holds TimeCreated
+ * as text: that is the event's time, not the record header's write time
+ * (as hunting its JSON export gives it). */
+static void test_event_time_from_text(void **state)
+{
+    (void)state;
+    eg_writer *w = eg_writer_new();
+    eg_node *ev = eg_elem(w, "Event");
+    eg_node *sys = eg_child_elem(w, ev, "System");
+    eg_text(w, eg_child_elem(w, sys, "EventID"), "4104");
+    eg_attr_text(w, eg_child_elem(w, sys, "TimeCreated"), "SystemTime",
+                 "2021-06-03T18:34:12.672354100Z");
+    uint64_t written = 133000000000000000ull;
+    assert_int_equal(eg_add_record_tree(w, 1, written, ev, NULL), PS_OK);
+    assert_int_equal(eg_writer_finish(w, in_tmp("text-time.evtx"), NULL), PS_OK);
+    eg_writer_free(w);
+    uint64_t got = 0, want = 0;
+    const char *paths[] = {in_tmp("text-time.evtx")};
+    ps_evtx_options opt = {.threads = 1};
+    assert_int_equal(ps_evtx_events(paths, 1, &opt, keep_time, &got, NULL), PS_OK);
+    assert_int_equal(ps_time_parse("2021-06-03T18:34:12.672354100Z", &want, NULL), 0);
+    assert_true(got == want);
+    assert_true(got != written);
+}
+
 static int stop_after_ten(void *ctx, unsigned worker, const ps_event *ev)
 {
     (void)worker;
@@ -279,6 +312,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads_do_not_change_output),
         cmocka_unit_test(test_uneven_chunks_with_many_threads),
+        cmocka_unit_test(test_event_time_from_text),
         cmocka_unit_test(test_json_outputs_parse),
         cmocka_unit_test(test_directory_walk_skips_non_evtx),
         cmocka_unit_test(test_not_evtx_is_reported),
