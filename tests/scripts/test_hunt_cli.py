@@ -306,21 +306,28 @@ def main():
                 len(both))
         c.check("bad line reported with file and line", b"broken.jsonl:2:" in err, err[-300:])
 
-        # With the shared corpus: real attack samples through EVTX and JSON.
-        samples = os.path.join(args.corpus, "evtx-attack-samples")
+        # With the shared corpus: every EVTX file of it (attack samples,
+        # template-less exported logs, UInt64 values past INT64_MAX) hunted as
+        # EVTX and as plainsight's own JSON export: the same detections.
         sigma = os.path.join(args.corpus, "sigma", "rules", "windows")
-        if os.path.isdir(samples) and os.path.isdir(sigma):
+        samples = sorted(os.path.join(d, f)
+                         for sub in ("evtx-attack-samples", "hayabusa-sample-evtx",
+                                     "sigma-regression")
+                         for d, _, fs in os.walk(os.path.join(args.corpus, sub))
+                         for f in fs if f.endswith(".evtx"))
+        if samples and os.path.isdir(sigma):
             dumped = os.path.join(tmp, "samples.jsonl")
-            pslib.run([exe, "dump", "-q", "-o", dumped, samples], timeout=600)
-            rc1, a, _ = pslib.run([exe, "hunt", "-q", "-r", sigma, "-f", "jsonl", samples],
+            pslib.run([exe, "dump", "-q", "-o", dumped] + samples, timeout=600)
+            rc1, a, _ = pslib.run([exe, "hunt", "-q", "-r", sigma, "-f", "jsonl"] + samples,
                                   timeout=600)
             rc2, b, _ = pslib.run([exe, "hunt", "-q", "-r", sigma, "-f", "jsonl", dumped],
                                   timeout=600)
             la = [json.loads(l) for l in a.decode().splitlines()]
             lb = [json.loads(l) for l in b.decode().splitlines()]
-            skey = lambda o: (o["Timestamp"], o["Computer"], o["RecordID"], o["RuleID"],
-                              o["Details"])
-            c.check("attack samples: JSONL == EVTX (%d detections)" % len(la),
+            skey = lambda o: (o["Timestamp"], o["Computer"], o["Channel"], o["EventID"],
+                              o["RecordID"], o["RuleID"], o["Details"])
+            c.check("corpus (%d EVTX files): JSONL == EVTX (%d detections)"
+                    % (len(samples), len(la)),
                     rc1 == rc2 == 1 and sorted(map(skey, la)) == sorted(map(skey, lb)),
                     (len(la), len(lb)))
         elif args.verbose:
