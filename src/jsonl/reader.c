@@ -330,10 +330,42 @@ static void between_byte(scanner *s, char c)
     reject(s, s->line, "not a JSON object");
 }
 
+/* Bytes that change the scanner's state: inside a string ('"', '\\', a
+ * line end) and outside (quotes, brackets, line ends). Runs of the others
+ * are copied into the object at once: a per-byte step for every byte of an
+ * export cost more than parsing it. */
+static const uint8_t STOPS_IN_STRING[256] = {['"'] = 1, ['\\'] = 1, ['\n'] = 1};
+static const uint8_t STOPS_IN_OBJECT[256] = {['"'] = 1,  ['{'] = 1, ['}'] = 1, ['['] = 1,
+                                             [']'] = 1,  ['\n'] = 1};
+
+/* The length of the run of plain bytes at data[i..n), which leave the
+ * scanner as it is but for the offset. */
+static size_t plain_run(const scanner *s, const char *data, size_t i, size_t n)
+{
+    if (!s->depth || s->escaped || s->at_line_start)
+        return 0;
+    const uint8_t *stops = s->in_string ? STOPS_IN_STRING : STOPS_IN_OBJECT;
+    size_t j = i;
+    while (j < n && !stops[(uint8_t)data[j]])
+        j++;
+    /* The size limit is checked byte by byte, where it is reached. */
+    return s->object.len + (j - i) < s->r->max_object ? j - i : 0;
+}
+
 static int scanner_feed(scanner *s, const char *data, size_t n)
 {
     int rc = PS_OK;
     for (size_t i = 0; i < n && rc == PS_OK; i++, s->offset++) {
+        size_t plain = plain_run(s, data, i, n);
+        if (plain) {
+            ps_buf_add(&s->object, data + i, plain);
+            if (s->object.failed)
+                return PS_ERR_NOMEM;
+            i += plain;
+            s->offset += plain;
+            if (i == n)
+                break;
+        }
         char c = data[i];
         int line_start = s->at_line_start;
         s->at_line_start = c == '\n';
