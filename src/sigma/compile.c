@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sigma/pattern.h"
 #include "sigma/sigma_internal.h"
@@ -468,6 +469,30 @@ static int add_special_value(sg_compile_ctx *cc, value_list *vl, const yt_node *
     return v->ref_sym < 0 ? -1 : 0;
 }
 
+/* The events of the variant write this field's value in their own words
+ * (the logsource table's `values`): the rule's plain value in theirs. */
+static const yt_node *mapped_value(const sg_compile_ctx *cc, const char *field, size_t flen,
+                                   const yt_node *node, uint32_t m, yt_node *scratch)
+{
+    const sg_variant_def *v = cc->variant;
+    if (!v || !field || node->type != YT_SCALAR || (m & ~M_ALL))
+        return node;
+    for (uint32_t i = 0; i < v->nvalue_maps; i++) {
+        const sg_value_map *vm = &v->value_maps[i];
+        if (strlen(vm->field) != flen || strncmp(vm->field, field, flen) != 0)
+            continue;
+        for (uint32_t j = 0; j < vm->npairs; j++)
+            if (!strcasecmp(vm->pairs[j].key, node->text)) {
+                *scratch = *node;
+                scratch->text = vm->pairs[j].value;
+                scratch->len = (uint32_t)strlen(scratch->text);
+                scratch->plain = 0; /* a string, as the event writes it */
+                return scratch;
+            }
+    }
+    return node;
+}
+
 static int add_value(sg_compile_ctx *cc, value_list *vl, const yt_node *node, uint32_t m,
                      uint32_t group)
 {
@@ -514,14 +539,17 @@ static int compile_field(sg_compile_ctx *cc, const yt_node *key, const yt_node *
     out->all = (m & M_ALL) != 0;
     value_list vl = {0};
     int rc = 0;
+    yt_node mapped;
+    const char *field = name_len ? key->text : NULL;
     if (val->type == YT_SEQ) {
         if (val->n == 0)
             rc = sg_compile_fail(cc, PS_SIGMA_SKIP_STRUCTURE, val->line, "empty value list");
         for (uint32_t i = 0; i < val->n && rc == 0; i++)
-            rc = add_value(cc, &vl, val->items[i], m, i);
+            rc = add_value(cc, &vl, mapped_value(cc, field, name_len, val->items[i], m, &mapped),
+                           m, i);
         out->ngroups = val->n;
     } else {
-        rc = add_value(cc, &vl, val, m, 0);
+        rc = add_value(cc, &vl, mapped_value(cc, field, name_len, val, m, &mapped), m, 0);
         out->ngroups = 1;
     }
     if (rc == 0 && vl.n) {

@@ -81,6 +81,29 @@ static int read_eids(ls_parser *p, const yt_node *node, sg_variant_def *v)
     return 0;
 }
 
+/* values: {Field: {rule value: event value, ...}, ...} */
+static int read_value_maps(ls_parser *p, const yt_node *node, sg_variant_def *v)
+{
+    if (!node)
+        return 0;
+    if (node->type != YT_MAP)
+        return ls_fail(p, node->line, "values: expected a map of fields");
+    v->value_maps = ps_arena_zalloc(p->arena, (node->n + 1) * sizeof *v->value_maps);
+    if (!v->value_maps)
+        return ls_fail(p, node->line, "out of memory");
+    for (uint32_t i = 0; i < node->n; i++) {
+        const yt_node *k = node->items[2 * i], *m = node->items[2 * i + 1];
+        if (k->type != YT_SCALAR || !m || m->type != YT_MAP)
+            return ls_fail(p, k->line, "values: expected field: {value: value}");
+        sg_value_map *vm = &v->value_maps[i];
+        vm->field = k->text;
+        if (read_kv_map(p, m, &vm->pairs, &vm->npairs) != 0)
+            return -1;
+    }
+    v->nvalue_maps = node->n;
+    return 0;
+}
+
 static int read_channels_of_service(ls_parser *p, const char *service, uint32_t line,
                                     sg_variant_def *v)
 {
@@ -110,6 +133,8 @@ static int read_variant(ls_parser *p, const yt_node *node, sg_variant_def *v)
     v->renames = (sg_rename *)renames; /* same layout: two strings */
     if (rc == 0)
         rc = read_kv_map(p, yt_get(node, "conditions"), &v->conditions, &v->nconditions);
+    if (rc == 0)
+        rc = read_value_maps(p, yt_get(node, "values"), v);
     return rc;
 }
 

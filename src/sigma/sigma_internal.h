@@ -125,7 +125,18 @@ typedef struct sg_variant_def {
     uint32_t nrenames;
     sg_kv *conditions;    /* extra field: value equalities */
     uint32_t nconditions;
+    struct sg_value_map *value_maps; /* values written otherwise in these events */
+    uint32_t nvalue_maps;
 } sg_variant_def;
+
+/* A Sigma field whose values these events write in their own words (Sysmon's
+ * Initiated 'true' is Security 5156's Direction '%%14593'): a rule's plain
+ * value equal to `pairs[i].key` (case aside) stands for `pairs[i].value`. */
+typedef struct sg_value_map {
+    const char *field;    /* the Sigma field name, before renames */
+    sg_kv *pairs;
+    uint32_t npairs;
+} sg_value_map;
 
 typedef struct sg_logsource_def {
     const char *product, *category, *service;  /* NULL = wildcard */

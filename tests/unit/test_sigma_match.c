@@ -569,6 +569,45 @@ static void test_multi_document_and_errors(void **state)
     ps_sigma_free(set);
 }
 
+/* Without Sysmon: network_connection rules on Security 5156 (its field
+ * names, and Initiated/Protocol in its values), registry_set rules on 4657. */
+static void test_security_variants(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "title: net\nid: 44444444-4444-4444-4444-444444444441\nlevel: high\n"
+        "logsource: {product: windows, category: network_connection}\n"
+        "detection:\n  sel:\n    Image|endswith: '\\rubeus.exe'\n    DestinationPort: 88\n"
+        "    Initiated: 'true'\n    Protocol: tcp\n  condition: sel\n"
+        "---\n"
+        "title: reg\nid: 44444444-4444-4444-4444-444444444442\nlevel: high\n"
+        "logsource: {product: windows, category: registry_set}\n"
+        "detection:\n  sel:\n    TargetObject|contains: '\\CurrentVersion\\Run'\n"
+        "    Details|contains: 'evil'\n  condition: sel\n";
+    ps_sigma_set *set = NULL;
+    assert_int_equal(ps_sigma_load_text(text, strlen(text), "v.yml", NULL, &set, NULL), PS_OK);
+    ps_sigma_scratch *s = ps_sigma_scratch_new(set);
+    test_event t;
+    make_event(&t, "Security", 5156,
+               EV("Application=\\device\\harddiskvolume2\\tools\\Rubeus.exe", "DestPort=88",
+                  "Direction=%%14593", "Protocol=6"));
+    assert_int_equal(ps_sigma_match(set, s, &t.ev, NULL, NULL), 1);
+    make_event(&t, "Security", 5156,
+               EV("Application=\\device\\harddiskvolume2\\tools\\Rubeus.exe", "DestPort=88",
+                  "Direction=%%14592", "Protocol=6")); /* inbound */
+    assert_int_equal(ps_sigma_match(set, s, &t.ev, NULL, NULL), 0);
+    make_event(&t, SYSMON, 3,
+               EV("Image=C:\\tools\\Rubeus.exe", "DestinationPort=88", "Initiated=true",
+                  "Protocol=tcp"));
+    assert_int_equal(ps_sigma_match(set, s, &t.ev, NULL, NULL), 1);
+    make_event(&t, "Security", 4657,
+               EV("ObjectName=\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
+                  "NewValue=c:\\evil.exe", "OperationType=%%1905"));
+    assert_int_equal(ps_sigma_match(set, s, &t.ev, NULL, NULL), 1);
+    ps_sigma_scratch_free(s);
+    ps_sigma_free(set);
+}
+
 /* Sigma v1 rule collections: global laid under the rules after it, repeat
  * over the rule before it, reset; unknown actions are skipped. */
 static void test_rule_collection_actions(void **state)
@@ -669,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_logsource_mapping),   cmocka_unit_test(test_system_fields),
         cmocka_unit_test(test_rule_info),           cmocka_unit_test(test_multi_document_and_errors),
         cmocka_unit_test(test_rule_collection_actions),
+        cmocka_unit_test(test_security_variants),
         cmocka_unit_test(test_diag_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
