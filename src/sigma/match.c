@@ -310,6 +310,21 @@ static int shape_match(uint8_t shape, const char *lit, uint32_t ll, uint32_t rar
     }
 }
 
+/* Does t hold every run the regex needs, in order and apart? */
+static int needs_met(const sg_value *v, const char *t, size_t tl)
+{
+    size_t at = 0;
+    for (uint32_t k = 0; k < v->nneeds; k++) {
+        const sg_need *n = &v->needs[k];
+        const char *p = n->len == 1 ? memchr(t + at, n->bytes[0], tl - at)
+                                    : memmem(t + at, tl - at, n->bytes, n->len);
+        if (!p)
+            return 0;
+        at = (size_t)(p - t) + n->len;
+    }
+    return 1;
+}
+
 static int fieldref_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
 {
     const ps_field *f = &s->ev->fields[i];
@@ -356,6 +371,14 @@ static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
         return v->is_int && parse_int_text(f->value, &n) == 0 && n == v->int_value;
     }
     case SV_REGEX:
+        if (v->pf_id && literals_known(s) && s->lit_stamp[v->pf_id - 1] != s->epoch)
+            return 0;
+        if (v->nneeds &&
+            !needs_met(v, v->needs_caseless ? lowered(s, i) : f->value, f->value_len))
+            return 0; /* what PCRE2 would say too, without its search */
+        if (v->jit)
+            return pcre2_jit_match(v->re, (PCRE2_SPTR)f->value, f->value_len, 0, 0, s->md,
+                                   s->mctx) >= 0;
         return pcre2_match(v->re, (PCRE2_SPTR)f->value, f->value_len, 0, 0, s->md, s->mctx) >= 0;
     case SV_CIDR: {
         uint8_t ip[16];

@@ -9,10 +9,12 @@
  * case folded for case-insensitive values, as the matcher folds). The set is
  * derived from the condition tree: an OR needs a literal from every branch,
  * an AND needs one branch only, `not` gives nothing, `k of n` needs any
- * n-k+1 branches. Values whose match can succeed without their bytes in the
- * text (regex, numbers, cidr, null, exists, fieldref, integers that also
- * match numerically, lone wildcards) give nothing, which makes every OR above
- * them give nothing too: such rules are always evaluated.
+ * n-k+1 branches. A regex gives the longest literal run it needs (see
+ * regex_needs.c). Values whose match can succeed without their bytes in the
+ * text (regexes without such a run, numbers, cidr, null, exists, fieldref,
+ * integers that also match numerically, lone wildcards) give nothing, which
+ * makes every OR above them give nothing too: such rules are always
+ * evaluated.
  *
  * A literal belongs to the field its value reads: there is one database per
  * field symbol, scanned over that field's values only, and one for keyword
@@ -22,10 +24,10 @@
  * read by few rules. Only the fields some rule of the event's posting lists
  * reads are scanned.
  *
- * The same scan answers for single values: a string value whose literal (its
- * whole text, or a wildcard pattern's longest literal run) is one of these
- * knows its id, and when the scan did not see it the value cannot match, so
- * the matcher skips the comparison. */
+ * The same scan answers for single values: a value whose literal (a string's
+ * whole text, a wildcard pattern's longest literal run, a regex's longest
+ * run) is one of these knows its id, and when the scan did not see it the
+ * value cannot match, so the matcher skips the comparison. */
 #include <hs/hs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,10 +127,26 @@ static int usable_literal(const char *bytes, uint32_t len)
     return len == 2 && ((unsigned char)bytes[0] >= 0x80 || (unsigned char)bytes[1] >= 0x80);
 }
 
-/* The literal a string value's match needs in the text: all of it, or a
- * wildcard pattern's longest literal run; 0 when there is none worth it. */
+/* The longest run a regex needs (sg_regex_needs), if it is worth it. */
+static int regex_literal(const sg_value *v, int32_t sym, pf_lit *out)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < v->nneeds; i++)
+        if (v->needs[i].len > v->needs[best].len)
+            best = i;
+    if (!v->nneeds || !usable_literal(v->needs[best].bytes, v->needs[best].len))
+        return 0;
+    *out = (pf_lit){v->needs[best].bytes, v->needs[best].len, v->needs_caseless, sym};
+    return 1;
+}
+
+/* The literal a value's match needs in the text: a string's whole text, or
+ * a wildcard pattern's longest literal run, or a regex's longest run; 0 when
+ * there is none worth it. */
 static int value_literal(const sg_value *v, int32_t sym, pf_lit *out)
 {
+    if (v->kind == SV_REGEX)
+        return regex_literal(v, sym, out);
     if (v->kind != SV_STRING || v->is_int)
         return 0;
     const char *bytes = v->lit;

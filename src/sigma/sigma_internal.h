@@ -33,6 +33,12 @@ typedef enum sg_shape {
 enum { GL_LIT = 0, GL_STAR = 1, GL_ONE = 2 };  /* glob token kinds */
 enum { CMP_LT = 0, CMP_LTE, CMP_GT, CMP_GTE };
 
+/* A literal run that every match of a regex holds (sg_regex_needs). */
+typedef struct sg_need {
+    const char *bytes;
+    uint32_t len;
+} sg_need;
+
 typedef struct sg_value {
     uint8_t kind;        /* sg_value_kind */
     uint8_t shape;       /* sg_shape (strings, fieldref) */
@@ -53,6 +59,13 @@ typedef struct sg_value {
      * whose literal the scan did not see in the event cannot match. */
     uint32_t pf_id;
     pcre2_code *re;
+    /* SV_REGEX: runs every match holds, in this order and apart (lower-cased
+     * and compared with ASCII case folded when needs_caseless), so that a
+     * text without them is no match without running the regex. */
+    const sg_need *needs;
+    uint32_t nneeds;
+    uint8_t needs_caseless;
+    uint8_t jit;         /* SV_REGEX: compiled by the JIT (pcre2_jit_match) */
 } sg_value;
 
 /* One `field|modifiers: values` item. sym < 0 is a keyword search. */
@@ -176,6 +189,16 @@ typedef struct sg_compile_ctx {
     uint32_t line;
     char msg[256];
 } sg_compile_ctx;
+
+/* The literal runs that every match of `re` (PCRE2 syntax, compiled with
+ * PCRE2_UTF, caseless when `caseless`) holds in the subject, in order and
+ * not overlapping, found by reading the pattern's top-level sequence of
+ * atoms; anything it does not fully understand gives no run, so a pattern
+ * it cannot read gives none. Returns the number of runs (at most max) in
+ * out (bytes in the arena), *out_caseless set when they are to be compared
+ * with ASCII case folded (then lower-cased); -1 when out of memory. */
+int sg_regex_needs(const char *re, size_t len, int caseless, ps_arena *arena, sg_need *out,
+                   uint32_t max, int *out_caseless);
 
 int sg_compile_detection(sg_compile_ctx *cc, const yt_node *detection, sg_detection *out);
 int sg_compile_extra(sg_compile_ctx *cc, const sg_variant_def *v, sg_map *out);
