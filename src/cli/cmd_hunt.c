@@ -1052,7 +1052,7 @@ static void summary_sigma_engine(const hunt *h, const hunt_args *a)
         fprintf(stderr, "  prefilter: off (--no-prefilter)\n");
     else
         fprintf(stderr, "  prefilter: %u literals in %u databases (%u read from the cache); "
-                "%u rule forms evaluated only when one of theirs is seen, %u on every event\n",
+                "%u rule forms evaluated only when their literals are seen, %u on every event\n",
                 a->load.prefilter_literals, a->load.prefilter_databases,
                 a->load.prefilter_cached, a->load.prefilter_gated, a->load.prefilter_always);
 }

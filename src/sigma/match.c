@@ -52,7 +52,11 @@ struct ps_sigma_scratch {
     hs_scratch_t *hs;
     int scanned;             /* the event's values were scanned */
     int scan_failed;         /* ... but the scan failed: evaluate every rule */
-    uint32_t *seen_stamp;    /* per compiled: epoch when one of its literals was seen */
+    /* Per compiled rule: epoch << 8 | the clauses of it seen in the event
+     * (epochs stay below 2^24 for that). */
+    uint32_t *seen;
+    uint32_t *cand;          /* gated rules all of whose clauses were seen */
+    uint32_t ncand;
     uint32_t *lit_stamp;     /* per literal: epoch when it was seen */
     ps_buf kw_buf;           /* every value, NUL-separated, for keyword literals */
     sg_scan_map scan_maps[4];/* the fields the event's posting lists read */
@@ -83,10 +87,11 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
     pcre2_set_depth_limit(s->mctx, SG_REGEX_DEPTH_LIMIT);
     const sg_prefilter *pf = &set->prefilter;
     if (pf->ndbs) {
-        s->seen_stamp = calloc(set->ncompiled + 1, sizeof *s->seen_stamp);
+        s->seen = calloc(set->ncompiled + 1, sizeof *s->seen);
+        s->cand = calloc(set->ncompiled + 1, sizeof *s->cand);
         s->lit_stamp = calloc(pf->nlits + 1, sizeof *s->lit_stamp);
         /* one scratch serves every database (it grows to the largest need) */
-        int ok = s->seen_stamp && s->lit_stamp &&
+        int ok = s->seen && s->cand && s->lit_stamp &&
                  (!pf->db || hs_alloc_scratch(pf->db, &s->hs) == HS_SUCCESS);
         for (uint32_t i = 0; ok && i < pf->nsyms; i++)
             ok = !pf->field_db[i] || hs_alloc_scratch(pf->field_db[i], &s->hs) == HS_SUCCESS;
@@ -114,7 +119,8 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
     pcre2_match_context_free(s->mctx);
     if (s->hs)
         hs_free_scratch(s->hs);
-    free(s->seen_stamp);
+    free(s->seen);
+    free(s->cand);
     free(s->lit_stamp);
     ps_buf_free(&s->kw_buf);
     ps_buf_free(&s->path_store);
@@ -539,17 +545,31 @@ typedef struct scan_ctx {
     uint32_t base;
 } scan_ctx;
 
-/* Hyperscan reports a literal (once per scan): its rules may be evaluated. */
+/* Hyperscan reports a literal (once per scan; the first report of the event
+ * counts): the clauses that hold it hold, and a rule all of whose clauses
+ * hold becomes a candidate. */
 static int on_literal(unsigned local, unsigned long long from, unsigned long long to,
                       unsigned flags, void *ctx)
 {
+    (void)from, (void)to, (void)flags;
     const scan_ctx *sc = ctx;
     ps_sigma_scratch *s = sc->s;
     const sg_prefilter *pf = &s->set->prefilter;
     uint32_t id = sc->base + local;
+    if (s->lit_stamp[id] == s->epoch)
+        return 0;
     s->lit_stamp[id] = s->epoch;
-    for (uint32_t k = pf->lit_first[id]; k < pf->lit_first[id + 1]; k++)
-        s->seen_stamp[pf->lit_compiled[k]] = s->epoch;
+    uint32_t tag = s->epoch << 8;
+    for (uint32_t k = pf->lit_first[id]; k < pf->lit_first[id + 1]; k++) {
+        uint32_t post = pf->lit_compiled[k], c = post >> 3;
+        uint32_t cur = s->seen[c];
+        uint32_t now = ((cur & ~0xffu) == tag ? cur : tag) | (1u << (post & 7));
+        if (now == cur)
+            continue;
+        s->seen[c] = now;
+        if ((now & 0xff) == pf->gate[c])
+            s->cand[s->ncand++] = c;
+    }
     return 0;
 }
 
@@ -619,37 +639,102 @@ static int literals_known(ps_sigma_scratch *s)
     return !s->scan_failed;
 }
 
-/* May compiled rule `idx` match? No when it is gated and none of its
- * literals occurs in the event. */
+/* May compiled rule `idx` match? No when it is gated and one of its
+ * clauses has no literal in the event. */
 static int may_match(ps_sigma_scratch *s, uint32_t idx)
 {
     const sg_prefilter *pf = &s->set->prefilter;
-    if (!pf->gated || !pf->gated[idx])
+    if (!pf->gate || !pf->gate[idx])
         return 1;
-    return !literals_known(s) || s->seen_stamp[idx] == s->epoch;
+    return !literals_known(s) || s->seen[idx] == (s->epoch << 8 | pf->gate[idx]);
 }
 
+/* Evaluate compiled rule `idx` (unless its rule matched already) and
+ * report a match. */
+static void evaluate(match_run *r, uint32_t idx)
+{
+    ps_sigma_scratch *s = r->s;
+    const ps_sigma_set *set = s->set;
+    const sg_compiled *c = &set->compiled[idx];
+    if (s->rule_stamp[c->rule] == s->epoch)
+        return;
+    if (!s->fields_ready && prepare_fields(s) != 0) {
+        s->failed = 1;
+        r->stop = 1;
+        return;
+    }
+    if (!compiled_match(s, c))
+        return;
+    s->rule_stamp[c->rule] = s->epoch;
+    r->count++;
+    if (r->fn && r->fn(r->ctx, &set->rules[c->rule].info, c->rule, s->ev) != 0)
+        r->stop = 2;
+}
+
+/* Every posting of a list, in order (without a prefilter, or when the scan
+ * failed). */
 static void run_postings(match_run *r, uint32_t first, uint32_t n)
 {
     ps_sigma_scratch *s = r->s;
     const ps_sigma_set *set = s->set;
-    for (uint32_t k = first; k < first + n && !r->stop; k++) {
-        if (s->rule_stamp[set->posting_rules[k]] == s->epoch || !may_match(s, set->postings[k]))
-            continue;
-        const sg_compiled *c = &set->compiled[set->postings[k]];
-        if (!s->fields_ready && prepare_fields(s) != 0) {
-            s->failed = 1;
-            r->stop = 1;
-            return;
+    for (uint32_t k = first; k < first + n && !r->stop; k++)
+        if (s->rule_stamp[set->posting_rules[k]] != s->epoch && may_match(s, set->postings[k]))
+            evaluate(r, set->postings[k]);
+}
+
+/* Is compiled rule c one of the list's gated ones (gated[lo..n), ascending)?
+ * *lo moves past what is below c: candidates come ascending too. */
+static int in_list(const uint32_t *gated, uint32_t n, uint32_t *lo, uint32_t c)
+{
+    uint32_t a = *lo, b = n;
+    while (a < b) {
+        uint32_t mid = a + (b - a) / 2;
+        if (gated[mid] < c)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    *lo = a;
+    return a < n && gated[a] == c;
+}
+
+/* The list's rules that may match, in posting order: its always-evaluated
+ * ones and the candidates among its gated ones, merged. */
+static void run_split(match_run *r, const sg_split *sp)
+{
+    ps_sigma_scratch *s = r->s;
+    const sg_prefilter *pf = &s->set->prefilter;
+    const uint32_t *always = pf->always + sp->always_first;
+    const uint32_t *gated = pf->gated_post + sp->gated_first;
+    uint32_t i = 0, j = 0, lo = 0;
+    while (!r->stop) {
+        while (j < s->ncand && (!sp->gated_n || !in_list(gated, sp->gated_n, &lo, s->cand[j])))
+            j++;
+        uint32_t a = i < sp->always_n ? always[i] : UINT32_MAX;
+        uint32_t c = j < s->ncand ? s->cand[j] : UINT32_MAX;
+        if (a == UINT32_MAX && c == UINT32_MAX)
+            break;
+        if (a < c) {
+            i++;
+            evaluate(r, a);
+        } else {
+            j++;
+            evaluate(r, c);
         }
-        if (!compiled_match(s, c))
-            continue;
-        s->rule_stamp[c->rule] = s->epoch;
-        r->count++;
-        if (r->fn && r->fn(r->ctx, &set->rules[c->rule].info, c->rule, s->ev) != 0)
-            r->stop = 2;
     }
 }
+
+static int by_index(const void *pa, const void *pb)
+{
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+/* One of the event's posting lists. */
+typedef struct event_list {
+    uint32_t first, n;
+    const sg_split *split;
+} event_list;
 
 /* May the event's ID stand for its EventID field? (Rules filed under the
  * IDs their detection names are met through it; see index.c.) Yes when the
@@ -678,41 +763,66 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
 {
     if (!set || !s || !ev || s->set != set)
         return PS_ERR_ARG;
-    if (++s->epoch == 0) { /* wrapped: forget every stamp */
+    if (++s->epoch == 1u << 24) { /* wrapped (see seen): forget every stamp */
         memset(s->sym_stamp, 0, s->nsyms * sizeof *s->sym_stamp);
         memset(s->rule_stamp, 0, set->nrules * sizeof *s->rule_stamp);
         memset(s->lower_stamp, 0, s->field_cap * sizeof *s->lower_stamp);
-        if (s->seen_stamp)
-            memset(s->seen_stamp, 0, set->ncompiled * sizeof *s->seen_stamp);
+        if (s->seen)
+            memset(s->seen, 0, set->ncompiled * sizeof *s->seen);
         if (s->lit_stamp)
             memset(s->lit_stamp, 0, set->prefilter.nlits * sizeof *s->lit_stamp);
         s->epoch = 1;
     }
     s->scanned = 0;
     s->scan_failed = 0;
+    s->ncand = 0;
     s->ev = ev;
     s->fields_ready = 0;
     s->failed = 0;
     match_run r = {.s = s, .fn = fn, .ctx = ctx};
+    const sg_prefilter *pf = &set->prefilter;
     const sg_channel_bucket *b = find_bucket(set, ev->channel);
     const sg_eid_list *l = b ? find_eid(b, ev->event_id) : NULL;
     int fallback = b && b->fallback_n && !eid_trusted(s);
+    event_list lists[4];
+    unsigned nlists = 0;
     s->nscan_maps = 0;
-    if (l && l->scan)
-        s->scan_maps[s->nscan_maps++] = l->scan;
-    if (b && b->any_scan)
-        s->scan_maps[s->nscan_maps++] = b->any_scan;
-    if (fallback && b->fallback_scan)
-        s->scan_maps[s->nscan_maps++] = b->fallback_scan;
-    if (set->prefilter.every_scan)
-        s->scan_maps[s->nscan_maps++] = set->prefilter.every_scan;
-    if (l)
-        run_postings(&r, l->first, l->n);
-    if (b)
-        run_postings(&r, b->any_first, b->any_n);
-    if (fallback)
-        run_postings(&r, b->fallback_first, b->fallback_n);
-    run_postings(&r, set->every_first, set->every_n);
+    if (l) {
+        lists[nlists++] = (event_list){l->first, l->n, &l->split};
+        if (l->scan)
+            s->scan_maps[s->nscan_maps++] = l->scan;
+    }
+    if (b) {
+        lists[nlists++] = (event_list){b->any_first, b->any_n, &b->any_split};
+        if (b->any_scan)
+            s->scan_maps[s->nscan_maps++] = b->any_scan;
+    }
+    if (fallback) {
+        lists[nlists++] = (event_list){b->fallback_first, b->fallback_n, &b->fallback_split};
+        if (b->fallback_scan)
+            s->scan_maps[s->nscan_maps++] = b->fallback_scan;
+    }
+    lists[nlists++] = (event_list){set->every_first, set->every_n, &pf->every_split};
+    if (pf->every_scan)
+        s->scan_maps[s->nscan_maps++] = pf->every_scan;
+    /* With the prefilter, the scan names the gated rules that may match
+     * (candidates); when it fails, every rule is evaluated. */
+    int by_candidates = pf->gate != NULL;
+    if (by_candidates) {
+        int gated = 0;
+        for (unsigned i = 0; i < nlists; i++)
+            gated |= lists[i].split->gated_n != 0;
+        if (gated && !literals_known(s))
+            by_candidates = 0;
+        else if (s->ncand > 1)
+            qsort(s->cand, s->ncand, sizeof *s->cand, by_index);
+    }
+    for (unsigned i = 0; i < nlists && !r.stop; i++) {
+        if (by_candidates)
+            run_split(&r, lists[i].split);
+        else
+            run_postings(&r, lists[i].first, lists[i].n);
+    }
     if (r.stop == 2)
         return PS_ERR_STOP;
     if (s->failed && r.stop)

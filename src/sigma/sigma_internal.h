@@ -266,7 +266,21 @@ const char *sg_field_mapped_name(const sg_logsources *ls, const sg_variant_def *
  * rule of the event's lists reads cannot decide a match. */
 typedef const uint64_t *sg_scan_map;
 
-typedef struct sg_eid_list { uint32_t eid; uint32_t first, n; sg_scan_map scan; } sg_eid_list;
+/* A posting list's compiled rules as the prefilter sorts them (prefilter.c):
+ * those evaluated on every event of the list, and the gated ones, evaluated
+ * only when every clause of theirs was seen; both ascending, in the
+ * prefilter's always[] and gated_post[]. */
+typedef struct sg_split {
+    uint32_t always_first, always_n;
+    uint32_t gated_first, gated_n;
+} sg_split;
+
+typedef struct sg_eid_list {
+    uint32_t eid;
+    uint32_t first, n;
+    sg_scan_map scan;
+    sg_split split;
+} sg_eid_list;
 
 /* Rules that can match events of one channel. */
 typedef struct sg_channel_bucket {
@@ -276,10 +290,12 @@ typedef struct sg_channel_bucket {
     uint32_t nby_eid;
     uint32_t any_first, any_n;    /* rules for any event ID */
     sg_scan_map any_scan;
+    sg_split any_split;
     /* Rules filed under event IDs derived from their detection (index.c),
      * again: evaluated on the events whose ID cannot be trusted for that. */
     uint32_t fallback_first, fallback_n;
     sg_scan_map fallback_scan;
+    sg_split fallback_split;
 } sg_channel_bucket;
 
 /* The Hyperscan literal prefilter (prefilter.c): block-mode databases of
@@ -294,12 +310,22 @@ typedef struct sg_prefilter {
     uint32_t nsyms;               /* entries of field_db */
     uint32_t ndbs;                /* databases built (0: no prefilter) */
     uint32_t nlits;
-    uint32_t *lit_first;          /* per literal: its compiled rules are */
-    uint32_t *lit_compiled;       /*   lit_compiled[lit_first[i] .. lit_first[i+1]) */
-    uint8_t *gated;               /* per compiled: evaluated only if one of its literals was seen */
+    uint32_t *lit_first;          /* per literal: its postings are */
+    uint32_t *lit_compiled;       /*   lit_compiled[lit_first[i] .. lit_first[i+1]), SG_PF_POST */
+    /* Per compiled rule: the mask of its clauses (0: not gated). A gated
+     * rule is evaluated only when, for each clause, one of its literals was
+     * seen in the event; each clause holds whenever the rule matches. */
+    uint8_t *gate;
     uint32_t ngated;
     sg_scan_map every_scan;       /* for the set's every_first..every_n */
+    sg_split every_split;
+    uint32_t *always;             /* the lists' sg_split entries */
+    uint32_t *gated_post;
 } sg_prefilter;
+
+/* A literal's posting: compiled rule c's clause k (k < 8). */
+#define SG_PF_POST(c, k) ((uint32_t)(c) << 3 | (uint32_t)(k))
+#define SG_PF_MAX_COMPILED (1u << 29)
 
 /* ---- rule files (rule_files.c) ------------------------------------------------ */
 

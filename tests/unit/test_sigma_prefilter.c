@@ -152,7 +152,20 @@ static const char semantics_rules[] =
     "title: int\nid: r-int\nlogsource: {product: windows, category: process_creation}\n"
     "detection:\n  sel: {ProcessId: 4660}\n  condition: sel\n---\n"
     "title: all\nid: r-all\nlogsource: {product: windows, category: process_creation}\n"
-    "detection:\n  sel: {CommandLine|contains|all: ['xyzzy', 'plugh']}\n  condition: sel\n";
+    "detection:\n  sel: {CommandLine|contains|all: ['xyzzy', 'plugh']}\n  condition: sel\n---\n"
+    "title: and\nid: r-and\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  img: {Image|endswith: ['\\powershell.exe', '\\pwsh.exe']}\n"
+    "  cli: {CommandLine|contains: ['-enc', 'bypass']}\n  condition: img and cli\n---\n"
+    "title: all of\nid: r-allof\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel_img: {Image|endswith: '\\wscript.exe'}\n  sel_cli: {CommandLine|contains: '.vbs'}\n"
+    "  condition: all of sel_*\n---\n"
+    "title: or of ands\nid: r-orand\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel_a: {Image|endswith: '\\a1.exe', CommandLine|contains: 'aaa1'}\n"
+    "  sel_b: {Image|endswith: '\\b1.exe', CommandLine|contains: 'bbb1'}\n"
+    "  condition: sel_a or sel_b\n---\n"
+    "title: regex and\nid: r-reand\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  img: {Image|endswith: '\\cmd.exe'}\n  cli: {CommandLine|re: 'echo +[a-z]+ *> *nul'}\n"
+    "  condition: img and cli\n";
 
 typedef struct sem_case {
     const char *image, *cmdline, *pid;
@@ -185,10 +198,29 @@ static void test_semantics(void **state)
         {"x", "NET.EXE USER bob /ADD", "1", "r-not r-glob"},
         {"x", "plugh xyzzy", "0x1234", "r-not r-all r-int"},
         {"x", "plugh", "4660", "r-not r-int"},
+        {"C:\\x\\powershell.exe", "powershell -enc abc", "1", "r-not r-and"},
+        {"C:\\x\\pwsh.exe", "-ExecutionPolicy Bypass", "1", "r-not r-and"},
+        {"C:\\x\\powershell.exe", "nothing", "1", "r-not"},
+        {"C:\\x\\notepad.exe", "-enc", "1", "r-not"},
+        {"C:\\x\\wscript.exe", "a.VBS", "1", "r-not r-allof"},
+        {"C:\\x\\wscript.exe", "a.js", "1", "r-not"},
+        {"C:\\x\\a1.exe", "aaa1", "1", "r-not r-orand"},
+        {"C:\\x\\a1.exe", "bbb1", "1", "r-not"},
+        {"C:\\x\\b1.exe", "bbb1 aaa1", "1", "r-not r-orand"},
+        {"C:\\x\\cmd.exe", "echo   hi > nul", "1", "r-not r-reand"},
+        {"C:\\x\\cmd.exe", "echo hi >nil", "1", "r-not"},
     };
     twin t;
     twin_load(&t, NULL, 0, semantics_rules);
     assert_non_null(t.with->prefilter.db);
+    /* an AND keeps a clause per branch; an OR of ANDs pairs them up */
+    static const struct { const char *id; unsigned clauses; } gates[] = {
+        {"r-not", 0}, {"r-oneof", 1}, {"r-all", 2}, {"r-and", 2}, {"r-allof", 2},
+        {"r-orand", 2}, {"r-reand", 2}};
+    for (size_t g = 0; g < sizeof gates / sizeof *gates; g++)
+        for (uint32_t c = 0; c < t.with->ncompiled; c++)
+            if (!strcmp(t.with->rules[t.with->compiled[c].rule].info.id, gates[g].id))
+                assert_int_equal(__builtin_popcount(t.with->prefilter.gate[c]), gates[g].clauses);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ev_builder b;
         eb_init(&b, "Microsoft-Windows-Sysmon/Operational", 1);
