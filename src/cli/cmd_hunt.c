@@ -157,22 +157,47 @@ static const char *details_finish(char *buf, size_t n, size_t size)
             n--;
     }
     buf[n] = 0;
-    for (char *c = buf; *c; c++) /* one line per detection, whatever the values hold */
-        if ((unsigned char)*c < 0x20)
-            *c = ' ';
+    /* One line per detection, whatever the values hold: control bytes become
+     * spaces. Eight bytes are tested at once (a byte below 0x20 sets its high
+     * bit in the test word); buf[0..n) holds no NUL (put_text stops at one). */
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        if (((w - 0x2020202020202020ull) & ~w & 0x8080808080808080ull) == 0)
+            continue;
+        for (size_t k = i; k < i + 8; k++)
+            if ((unsigned char)buf[k] < 0x20)
+                buf[k] = ' ';
+    }
+    for (; i < n; i++)
+        if ((unsigned char)buf[i] < 0x20)
+            buf[i] = ' ';
     return buf;
 }
 
 /* Append s to buf[0..size) as snprintf would (what fits, less room for the
  * NUL), counting its whole length in *n. */
-static void put_text(char *buf, size_t size, size_t *n, const char *s)
+static void put_text_len(char *buf, size_t size, size_t *n, const char *s, size_t len)
 {
-    size_t len = strlen(s); /* up to a NUL inside the value, as printf's %s */
     if (*n + 1 < size) {
         size_t room = size - 1 - *n;
         memcpy(buf + *n, s, len < room ? len : room);
     }
     *n += len;
+}
+
+static void put_text(char *buf, size_t size, size_t *n, const char *s)
+{
+    put_text_len(buf, size, n, s, strlen(s));
+}
+
+/* A field's value up to a NUL inside it, as printf's %s would print it
+ * (value_len bytes, NUL-terminated, without a strlen over the value). */
+static void put_value(char *buf, size_t size, size_t *n, const ps_field *f)
+{
+    const char *nul = memchr(f->value, 0, f->value_len);
+    put_text_len(buf, size, n, f->value, nul ? (size_t)(nul - f->value) : f->value_len);
 }
 
 /* A short summary of the event: `lead` (the field a C2 indicator was found in)
@@ -187,11 +212,12 @@ static const char *event_details(const ps_event *ev, const ps_field *lead,
     if (lead) {
         put_text(buf, DETAILS_SIZE, &n, lead->name);
         put_text(buf, DETAILS_SIZE, &n, ": ");
-        put_text(buf, DETAILS_SIZE, &n, lead->value);
+        put_value(buf, DETAILS_SIZE, &n, lead);
     }
     for (uint32_t i = 0; i < ev->nfields && n + 4 < DETAILS_SIZE; i++) {
         const ps_field *f = &ev->fields[i];
-        if (strncmp(f->path, "Event.EventData.", 16) && strncmp(f->path, "Event.UserData.", 15))
+        if (!(f->path_len >= 16 && memcmp(f->path, "Event.EventData.", 16) == 0) &&
+            !(f->path_len >= 15 && memcmp(f->path, "Event.UserData.", 15) == 0))
             continue;
         if (!f->value_len || f == lead)
             continue;
@@ -199,7 +225,7 @@ static const char *event_details(const ps_event *ev, const ps_field *lead,
             put_text(buf, DETAILS_SIZE, &n, " ¦ ");
         put_text(buf, DETAILS_SIZE, &n, f->name);
         put_text(buf, DETAILS_SIZE, &n, ": ");
-        put_text(buf, DETAILS_SIZE, &n, f->value);
+        put_value(buf, DETAILS_SIZE, &n, f);
     }
     return details_finish(buf, n, DETAILS_SIZE);
 }

@@ -260,6 +260,8 @@ int ps_extsort_add(ps_extsort *s, const void *rec, size_t len)
         s->idx = idx;
         s->idx_cap = cap;
     }
+    if (!s->recs.cap && !s->spill_errno)
+        ps_buf_reserve(&s->recs, s->budget); /* once: pages count only as they fill */
     uint32_t n32 = (uint32_t)len;
     size_t off = s->recs.len;
     ps_buf_add(&s->recs, &n32, 4);
