@@ -1,7 +1,11 @@
 /* Matching one event against the compiled rules. The per-thread scratch
  * holds, for the current event, the field chains per symbol and lazily
  * lower-cased copies of values, so each field is folded at most once however
- * many rules read it. Nothing is allocated once the scratch has grown. */
+ * many rules read it; and, across events, what repeats: each field path's
+ * symbol, the prefilter's scan of a value of a field with a large database,
+ * a regex's answer on a long value (each checked against a copy of the
+ * bytes it was made for, so that they never change a result). Nothing is
+ * allocated once the scratch has grown. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +23,21 @@
 #define PATH_STORE_LIMIT (256u << 10)   /* bytes of remembered paths */
 #define PATH_MAX_LEN 0xffffu
 
+/* The same, by the path's address first: the decoder's fast lane gives
+ * every record of a template the same path pointers, so one multiply finds
+ * a path's entry. The address alone proves nothing (a slow-lane record's
+ * paths live in memory reused for later records), so the bytes are compared
+ * with the remembered copy, without hashing them. Direct-mapped: a new
+ * address takes the slot. */
+#define PTR_SLOTS 4096                  /* power of two */
+
+typedef struct ptr_slot {
+    const char *path;
+    uint32_t off;                       /* the remembered copy, in path_store */
+    uint32_t len;
+    int32_t sym;
+} ptr_slot;
+
 typedef struct path_slot {
     uint32_t hash;
     uint32_t off;                       /* the path, in path_store */
@@ -26,6 +45,43 @@ typedef struct path_slot {
     uint16_t used;
     int32_t sym;
 } path_slot;
+
+/* Scan results remembered by value (see scan_memo): a field's value is
+ * scanned with its database once, and the literals it holds are replayed
+ * for the same value later (event logs repeat their images, hashes, command
+ * lines). Only databases of many literals, whose scans cost most, and
+ * values up to MEMO_MAX_VALUE bytes; the copies live in a ring of
+ * MEMO_RING bytes, an entry whose bytes were overwritten is stale. */
+#define MEMO_SLOTS 8192                 /* power of two */
+#define MEMO_RING (2u << 20)            /* power of two */
+#define MEMO_MAX_VALUE 1024
+#define MEMO_MAX_HITS 64
+#define MEMO_MIN_LITERALS 64
+
+typedef struct memo_slot {
+    uint64_t hash;
+    uint64_t at;                        /* absolute ring position: hit ids, then the value */
+    uint32_t len;
+    int32_t sym;
+    uint32_t nhits;
+} memo_slot;
+
+/* Regex results remembered by value, for long values only (where a search
+ * can backtrack for milliseconds; the same long command line or script
+ * comes back in many records): PCRE2 gives the same answer for the same
+ * pattern and subject under the same limits. */
+#define RE_MEMO_SLOTS 512                /* power of two */
+#define RE_MEMO_RING (512u << 10)        /* power of two */
+#define RE_MEMO_MIN_VALUE 256
+#define RE_MEMO_MAX_VALUE (32u << 10)
+
+typedef struct re_memo_slot {
+    const pcre2_code *re;
+    uint64_t hash;
+    uint64_t at;                         /* absolute ring position of the value */
+    uint32_t len;
+    int result;
+} re_memo_slot;
 
 struct ps_sigma_scratch {
     const ps_sigma_set *set;
@@ -47,6 +103,7 @@ struct ps_sigma_scratch {
     int failed;
     path_slot *paths;        /* PATH_SLOTS, open addressing */
     uint32_t npaths;
+    ptr_slot *ptrs;          /* PTR_SLOTS */
     ps_buf path_store;
     /* prefilter */
     hs_scratch_t *hs;
@@ -59,6 +116,12 @@ struct ps_sigma_scratch {
     uint32_t ncand;
     uint32_t *lit_stamp;     /* per literal: epoch when it was seen */
     ps_buf kw_buf;           /* every value, NUL-separated, for keyword literals */
+    memo_slot *memo;         /* MEMO_SLOTS */
+    char *memo_ring;         /* MEMO_RING */
+    uint64_t memo_pos;       /* bytes ever written to the ring */
+    re_memo_slot *re_memo;   /* RE_MEMO_SLOTS */
+    char *re_ring;           /* RE_MEMO_RING */
+    uint64_t re_pos;
     sg_scan_map scan_maps[4];/* the fields the event's posting lists read */
     unsigned nscan_maps;
 };
@@ -79,7 +142,11 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
     ps_buf_init(&s->kw_buf);
     ps_buf_init(&s->path_store);
     s->paths = calloc(PATH_SLOTS, sizeof *s->paths);
-    if (!s->sym_stamp || !s->sym_first || !s->rule_stamp || !s->md || !s->mctx || !s->paths) {
+    s->ptrs = calloc(PTR_SLOTS, sizeof *s->ptrs);
+    s->re_memo = calloc(RE_MEMO_SLOTS, sizeof *s->re_memo);
+    s->re_ring = malloc(RE_MEMO_RING);
+    if (!s->sym_stamp || !s->sym_first || !s->rule_stamp || !s->md || !s->mctx || !s->paths ||
+        !s->ptrs || !s->re_memo || !s->re_ring) {
         ps_sigma_scratch_free(s);
         return NULL;
     }
@@ -90,8 +157,10 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
         s->seen = calloc(set->ncompiled + 1, sizeof *s->seen);
         s->cand = calloc(set->ncompiled + 1, sizeof *s->cand);
         s->lit_stamp = calloc(pf->nlits + 1, sizeof *s->lit_stamp);
+        s->memo = calloc(MEMO_SLOTS, sizeof *s->memo);
+        s->memo_ring = malloc(MEMO_RING);
         /* one scratch serves every database (it grows to the largest need) */
-        int ok = s->seen && s->cand && s->lit_stamp &&
+        int ok = s->seen && s->cand && s->lit_stamp && s->memo && s->memo_ring &&
                  (!pf->db || hs_alloc_scratch(pf->db, &s->hs) == HS_SUCCESS);
         for (uint32_t i = 0; ok && i < pf->nsyms; i++)
             ok = !pf->field_db[i] || hs_alloc_scratch(pf->field_db[i], &s->hs) == HS_SUCCESS;
@@ -121,10 +190,15 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
         hs_free_scratch(s->hs);
     free(s->seen);
     free(s->cand);
+    free(s->memo);
+    free(s->memo_ring);
     free(s->lit_stamp);
     ps_buf_free(&s->kw_buf);
     ps_buf_free(&s->path_store);
     free(s->paths);
+    free(s->ptrs);
+    free(s->re_memo);
+    free(s->re_ring);
     free(s);
 }
 
@@ -163,24 +237,49 @@ static uint64_t path_hash(const char *p, size_t n)
         h ^= h >> 32;
     }
     uint64_t w = 0;
-    memcpy(&w, p, n);
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
     return h ^ (h >> 29);
+}
+
+/* a[0..n) == b[0..n), eight bytes at a time (paths are a few dozen bytes:
+ * cheaper inline than a call). */
+static int same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return 0;
+        return 1;
+    }
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return 0;
+    }
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return x == y;
 }
 
 /* The symbol of a field path. Events of one template repeat the same paths,
  * so each path's symbol is remembered (up to a bound, whatever the input)
  * and found again by a hash of its raw bytes, which costs far less than
  * folding case and spaces for sg_sym_find. */
-static int32_t path_symbol(ps_sigma_scratch *s, const char *path, uint32_t len)
+static int32_t path_symbol_by_bytes(ps_sigma_scratch *s, const char *path, uint32_t len,
+                                    ptr_slot *ps)
 {
     uint32_t h = (uint32_t)path_hash(path, len);
     uint32_t mask = PATH_SLOTS - 1, i = h & mask;
     for (; s->paths[i].used; i = (i + 1) & mask) {
         const path_slot *e = &s->paths[i];
-        if (e->hash == h && e->len == len &&
-            (len == 0 || memcmp(s->path_store.data + e->off, path, len) == 0))
+        if (e->hash == h && e->len == len && same_bytes(s->path_store.data + e->off, path, len)) {
+            *ps = (ptr_slot){path, e->off, len, e->sym};
             return e->sym;
+        }
     }
     const char *key;
     size_t key_len;
@@ -193,9 +292,19 @@ static int32_t path_symbol(ps_sigma_scratch *s, const char *path, uint32_t len)
         if (!s->path_store.failed) {
             s->paths[i] = (path_slot){h, (uint32_t)off, (uint16_t)len, 1, sym};
             s->npaths++;
+            *ps = (ptr_slot){path, (uint32_t)off, len, sym};
         }
     }
     return sym;
+}
+
+static int32_t path_symbol(ps_sigma_scratch *s, const char *path, uint32_t len)
+{
+    uint64_t a = (uint64_t)(uintptr_t)path * 0x9e3779b97f4a7c15ull;
+    ptr_slot *ps = &s->ptrs[(a >> 40) & (PTR_SLOTS - 1)];
+    if (ps->path == path && ps->len == len && same_bytes(s->path_store.data + ps->off, path, len))
+        return ps->sym;
+    return path_symbol_by_bytes(s, path, len, ps);
 }
 
 /* Link every event field to its symbol (fields of one name stay in order). */
@@ -234,13 +343,13 @@ static const char *lowered(ps_sigma_scratch *s, uint32_t i)
     const ps_field *f = &s->ev->fields[i];
     if (s->lower_stamp[i] != s->epoch) {
         size_t off = s->lower.len;
-        sg_buf_add(&s->lower, f->value, f->value_len);
-        ps_buf_addc(&s->lower, 0);
-        if (s->lower.failed) {
+        if (ps_buf_reserve(&s->lower, (size_t)f->value_len + 1) != 0) {
             s->failed = 1;
             return f->value;  /* degrade to a case-sensitive comparison */
         }
-        sg_lower(s->lower.data + off, f->value_len);
+        sg_lower_copy(s->lower.data + off, f->value, f->value_len);
+        s->lower.data[off + f->value_len] = 0;
+        s->lower.len += (size_t)f->value_len + 1;
         s->lower_off[i] = (uint32_t)off;
         s->lower_stamp[i] = s->epoch;
     }
@@ -276,31 +385,39 @@ static int parse_int_text(const char *t, int64_t *out)
     return 0;
 }
 
-/* Does t hold lit? memchr looks for the literal's rarest byte (chosen at
- * compile time), which is much faster than memmem on the short values of
- * event logs. False candidates cost a comparison each; past 8 + tl / ll of
- * them (so that the work stays linear in tl, whatever the text), the
- * linear-time memmem searches the rest. */
-static int contains(const char *t, size_t tl, const char *lit, uint32_t ll, uint32_t rare)
+/* Where does t first hold lit (NULL: nowhere)? memchr looks for the
+ * literal's rarest byte (chosen at compile time), which is much faster than
+ * memmem on the short values of event logs (and than glibc's generic memmem
+ * on long ones). False candidates cost a comparison each; past 8 + tl / ll
+ * of them (so that the work stays linear in tl, whatever the text), the
+ * linear-time memmem searches the rest. Candidates come in order, so the
+ * first found is the leftmost. */
+static const char *find_lit(const char *t, size_t tl, const char *lit, uint32_t ll,
+                            uint32_t rare)
 {
     if (ll == 0)
-        return 1;
+        return t;
     if (tl < ll)
-        return 0;
+        return NULL;
     const char *p = t + rare, *last = t + (tl - ll) + rare;
     size_t allowed = 8 + tl / ll;
     for (size_t misses = 0; p <= last; p++) {
         p = memchr(p, lit[rare], (size_t)(last - p) + 1);
         if (!p)
-            return 0;
+            return NULL;
         if (memcmp(p - rare, lit, ll) == 0)
-            return 1;
+            return p - rare;
         if (++misses == allowed) {
             const char *from = p - rare + 1;
-            return memmem(from, tl - (size_t)(from - t), lit, ll) != NULL;
+            return memmem(from, tl - (size_t)(from - t), lit, ll);
         }
     }
-    return 0;
+    return NULL;
+}
+
+static int contains(const char *t, size_t tl, const char *lit, uint32_t ll, uint32_t rare)
+{
+    return find_lit(t, tl, lit, ll, rare) != NULL;
 }
 
 static int shape_match(uint8_t shape, const char *lit, uint32_t ll, uint32_t rare, const char *t,
@@ -322,11 +439,23 @@ static int needs_met(const sg_value *v, const char *t, size_t tl)
     size_t at = 0;
     for (uint32_t k = 0; k < v->nneeds; k++) {
         const sg_need *n = &v->needs[k];
-        const char *p = n->len == 1 ? memchr(t + at, n->bytes[0], tl - at)
-                                    : memmem(t + at, tl - at, n->bytes, n->len);
+        const char *p = find_lit(t + at, tl - at, n->bytes, n->len, 0);
         if (!p)
             return 0;
         at = (size_t)(p - t) + n->len;
+    }
+    return 1;
+}
+
+/* Are the runs without letters, which read the same in any case, in the
+ * value as it is? (A caseless regex's runs are otherwise looked for in the
+ * lower-cased value, which is not worth making for a value without them.) */
+static int plain_needs_in(const sg_value *v, const char *t, size_t tl)
+{
+    for (uint32_t k = 0; k < v->nneeds; k++) {
+        const sg_need *n = &v->needs[k];
+        if (!n->letters && !find_lit(t, tl, n->bytes, n->len, 0))
+            return 0;
     }
     return 1;
 }
@@ -358,6 +487,33 @@ static int number_match(const sg_value *v, const char *text)
     }
 }
 
+static int run_regex(ps_sigma_scratch *s, const sg_value *v, const char *t, size_t n)
+{
+    if (v->jit)
+        return pcre2_jit_match(v->re, (PCRE2_SPTR)t, n, 0, 0, s->md, s->mctx) >= 0;
+    return pcre2_match(v->re, (PCRE2_SPTR)t, n, 0, 0, s->md, s->mctx) >= 0;
+}
+
+/* The regex on t[0..n), through the memo for long values. */
+static int regex_match(ps_sigma_scratch *s, const sg_value *v, const char *t, size_t n)
+{
+    if (n < RE_MEMO_MIN_VALUE || n > RE_MEMO_MAX_VALUE)
+        return run_regex(s, v, t, n);
+    uint64_t h = path_hash(t, n) ^ (uint64_t)(uintptr_t)v->re * 0x9e3779b97f4a7c15ull;
+    re_memo_slot *m = &s->re_memo[(h >> 20) & (RE_MEMO_SLOTS - 1)];
+    if (m->re == v->re && m->hash == h && m->len == n && m->at + RE_MEMO_RING >= s->re_pos &&
+        same_bytes(s->re_ring + (m->at & (RE_MEMO_RING - 1)), t, n))
+        return m->result;
+    int result = run_regex(s, v, t, n);
+    uint64_t pos = s->re_pos;
+    if ((pos & (RE_MEMO_RING - 1)) + n > RE_MEMO_RING) /* never wrap inside a value */
+        pos = (pos | (RE_MEMO_RING - 1)) + 1;
+    memcpy(s->re_ring + (pos & (RE_MEMO_RING - 1)), t, n);
+    s->re_pos = pos + n;
+    *m = (re_memo_slot){v->re, h, pos, (uint32_t)n, result};
+    return result;
+}
+
 /* Does field i's value satisfy v? */
 static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
 {
@@ -379,13 +535,11 @@ static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
     case SV_REGEX:
         if (v->pf_id && literals_known(s) && s->lit_stamp[v->pf_id - 1] != s->epoch)
             return 0;
-        if (v->nneeds &&
-            !needs_met(v, v->needs_caseless ? lowered(s, i) : f->value, f->value_len))
+        if (v->nneeds && ((v->needs_caseless && !plain_needs_in(v, f->value, f->value_len)) ||
+                          !needs_met(v, v->needs_caseless ? lowered(s, i) : f->value,
+                                     f->value_len)))
             return 0; /* what PCRE2 would say too, without its search */
-        if (v->jit)
-            return pcre2_jit_match(v->re, (PCRE2_SPTR)f->value, f->value_len, 0, 0, s->md,
-                                   s->mctx) >= 0;
-        return pcre2_match(v->re, (PCRE2_SPTR)f->value, f->value_len, 0, 0, s->md, s->mctx) >= 0;
+        return regex_match(s, v, f->value, f->value_len);
     case SV_CIDR: {
         uint8_t ip[16];
         int v6;
@@ -539,25 +693,23 @@ typedef struct match_run {
     int stop;
 } match_run;
 
-/* One scan: the scratch, and the id of the database's first literal. */
+/* One scan: the scratch, and the id of the database's first literal; with
+ * `hits`, the literals reported are also noted there (for the memo). */
 typedef struct scan_ctx {
     ps_sigma_scratch *s;
     uint32_t base;
+    uint32_t *hits;
+    uint32_t nhits;          /* more than MEMO_MAX_HITS: not remembered */
 } scan_ctx;
 
 /* Hyperscan reports a literal (once per scan; the first report of the event
  * counts): the clauses that hold it hold, and a rule all of whose clauses
  * hold becomes a candidate. */
-static int on_literal(unsigned local, unsigned long long from, unsigned long long to,
-                      unsigned flags, void *ctx)
+static void literal_seen(ps_sigma_scratch *s, uint32_t id)
 {
-    (void)from, (void)to, (void)flags;
-    const scan_ctx *sc = ctx;
-    ps_sigma_scratch *s = sc->s;
     const sg_prefilter *pf = &s->set->prefilter;
-    uint32_t id = sc->base + local;
     if (s->lit_stamp[id] == s->epoch)
-        return 0;
+        return;
     s->lit_stamp[id] = s->epoch;
     uint32_t tag = s->epoch << 8;
     for (uint32_t k = pf->lit_first[id]; k < pf->lit_first[id + 1]; k++) {
@@ -570,6 +722,16 @@ static int on_literal(unsigned local, unsigned long long from, unsigned long lon
         if ((now & 0xff) == pf->gate[c])
             s->cand[s->ncand++] = c;
     }
+}
+
+static int on_literal(unsigned local, unsigned long long from, unsigned long long to,
+                      unsigned flags, void *ctx)
+{
+    (void)from, (void)to, (void)flags;
+    scan_ctx *sc = ctx;
+    if (sc->hits && sc->nhits++ < MEMO_MAX_HITS)
+        sc->hits[sc->nhits - 1] = local;
+    literal_seen(sc->s, sc->base + local);
     return 0;
 }
 
@@ -593,8 +755,50 @@ static int scan(ps_sigma_scratch *s, const hs_database_t *db, uint32_t base, con
 {
     if (n > UINT32_MAX)
         return -1;
-    scan_ctx sc = {s, base};
+    scan_ctx sc = {s, base, NULL, 0};
     return hs_scan(db, p, (unsigned)n, 0, s->hs, on_literal, &sc) == HS_SUCCESS ? 0 : -1;
+}
+
+static uint64_t memo_hash(const char *p, size_t n, int32_t sym)
+{
+    return path_hash(p, n) ^ ((uint64_t)(uint32_t)sym * 0x9e3779b97f4a7c15ull);
+}
+
+/* Scan value p[0..n) of field `sym` with its database, or replay what the
+ * same value gave before: the same literals, so the same state. */
+static int scan_memo(ps_sigma_scratch *s, int32_t sym, const char *p, size_t n)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    uint64_t h = memo_hash(p, n, sym);
+    memo_slot *m = &s->memo[h & (MEMO_SLOTS - 1)];
+    if (m->hash == h && m->sym == sym && m->len == n && m->at + MEMO_RING >= s->memo_pos) {
+        const char *at = s->memo_ring + (m->at & (MEMO_RING - 1));
+        size_t ids = (size_t)m->nhits * sizeof(uint32_t);
+        if (same_bytes(at + ids, p, n)) {
+            for (uint32_t k = 0; k < m->nhits; k++) {
+                uint32_t local;
+                memcpy(&local, at + k * sizeof local, sizeof local);
+                literal_seen(s, pf->field_base[sym] + local);
+            }
+            return 0;
+        }
+    }
+    uint32_t hits[MEMO_MAX_HITS];
+    scan_ctx sc = {s, pf->field_base[sym], hits, 0};
+    if (hs_scan(pf->field_db[sym], p, (unsigned)n, 0, s->hs, on_literal, &sc) != HS_SUCCESS)
+        return -1;
+    if (sc.nhits > MEMO_MAX_HITS)
+        return 0;
+    size_t need = (size_t)sc.nhits * sizeof(uint32_t) + n;
+    uint64_t pos = s->memo_pos;
+    if ((pos & (MEMO_RING - 1)) + need > MEMO_RING) /* never wrap inside an entry */
+        pos = (pos | (MEMO_RING - 1)) + 1;
+    char *at = s->memo_ring + (pos & (MEMO_RING - 1));
+    memcpy(at, hits, (size_t)sc.nhits * sizeof(uint32_t));
+    memcpy(at + (size_t)sc.nhits * sizeof(uint32_t), p, n);
+    s->memo_pos = pos + need;
+    *m = (memo_slot){h, pos, (uint32_t)n, sym, sc.nhits};
+    return 0;
 }
 
 /* Scan each value of a field that the event's rules read with its field's
@@ -619,7 +823,9 @@ static int scan_event(ps_sigma_scratch *s)
             continue;
         int32_t sym = scanned_sym(s, i);
         if (sym >= 0 &&
-            scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len) != 0)
+            (pf->field_nlits[sym] >= MEMO_MIN_LITERALS && f->value_len <= MEMO_MAX_VALUE
+                 ? scan_memo(s, sym, f->value, f->value_len)
+                 : scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len)) != 0)
             return -1;
         if (all) {
             ps_buf_add(kb, f->value, f->value_len);

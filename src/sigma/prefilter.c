@@ -631,7 +631,8 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
 {
     pf->field_db = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_db);
     pf->field_base = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_base);
-    if (!pf->field_db || !pf->field_base)
+    pf->field_nlits = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_nlits);
+    if (!pf->field_db || !pf->field_base || !pf->field_nlits)
         return -1;
     uint32_t id = 0;
     for (size_t from = 0; from < n;) {
@@ -644,6 +645,8 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
         int32_t sym = e[from].lit.sym;
         hs_database_t **db = sym < 0 ? &pf->db : &pf->field_db[sym];
         *(sym < 0 ? &pf->db_base : &pf->field_base[sym]) = id;
+        if (sym >= 0)
+            pf->field_nlits[sym] = ndistinct;
         if (compile_one(e, from, to, cache_dir, db, st) != 0)
             return -1;
         pf->ndbs++;

@@ -161,10 +161,13 @@ static void end_run(reader *r)
         return;
     if (r->nout < r->max) {
         char *b = ps_arena_strndup(r->arena, r->run, r->run_len);
+        uint32_t letters = 0;
+        for (uint32_t i = 0; i < r->run_len; i++)
+            letters |= (r->run[i] | 0x20) >= 'a' && (r->run[i] | 0x20) <= 'z';
         if (!b)
             r->nomem = 1;
         else
-            r->out[r->nout++] = (sg_need){b, r->run_len};
+            r->out[r->nout++] = (sg_need){b, r->run_len, letters};
     }
     r->run_len = 0;
 }

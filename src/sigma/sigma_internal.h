@@ -37,6 +37,7 @@ enum { CMP_LT = 0, CMP_LTE, CMP_GT, CMP_GTE };
 typedef struct sg_need {
     const char *bytes;
     uint32_t len;
+    uint32_t letters;    /* it holds ASCII letters (so case matters to it) */
 } sg_need;
 
 typedef struct sg_value {
@@ -307,6 +308,7 @@ typedef struct sg_prefilter {
     hs_database_t **field_db;     /* per symbol: its values' literals, or NULL */
     uint32_t db_base;             /* a database reports id - base of its literals */
     uint32_t *field_base;
+    uint32_t *field_nlits;        /* per symbol: literals in its database */
     uint32_t nsyms;               /* entries of field_db */
     uint32_t ndbs;                /* databases built (0: no prefilter) */
     uint32_t nlits;

@@ -15,6 +15,7 @@
 #include "plainsight/sigma.h"
 #include "sigma/sigma_internal.h"
 #include "sigma/yaml_tree.h"
+#include "util/buf.h"
 
 #define MAX_HITS 256
 
@@ -316,6 +317,66 @@ static void random_event(ev_builder *b, const ps_sigma_set *set, char *eid_text,
                 add_map_fields(b, set, &c->det.sel[s].maps[m]);
 }
 
+/* ---- remembered scans and regex results ------------------------------------------ */
+
+/* The matcher remembers a field's scan by its value (for databases of many
+ * literals) and a regex's result on long values: values that come back,
+ * values that differ from a remembered one in one byte, and more values
+ * than the memories hold must all match as without the prefilter. */
+static void test_memos(void **state)
+{
+    (void)state;
+    ps_buf y;
+    ps_buf_init(&y);
+    ps_buf_printf(&y, "title: words\nid: r-words\n"
+                      "logsource: {product: windows, category: process_creation}\n"
+                      "detection:\n  sel:\n    CommandLine|contains:\n");
+    for (int w = 0; w < 100; w++)
+        ps_buf_printf(&y, "      - 'word%03d'\n", w);
+    ps_buf_printf(&y, "  condition: sel\n---\n"
+                      "title: long regex\nid: r-longre\n"
+                      "logsource: {product: windows, category: process_creation}\n"
+                      "detection:\n  sel:\n    CommandLine|re: 'word0[0-4][0-9].*x{3}'\n"
+                      "  condition: sel\n");
+    twin t;
+    twin_load(&t, NULL, 0, ps_buf_cstr(&y));
+    ps_buf_free(&y);
+    enum { POOL = 6000, LEN = 480 };
+    char (*pool)[LEN] = malloc(POOL * sizeof *pool);
+    size_t *len = malloc(POOL * sizeof *len);
+    assert_non_null(pool);
+    assert_non_null(len);
+    for (int i = 0; i < POOL; i++) {
+        len[i] = 260 + rnd(200);
+        for (size_t k = 0; k < len[i]; k++)
+            pool[i][k] = "abxwor d0123"[rnd(12)];
+        for (uint32_t n = rnd(3); n-- > 0;) /* a word or two somewhere */
+            memcpy(pool[i] + rnd((uint32_t)len[i] - 8), "word0", 5);
+        pool[i][len[i]] = 0;
+    }
+    long matches = 0;
+    for (int r = 0; r < 40000; r++) {
+        /* mostly recent values, now and then one from far back */
+        int i = rnd(4) ? (r / 8 + (int)rnd(64)) % POOL : (int)rnd(POOL);
+        char value[LEN];
+        memcpy(value, pool[i], len[i] + 1);
+        if (rnd(8) == 0) /* one byte changed, same length */
+            value[rnd((uint32_t)len[i])] = "xw0"[rnd(3)];
+        ev_builder b;
+        eb_init(&b, "Microsoft-Windows-Sysmon/Operational", 1);
+        eb_add(&b, "Event.System.EventID", "1", 1);
+        eb_data(&b, "CommandLine", value);
+        matches += twin_match(&t, &b.ev);
+    }
+    printf("memos: %ld events, %ld matches, %ld differences\n", t.events, matches,
+           t.differences);
+    assert_int_equal(t.differences, 0);
+    assert_true(matches > 1000);
+    free(pool);
+    free(len);
+    twin_free(&t);
+}
+
 static void test_random_events(void **state)
 {
     (void)state;
@@ -446,6 +507,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_semantics),
+        cmocka_unit_test(test_memos),
         cmocka_unit_test(test_random_events),
         cmocka_unit_test(test_regression_both_ways),
     };
