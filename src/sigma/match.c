@@ -95,6 +95,8 @@ struct ps_sigma_scratch {
     int32_t *fsym;           /* per field: its symbol, or -1 */
     uint32_t *lower_stamp;   /* per field: epoch when lower_off is valid */
     uint32_t *lower_off;
+    uint32_t *ip_stamp;      /* per field: epoch when ip is valid */
+    struct field_ip { uint8_t addr[16]; int8_t v6; } *ip; /* v6 -1: not an address */
     uint32_t field_cap;
     ps_buf lower;
     uint32_t *rule_stamp;    /* per rule: epoch when it was reported */
@@ -107,8 +109,11 @@ struct ps_sigma_scratch {
     ps_buf path_store;
     /* prefilter */
     hs_scratch_t *hs;
-    int scanned;             /* the event's values were scanned */
-    int scan_failed;         /* ... but the scan failed: evaluate every rule */
+    int scanned;             /* the event's values were scanned (its lists' scan maps) */
+    int scan_failed;         /* ... but a scan failed: evaluate every rule */
+    uint32_t *scan_stamp;    /* per symbol (nsyms: keywords): epoch when its values were scanned */
+    uint32_t *part;          /* gated rules whose clause 0 was seen */
+    uint32_t npart;
     /* Per compiled rule: epoch << 8 | the clauses of it seen in the event
      * (epochs stay below 2^24 for that). */
     uint32_t *seen;
@@ -156,11 +161,14 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
     if (pf->ndbs) {
         s->seen = calloc(set->ncompiled + 1, sizeof *s->seen);
         s->cand = calloc(set->ncompiled + 1, sizeof *s->cand);
+        s->part = calloc(set->ncompiled + 1, sizeof *s->part);
+        s->scan_stamp = calloc(s->nsyms + 1, sizeof *s->scan_stamp);
         s->lit_stamp = calloc(pf->nlits + 1, sizeof *s->lit_stamp);
         s->memo = calloc(MEMO_SLOTS, sizeof *s->memo);
         s->memo_ring = malloc(MEMO_RING);
         /* one scratch serves every database (it grows to the largest need) */
-        int ok = s->seen && s->cand && s->lit_stamp && s->memo && s->memo_ring &&
+        int ok = s->seen && s->cand && s->part && s->scan_stamp && s->lit_stamp && s->memo &&
+                 s->memo_ring &&
                  (!pf->db || hs_alloc_scratch(pf->db, &s->hs) == HS_SUCCESS);
         for (uint32_t i = 0; ok && i < pf->nsyms; i++)
             ok = !pf->field_db[i] || hs_alloc_scratch(pf->field_db[i], &s->hs) == HS_SUCCESS;
@@ -183,6 +191,8 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
     free(s->fsym);
     free(s->lower_stamp);
     free(s->lower_off);
+    free(s->ip_stamp);
+    free(s->ip);
     ps_buf_free(&s->lower);
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
@@ -190,6 +200,8 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
         hs_free_scratch(s->hs);
     free(s->seen);
     free(s->cand);
+    free(s->part);
+    free(s->scan_stamp);
     free(s->memo);
     free(s->memo_ring);
     free(s->lit_stamp);
@@ -219,9 +231,16 @@ static int grow_fields(ps_sigma_scratch *s, uint32_t n)
     uint32_t *lo = realloc(s->lower_off, cap * sizeof *lo);
     if (lo)
         s->lower_off = lo;
-    if (!next || !fsym || !ls || !lo)
+    uint32_t *is = realloc(s->ip_stamp, cap * sizeof *is);
+    if (is)
+        s->ip_stamp = is;
+    struct field_ip *ip = realloc(s->ip, cap * sizeof *ip);
+    if (ip)
+        s->ip = ip;
+    if (!next || !fsym || !ls || !lo || !is || !ip)
         return -1;
     memset(s->lower_stamp + s->field_cap, 0, (cap - s->field_cap) * sizeof *ls);
+    memset(s->ip_stamp + s->field_cap, 0, (cap - s->field_cap) * sizeof *is);
     s->field_cap = cap;
     return 0;
 }
@@ -357,6 +376,7 @@ static const char *lowered(ps_sigma_scratch *s, uint32_t i)
 }
 
 static int literals_known(ps_sigma_scratch *s);
+static int literal_known(ps_sigma_scratch *s, uint32_t db);
 
 /* The integer a value's text stands for, as strtoll with base 0 reads it
  * (0x hex, leading-0 octal, sign, leading space), the whole text. Plain
@@ -514,15 +534,16 @@ static int regex_match(ps_sigma_scratch *s, const sg_value *v, const char *t, si
     return result;
 }
 
-/* Does field i's value satisfy v? */
-static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
+/* Does field i's value satisfy v? `db` is the symbol whose database holds
+ * v's literal (nsyms: the keywords'). */
+static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i, uint32_t db)
 {
     const ps_field *f = &s->ev->fields[i];
     switch (v->kind) {
     case SV_STRING: {
         /* Values with a literal id are never integers that could match
          * numerically: an unseen literal settles it. */
-        if (v->pf_id && literals_known(s) && s->lit_stamp[v->pf_id - 1] != s->epoch)
+        if (v->pf_id && literal_known(s, db) && s->lit_stamp[v->pf_id - 1] != s->epoch)
             return 0;
         const char *t = v->cased ? f->value : lowered(s, i);
         if (v->shape == SH_GLOB)
@@ -533,7 +554,7 @@ static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
         return v->is_int && parse_int_text(f->value, &n) == 0 && n == v->int_value;
     }
     case SV_REGEX:
-        if (v->pf_id && literals_known(s) && s->lit_stamp[v->pf_id - 1] != s->epoch)
+        if (v->pf_id && literal_known(s, db) && s->lit_stamp[v->pf_id - 1] != s->epoch)
             return 0;
         if (v->nneeds && ((v->needs_caseless && !plain_needs_in(v, f->value, f->value_len)) ||
                           !needs_met(v, v->needs_caseless ? lowered(s, i) : f->value,
@@ -541,10 +562,15 @@ static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
             return 0; /* what PCRE2 would say too, without its search */
         return regex_match(s, v, f->value, f->value_len);
     case SV_CIDR: {
-        uint8_t ip[16];
-        int v6;
-        return sg_parse_ip(f->value, f->value_len, ip, &v6) == 0 &&
-               sg_ip_in_net(ip, v6, v->cidr_addr, v->cidr_v6, v->cidr_bits);
+        /* parsed once per event however many networks a rule lists */
+        struct field_ip *ip = &s->ip[i];
+        if (s->ip_stamp[i] != s->epoch) {
+            int v6;
+            ip->v6 = (int8_t)(sg_parse_ip(f->value, f->value_len, ip->addr, &v6) == 0 ? v6 : -1);
+            s->ip_stamp[i] = s->epoch;
+        }
+        return ip->v6 >= 0 &&
+               sg_ip_in_net(ip->addr, ip->v6, v->cidr_addr, v->cidr_v6, v->cidr_bits);
     }
     case SV_NUMBER_CMP: return number_match(v, f->value);
     case SV_FIELDREF: return fieldref_match(s, v, i);
@@ -564,7 +590,7 @@ static int chain_match(ps_sigma_scratch *s, const sg_value *v, int32_t first)
     if (v->kind == SV_EXISTS)
         return (first >= 0) == (v->op != 0);
     for (int32_t i = first; i >= 0; i = s->next[i])
-        if (value_match(s, v, (uint32_t)i))
+        if (value_match(s, v, (uint32_t)i, (uint32_t)s->fsym[i]))
             return 1;
     return 0;
 }
@@ -573,7 +599,7 @@ static int chain_match(ps_sigma_scratch *s, const sg_value *v, int32_t first)
 static int keyword_match(ps_sigma_scratch *s, const sg_value *v)
 {
     for (uint32_t i = 0; i < s->ev->nfields; i++)
-        if (value_match(s, v, i))
+        if (value_match(s, v, i, s->nsyms))
             return 1;
     return 0;
 }
@@ -717,8 +743,10 @@ static void literal_seen(ps_sigma_scratch *s, uint32_t id)
         uint32_t cur = s->seen[c];
         uint32_t now = ((cur & ~0xffu) == tag ? cur : tag) | (1u << (post & 7));
         if (now == cur)
-            continue;
+            continue; /* a clause seen before */
         s->seen[c] = now;
+        if ((post & 7) == 0)
+            s->part[s->npart++] = c;
         if ((now & 0xff) == pf->gate[c])
             s->cand[s->ncand++] = c;
     }
@@ -801,40 +829,74 @@ static int scan_memo(ps_sigma_scratch *s, int32_t sym, const char *p, size_t n)
     return 0;
 }
 
-/* Scan each value of a field that the event's rules read with its field's
- * database, and, when one of them searches keywords, every value (as one
- * NUL-separated buffer) with the keyword database. */
+/* One value of field `sym` with the field's database. */
+static int scan_value(ps_sigma_scratch *s, int32_t sym, const ps_field *f)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    if (pf->field_nlits[sym] >= MEMO_MIN_LITERALS && f->value_len <= MEMO_MAX_VALUE)
+        return scan_memo(s, sym, f->value, f->value_len);
+    return scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len);
+}
+
+/* Every value (as one NUL-separated buffer) with the keyword database. */
+static int scan_keywords(ps_sigma_scratch *s)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    s->scan_stamp[s->nsyms] = s->epoch;
+    if (!pf->db)
+        return 0;
+    ps_buf *kb = &s->kw_buf;
+    ps_buf_reset(kb);
+    for (uint32_t i = 0; i < s->ev->nfields; i++) {
+        const ps_field *f = &s->ev->fields[i];
+        if (f->value_len) {
+            ps_buf_add(kb, f->value, f->value_len);
+            ps_buf_addc(kb, 0);
+        }
+    }
+    return kb->len && (kb->failed || scan(s, pf->db, pf->db_base, kb->data, kb->len) != 0) ? -1
+                                                                                           : 0;
+}
+
+/* The values of one field (db < nsyms) or the keyword scan (db == nsyms),
+ * unless done for this event already. */
+static int scan_db(ps_sigma_scratch *s, uint32_t db)
+{
+    if (s->scan_stamp[db] == s->epoch)
+        return 0;
+    if (db == s->nsyms)
+        return scan_keywords(s);
+    s->scan_stamp[db] = s->epoch;
+    if (!s->set->prefilter.field_db[db])
+        return 0;
+    for (int32_t i = first_field(s, (int32_t)db); i >= 0; i = s->next[i])
+        if (s->ev->fields[i].value_len && scan_value(s, (int32_t)db, &s->ev->fields[i]) != 0)
+            return -1;
+    return 0;
+}
+
+/* The first scan of an event: each value of a field that the event's lists
+ * scan for every event (their gated rules' clause 0), with its field's
+ * database, and every value with the keyword database when one of them
+ * searches keywords. Other fields are scanned when asked for (scan_db). */
 static int scan_event(ps_sigma_scratch *s)
 {
     const ps_event *ev = s->ev;
-    const sg_prefilter *pf = &s->set->prefilter;
     s->scanned = 1;
     if (!s->fields_ready && prepare_fields(s) != 0)
         return -1;
     int all = 0;
     for (unsigned k = 0; k < s->nscan_maps; k++)
-        all |= map_has(s->scan_maps[k], s->set->syms.n);
-    all = all && pf->db;
-    ps_buf *kb = &s->kw_buf;
-    ps_buf_reset(kb);
+        all |= map_has(s->scan_maps[k], s->nsyms);
     for (uint32_t i = 0; i < ev->nfields; i++) {
-        const ps_field *f = &ev->fields[i];
-        if (!f->value_len)
-            continue;
         int32_t sym = scanned_sym(s, i);
-        if (sym >= 0 &&
-            (pf->field_nlits[sym] >= MEMO_MIN_LITERALS && f->value_len <= MEMO_MAX_VALUE
-                 ? scan_memo(s, sym, f->value, f->value_len)
-                 : scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len)) != 0)
+        if (sym < 0 || s->scan_stamp[sym] == s->epoch)
+            continue;
+        /* all of the field's values at once, so that its stamp means it */
+        if (scan_db(s, (uint32_t)sym) != 0)
             return -1;
-        if (all) {
-            ps_buf_add(kb, f->value, f->value_len);
-            ps_buf_addc(kb, 0);
-        }
     }
-    if (all && kb->len && (kb->failed || scan(s, pf->db, pf->db_base, kb->data, kb->len) != 0))
-        return -1;
-    return 0;
+    return all ? scan_db(s, s->nsyms) : 0;
 }
 
 /* Has the scan told what literals the event holds? (Scans on first use.) */
@@ -842,6 +904,18 @@ static int literals_known(ps_sigma_scratch *s)
 {
     if (!s->scanned && scan_event(s) != 0)
         s->scan_failed = 1; /* cannot tell: evaluate everything of this event */
+    return !s->scan_failed;
+}
+
+/* The same for the literals of one database (db as for scan_db). */
+static int literal_known(ps_sigma_scratch *s, uint32_t db)
+{
+    if (s->scan_failed)
+        return 0;
+    if (s->scan_stamp[db] != s->epoch && (!s->fields_ready && prepare_fields(s) != 0))
+        return 0;
+    if (scan_db(s, db) != 0)
+        s->scan_failed = 1;
     return !s->scan_failed;
 }
 
@@ -930,17 +1004,58 @@ static void run_split(match_run *r, const sg_split *sp)
     }
 }
 
+/* One of the event's posting lists. */
+typedef struct event_list {
+    uint32_t first, n;
+    const sg_split *split;
+} event_list;
+
+/* Is gated rule c in one of the event's lists? */
+static int in_event_lists(const ps_sigma_scratch *s, const event_list *lists, unsigned n,
+                          uint32_t c)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t lo = 0;
+        if (in_list(pf->gated_post + lists[i].split->gated_first, lists[i].split->gated_n, &lo, c))
+            return 1;
+    }
+    return 0;
+}
+
+/* The second scan: the other fields the event's gated rules whose clause 0
+ * was seen (in the first) need, so that their candidacy is known. (A rule
+ * of the lists has its clause 0 among the fields of the first scan, so the
+ * rules this scan makes partial are not theirs.) */
+static int scan_partials(ps_sigma_scratch *s, const event_list *lists, unsigned nlists)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    for (uint32_t j = 0, n = s->npart; j < n; j++) {
+        uint32_t c = s->part[j];
+        const int32_t *more = pf->rule_syms + pf->syms_first[c] + pf->syms0_n[c];
+        int checked = 0;
+        for (uint32_t k = 0; k < pf->syms_more_n[c]; k++) {
+            uint32_t db = (uint32_t)more[k];
+            if (s->scan_stamp[db] == s->epoch)
+                continue;
+            if (!checked && !in_event_lists(s, lists, nlists, c))
+                break;
+            checked = 1;
+            if (scan_db(s, db) != 0) {
+                s->scan_failed = 1;
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int by_index(const void *pa, const void *pb)
 {
     uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
     return a < b ? -1 : a > b;
 }
 
-/* One of the event's posting lists. */
-typedef struct event_list {
-    uint32_t first, n;
-    const sg_split *split;
-} event_list;
 
 /* May the event's ID stand for its EventID field? (Rules filed under the
  * IDs their detection names are met through it; see index.c.) Yes when the
@@ -973,8 +1088,11 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
         memset(s->sym_stamp, 0, s->nsyms * sizeof *s->sym_stamp);
         memset(s->rule_stamp, 0, set->nrules * sizeof *s->rule_stamp);
         memset(s->lower_stamp, 0, s->field_cap * sizeof *s->lower_stamp);
+        memset(s->ip_stamp, 0, s->field_cap * sizeof *s->ip_stamp);
         if (s->seen)
             memset(s->seen, 0, set->ncompiled * sizeof *s->seen);
+        if (s->scan_stamp)
+            memset(s->scan_stamp, 0, (s->nsyms + 1) * sizeof *s->scan_stamp);
         if (s->lit_stamp)
             memset(s->lit_stamp, 0, set->prefilter.nlits * sizeof *s->lit_stamp);
         s->epoch = 1;
@@ -982,6 +1100,7 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
     s->scanned = 0;
     s->scan_failed = 0;
     s->ncand = 0;
+    s->npart = 0;
     s->ev = ev;
     s->fields_ready = 0;
     s->failed = 0;
@@ -1018,7 +1137,7 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
         int gated = 0;
         for (unsigned i = 0; i < nlists; i++)
             gated |= lists[i].split->gated_n != 0;
-        if (gated && !literals_known(s))
+        if (gated && (!literals_known(s) || scan_partials(s, lists, nlists) != 0))
             by_candidates = 0;
         else if (s->ncand > 1)
             qsort(s->cand, s->ncand, sizeof *s->cand, by_index);

@@ -47,6 +47,11 @@
 #define PF_MAX_LITERALS 16384
 /* Clauses kept per rule (bits of a byte); more: the best are kept. */
 #define PF_MAX_CLAUSES 8
+/* A clause beside a better one is kept only when every literal of it has
+ * this many bytes (or one that is not ASCII): short ones (" -c", ".js", "/c ")
+ * occur in most command lines, so they rule out few evaluations, while they
+ * cost every scan of their field most of its time. */
+#define PF_STRONG_LITERAL 5
 
 /* A literal looked for in the values of field symbol `sym` (-1: in every
  * value, for keyword searches). */
@@ -456,20 +461,82 @@ static int same_literal(const pf_entry *a, const pf_entry *b)
            a->lit.len == b->lit.len && memcmp(a->lit.bytes, b->lit.bytes, a->lit.len) == 0;
 }
 
-/* Every (literal, compiled rule, clause) of the gated rules, with the mask
- * of each gated rule's clauses in `gate`. */
-static int collect_entries(ps_sigma_set *set, uint8_t *gate, pf_entries *es)
+static int strong_clause(const pf_set *c)
 {
-    for (uint32_t i = 0; i < set->ncompiled && !es->failed; i++) {
+    for (uint32_t i = 0; i < c->n; i++) {
+        const pf_lit *l = &c->lits[i];
+        int ascii = 1;
+        for (uint32_t k = 0; k < l->len && ascii; k++)
+            ascii = (unsigned char)l->bytes[k] < 0x80;
+        if (ascii && l->len < PF_STRONG_LITERAL)
+            return 0;
+    }
+    return 1;
+}
+
+/* The fields a gated rule's clauses read, clause 0's first (see
+ * sg_prefilter.rule_syms), while the rules are collected. */
+typedef struct rule_syms {
+    int32_t *s;
+    size_t n, cap;
+    int failed;
+} rule_syms;
+
+static int push_sym(rule_syms *rs, size_t from, int32_t sym)
+{
+    for (size_t i = from; i < rs->n; i++)
+        if (rs->s[i] == sym)
+            return 0;
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 1024;
+        int32_t *g = realloc(rs->s, cap * sizeof *g);
+        if (!g) {
+            rs->failed = 1;
+            return -1;
+        }
+        rs->s = g;
+        rs->cap = cap;
+    }
+    rs->s[rs->n++] = sym;
+    return 1;
+}
+
+/* Every (literal, compiled rule, clause) of the gated rules, with the mask
+ * of each gated rule's clauses in `gate` and the fields of its clauses.
+ * Clause 0 is the best one (pf_better): the one scanned for every event. */
+static int collect_entries(ps_sigma_set *set, uint8_t *gate, pf_entries *es, rule_syms *rs)
+{
+    sg_prefilter *pf = &set->prefilter;
+    for (uint32_t i = 0; i < set->ncompiled && !es->failed && !rs->failed; i++) {
         sg_compiled *c = &set->compiled[i];
         pf_req req = pf_cond(&c->det, c->det.cond);
-        for (uint32_t k = 0; k < req.n; k++)
-            for (uint32_t j = 0; j < req.c[k].n; j++)
+        pf_sort_clauses(req.c, req.n);
+        uint32_t keep = req.n ? 1 : 0;
+        for (uint32_t k = 1; k < req.n; k++) {
+            if (strong_clause(&req.c[k]))
+                req.c[keep++] = req.c[k];
+            else
+                pf_set_free(&req.c[k]);
+        }
+        req.n = keep;
+        pf->syms_first[i] = (uint32_t)rs->n;
+        for (uint32_t k = 0; k < req.n; k++) {
+            /* clause 0's fields, then the others' not among them */
+            size_t from = k == 0 ? rs->n : pf->syms_first[i];
+            for (uint32_t j = 0; j < req.c[k].n; j++) {
+                int32_t sym = req.c[k].lits[j].sym;
                 add_entry(es, req.c[k].lits[j], i, k);
+                int added = push_sym(rs, from, sym < 0 ? (int32_t)set->syms.n : sym);
+                if (added > 0 && k == 0)
+                    pf->syms0_n[i]++;
+                else if (added > 0)
+                    pf->syms_more_n[i]++;
+            }
+        }
         gate[i] = (uint8_t)((1u << req.n) - 1);
         pf_req_free(&req);
     }
-    return es->failed ? -1 : 0;
+    return es->failed || rs->failed ? -1 : 0;
 }
 
 /* Distinct literals (entries sorted) -> ids, and the postings of the gated
@@ -660,32 +727,13 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
 
 static void set_bit(uint64_t *bits, uint32_t bit) { bits[bit / 64] |= 1ull << (bit % 64); }
 
-/* A field value's literal is looked for in its field; a keyword search's in
- * every field (bit all_bit). */
-static void mark_map_syms(const sg_map *m, uint64_t *bits, uint32_t all_bit, int *any)
-{
-    for (uint32_t i = 0; i < m->n; i++) {
-        const sg_field_match *fm = &m->items[i];
-        for (uint32_t k = 0; k < fm->nvalues; k++)
-            if (fm->values[k].pf_id) {
-                set_bit(bits, fm->sym < 0 ? all_bit : (uint32_t)fm->sym);
-                *any = 1;
-                break;
-            }
-    }
-}
-
-static void mark_detection_syms(const sg_detection *d, uint64_t *bits, uint32_t all_bit, int *any)
-{
-    for (uint32_t s = 0; s < d->nsel; s++)
-        for (uint32_t m = 0; m < d->sel[s].nmaps; m++)
-            mark_map_syms(&d->sel[s].maps[m], bits, all_bit, any);
-}
-
-/* The scan map of postings [first, first + n); *out NULL when no value of
- * theirs has a literal. -1 when out of memory. */
+/* The scan map of postings [first, first + n): the fields of their gated
+ * rules' clause 0 (bit syms.n: every field, for keyword searches), scanned
+ * for every event of the list; *out NULL when there are none. Other fields
+ * are scanned when a rule needs them (match.c). -1 when out of memory. */
 static int list_scan_map(ps_sigma_set *set, uint32_t first, uint32_t n, sg_scan_map *out)
 {
+    const sg_prefilter *pf = &set->prefilter;
     *out = NULL;
     if (!n)
         return 0;
@@ -695,11 +743,11 @@ static int list_scan_map(ps_sigma_set *set, uint32_t first, uint32_t n, sg_scan_
         return -1;
     int any = 0;
     for (uint32_t k = first; k < first + n; k++) {
-        const sg_compiled *c = &set->compiled[set->postings[k]];
-        mark_detection_syms(&c->det, bits, all_bit, &any);
-        mark_map_syms(&c->extra, bits, all_bit, &any);
-        for (uint32_t f = 0; f < c->nfilters; f++)
-            mark_detection_syms(&c->filters[f], bits, all_bit, &any);
+        uint32_t c = set->postings[k];
+        for (uint32_t j = 0; j < pf->syms0_n[c]; j++) {
+            set_bit(bits, (uint32_t)pf->rule_syms[pf->syms_first[c] + j]);
+            any = 1;
+        }
     }
     *out = any ? bits : NULL;
     return 0;
@@ -791,13 +839,27 @@ int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_sta
         hs_valid_platform() != HS_SUCCESS)
         return 0; /* no prefilter: every rule is evaluated, results are the same */
     uint8_t *gate = ps_arena_zalloc(&set->arena, set->ncompiled);
-    if (!gate)
+    pf->syms_first = ps_arena_zalloc(&set->arena, set->ncompiled * sizeof *pf->syms_first);
+    pf->syms0_n = ps_arena_zalloc(&set->arena, set->ncompiled * sizeof *pf->syms0_n);
+    pf->syms_more_n = ps_arena_zalloc(&set->arena, set->ncompiled * sizeof *pf->syms_more_n);
+    if (!gate || !pf->syms_first || !pf->syms0_n || !pf->syms_more_n)
         return -1;
     pf_entries es = {0};
-    if (collect_entries(set, gate, &es) != 0) {
+    rule_syms rs = {0};
+    if (collect_entries(set, gate, &es, &rs) != 0) {
         free(es.e);
+        free(rs.s);
         return -1;
     }
+    pf->rule_syms = ps_arena_alloc(&set->arena, (rs.n + 1) * sizeof *pf->rule_syms);
+    if (!pf->rule_syms) {
+        free(es.e);
+        free(rs.s);
+        return -1;
+    }
+    if (rs.n)
+        memcpy(pf->rule_syms, rs.s, rs.n * sizeof *rs.s);
+    free(rs.s);
     if (es.n > 1)
         qsort(es.e, es.n, sizeof *es.e, entry_cmp);
     int rc = es.n ? build_postings(pf, es.e, es.n, &set->arena) : 0;

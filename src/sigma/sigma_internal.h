@@ -323,6 +323,14 @@ typedef struct sg_prefilter {
     sg_split every_split;
     uint32_t *always;             /* the lists' sg_split entries */
     uint32_t *gated_post;
+    /* Per gated compiled rule: the fields its clauses read (symbols; nsyms
+     * for keyword searches, which read every field), those of clause 0 (its
+     * best) first: rule_syms[syms_first[c] .. + syms0_n[c]) are clause 0's,
+     * then syms_more_n[c] others. Only clause 0's fields are scanned for
+     * every event of a list; the others when a rule's clause 0 held. */
+    uint32_t *syms_first;
+    uint16_t *syms0_n, *syms_more_n;
+    int32_t *rule_syms;
 } sg_prefilter;
 
 /* A literal's posting: compiled rule c's clause k (k < 8). */

@@ -156,16 +156,19 @@ static const char semantics_rules[] =
     "detection:\n  sel: {CommandLine|contains|all: ['xyzzy', 'plugh']}\n  condition: sel\n---\n"
     "title: and\nid: r-and\nlogsource: {product: windows, category: process_creation}\n"
     "detection:\n  img: {Image|endswith: ['\\powershell.exe', '\\pwsh.exe']}\n"
-    "  cli: {CommandLine|contains: ['-enc', 'bypass']}\n  condition: img and cli\n---\n"
+    "  cli: {CommandLine|contains: ['-encoded', 'bypass']}\n  condition: img and cli\n---\n"
     "title: all of\nid: r-allof\nlogsource: {product: windows, category: process_creation}\n"
-    "detection:\n  sel_img: {Image|endswith: '\\wscript.exe'}\n  sel_cli: {CommandLine|contains: '.vbs'}\n"
+    "detection:\n  sel_img: {Image|endswith: '\\wscript.exe'}\n  sel_cli: {CommandLine|contains: '\\temp\\'}\n"
     "  condition: all of sel_*\n---\n"
     "title: or of ands\nid: r-orand\nlogsource: {product: windows, category: process_creation}\n"
-    "detection:\n  sel_a: {Image|endswith: '\\a1.exe', CommandLine|contains: 'aaa1'}\n"
-    "  sel_b: {Image|endswith: '\\b1.exe', CommandLine|contains: 'bbb1'}\n"
+    "detection:\n  sel_a: {Image|endswith: '\\a1.exe', CommandLine|contains: 'aaaa1'}\n"
+    "  sel_b: {Image|endswith: '\\b1.exe', CommandLine|contains: 'bbbb1'}\n"
     "  condition: sel_a or sel_b\n---\n"
     "title: regex and\nid: r-reand\nlogsource: {product: windows, category: process_creation}\n"
     "detection:\n  img: {Image|endswith: '\\cmd.exe'}\n  cli: {CommandLine|re: 'echo +[a-z]+ *> *nul'}\n"
+    "  condition: img and cli\n---\n"
+    "title: weak second clause\nid: r-weak\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  img: {Image|endswith: '\\ftp.exe'}\n  cli: {CommandLine|contains: ' -s'}\n"
     "  condition: img and cli\n";
 
 typedef struct sem_case {
@@ -199,25 +202,28 @@ static void test_semantics(void **state)
         {"x", "NET.EXE USER bob /ADD", "1", "r-not r-glob"},
         {"x", "plugh xyzzy", "0x1234", "r-not r-all r-int"},
         {"x", "plugh", "4660", "r-not r-int"},
-        {"C:\\x\\powershell.exe", "powershell -enc abc", "1", "r-not r-and"},
+        {"C:\\x\\powershell.exe", "powershell -encoded abc", "1", "r-not r-and"},
         {"C:\\x\\pwsh.exe", "-ExecutionPolicy Bypass", "1", "r-not r-and"},
         {"C:\\x\\powershell.exe", "nothing", "1", "r-not"},
-        {"C:\\x\\notepad.exe", "-enc", "1", "r-not"},
-        {"C:\\x\\wscript.exe", "a.VBS", "1", "r-not r-allof"},
+        {"C:\\x\\notepad.exe", "-encoded", "1", "r-not"},
+        {"C:\\x\\wscript.exe", "c:\\TEMP\\a.vbs", "1", "r-not r-allof"},
         {"C:\\x\\wscript.exe", "a.js", "1", "r-not"},
-        {"C:\\x\\a1.exe", "aaa1", "1", "r-not r-orand"},
-        {"C:\\x\\a1.exe", "bbb1", "1", "r-not"},
-        {"C:\\x\\b1.exe", "bbb1 aaa1", "1", "r-not r-orand"},
+        {"C:\\x\\ftp.exe", "ftp -s:x.txt", "1", "r-not r-weak"},
+        {"C:\\x\\ftp.exe", "ftp x.txt", "1", "r-not"},
+        {"C:\\x\\a1.exe", "aaaa1", "1", "r-not r-orand"},
+        {"C:\\x\\a1.exe", "bbbb1", "1", "r-not"},
+        {"C:\\x\\b1.exe", "bbbb1 aaaa1", "1", "r-not r-orand"},
         {"C:\\x\\cmd.exe", "echo   hi > nul", "1", "r-not r-reand"},
         {"C:\\x\\cmd.exe", "echo hi >nil", "1", "r-not"},
     };
     twin t;
     twin_load(&t, NULL, 0, semantics_rules);
     assert_non_null(t.with->prefilter.db);
-    /* an AND keeps a clause per branch; an OR of ANDs pairs them up */
+    /* an AND keeps a clause per branch, an OR of ANDs pairs them up; a
+     * clause of short literals beside a better one is dropped */
     static const struct { const char *id; unsigned clauses; } gates[] = {
         {"r-not", 0}, {"r-oneof", 1}, {"r-all", 2}, {"r-and", 2}, {"r-allof", 2},
-        {"r-orand", 2}, {"r-reand", 2}};
+        {"r-orand", 2}, {"r-reand", 2}, {"r-weak", 1}};
     for (size_t g = 0; g < sizeof gates / sizeof *gates; g++)
         for (uint32_t c = 0; c < t.with->ncompiled; c++)
             if (!strcmp(t.with->rules[t.with->compiled[c].rule].info.id, gates[g].id))
