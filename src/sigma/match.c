@@ -83,6 +83,10 @@ typedef struct re_memo_slot {
     int result;
 } re_memo_slot;
 
+/* Unions of an event's lists' scan maps, remembered for the last few
+ * combinations of lists (events of one channel and ID come in runs). */
+#define MAP_CACHE 16                    /* power of two */
+
 struct ps_sigma_scratch {
     const ps_sigma_set *set;
     const ps_event *ev;
@@ -129,6 +133,11 @@ struct ps_sigma_scratch {
     uint64_t re_pos;
     sg_scan_map scan_maps[4];/* the fields the event's posting lists read */
     unsigned nscan_maps;
+    sg_scan_map scan_map;    /* their union (NULL: none), from map_cache */
+    struct map_cache {       /* unions by the lists they were made from */
+        const void *key[4];
+        uint64_t *bits;
+    } map_cache[MAP_CACHE];
 };
 
 ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
@@ -209,6 +218,8 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
     ps_buf_free(&s->path_store);
     free(s->paths);
     free(s->ptrs);
+    for (unsigned i = 0; i < MAP_CACHE; i++)
+        free(s->map_cache[i].bits);
     free(s->re_memo);
     free(s->re_ring);
     free(s);
@@ -770,12 +781,45 @@ static int map_has(sg_scan_map m, uint32_t bit) { return (m[bit / 64] >> (bit % 
 static int32_t scanned_sym(const ps_sigma_scratch *s, uint32_t i)
 {
     int32_t sym = s->fsym[i];
-    if (sym < 0 || !s->set->prefilter.field_db[sym])
+    if (sym < 0 || !map_has(s->scan_map, (uint32_t)sym) ||
+        (!s->set->prefilter.field_db[sym] && !s->set->prefilter.field_exact[sym]))
         return -1;
-    for (unsigned k = 0; k < s->nscan_maps; k++)
-        if (map_has(s->scan_maps[k], (uint32_t)sym))
-            return sym;
-    return -1;
+    return sym;
+}
+
+/* s->scan_map: the union of the event's lists' scan maps (one of them as it
+ * is when there is one), from the cache or made there. 0, or -1 when out
+ * of memory. */
+static int union_scan_map(ps_sigma_scratch *s)
+{
+    s->scan_map = NULL;
+    if (s->nscan_maps <= 1) {
+        s->scan_map = s->nscan_maps ? s->scan_maps[0] : NULL;
+        return 0;
+    }
+    const void *key[4] = {NULL, NULL, NULL, NULL};
+    uintptr_t h = 0;
+    for (unsigned k = 0; k < s->nscan_maps; k++) {
+        key[k] = s->scan_maps[k];
+        h = (h ^ (uintptr_t)key[k]) * 0x9e3779b97f4a7c15ull;
+    }
+    struct map_cache *mc = &s->map_cache[(h >> 40) & (MAP_CACHE - 1)];
+    if (mc->bits && !memcmp(mc->key, key, sizeof key)) {
+        s->scan_map = mc->bits;
+        return 0;
+    }
+    size_t words = s->nsyms / 64 + 1;
+    if (!mc->bits && !(mc->bits = malloc(words * sizeof *mc->bits)))
+        return -1;
+    memcpy(mc->key, key, sizeof key);
+    for (size_t w = 0; w < words; w++) {
+        uint64_t u = 0;
+        for (unsigned k = 0; k < s->nscan_maps; k++)
+            u |= s->scan_maps[k][w];
+        mc->bits[w] = u;
+    }
+    s->scan_map = mc->bits;
+    return 0;
 }
 
 static int scan(ps_sigma_scratch *s, const hs_database_t *db, uint32_t base, const char *p,
@@ -829,10 +873,33 @@ static int scan_memo(ps_sigma_scratch *s, int32_t sym, const char *p, size_t n)
     return 0;
 }
 
-/* One value of field `sym` with the field's database. */
-static int scan_value(ps_sigma_scratch *s, int32_t sym, const ps_field *f)
+/* Is value t[0..n) one of the table's keys of this case? */
+static void exact_lookup(ps_sigma_scratch *s, const sg_exact_table *t, uint32_t base,
+                         const char *v, size_t n, int caseless)
+{
+    uint64_t h = sg_exact_hash(v, n, caseless);
+    for (uint32_t k = (uint32_t)h & t->mask; t->slot[k]; k = (k + 1) & t->mask) {
+        const sg_exact_key *key = &t->keys[t->slot[k] - 1];
+        if (key->len == n && key->caseless == caseless && same_bytes(key->bytes, v, n)) {
+            literal_seen(s, base + t->slot[k] - 1);
+            return;
+        }
+    }
+}
+
+/* One value of field `sym` with the field's database, or its table. */
+static int scan_value(ps_sigma_scratch *s, int32_t sym, uint32_t i)
 {
     const sg_prefilter *pf = &s->set->prefilter;
+    const ps_field *f = &s->ev->fields[i];
+    const sg_exact_table *t = pf->field_exact[sym];
+    if (t) {
+        if (t->cased)
+            exact_lookup(s, t, pf->field_base[sym], f->value, f->value_len, 0);
+        if (t->caseless)
+            exact_lookup(s, t, pf->field_base[sym], lowered(s, i), f->value_len, 1);
+        return 0;
+    }
     if (pf->field_nlits[sym] >= MEMO_MIN_LITERALS && f->value_len <= MEMO_MAX_VALUE)
         return scan_memo(s, sym, f->value, f->value_len);
     return scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len);
@@ -847,15 +914,24 @@ static int scan_keywords(ps_sigma_scratch *s)
         return 0;
     ps_buf *kb = &s->kw_buf;
     ps_buf_reset(kb);
-    for (uint32_t i = 0; i < s->ev->nfields; i++) {
+    size_t total = 0;
+    for (uint32_t i = 0; i < s->ev->nfields; i++)
+        total += s->ev->fields[i].value_len ? (size_t)s->ev->fields[i].value_len + 1 : 0;
+    if (!total)
+        return 0;
+    if (ps_buf_reserve(kb, total) != 0)
+        return -1;
+    char *p = kb->data;
+    for (uint32_t i = 0; i < s->ev->nfields; i++) { /* room made once, then plain copies */
         const ps_field *f = &s->ev->fields[i];
         if (f->value_len) {
-            ps_buf_add(kb, f->value, f->value_len);
-            ps_buf_addc(kb, 0);
+            memcpy(p, f->value, f->value_len);
+            p += f->value_len;
+            *p++ = 0;
         }
     }
-    return kb->len && (kb->failed || scan(s, pf->db, pf->db_base, kb->data, kb->len) != 0) ? -1
-                                                                                           : 0;
+    kb->len = total;
+    return scan(s, pf->db, pf->db_base, kb->data, kb->len);
 }
 
 /* The values of one field (db < nsyms) or the keyword scan (db == nsyms),
@@ -867,10 +943,10 @@ static int scan_db(ps_sigma_scratch *s, uint32_t db)
     if (db == s->nsyms)
         return scan_keywords(s);
     s->scan_stamp[db] = s->epoch;
-    if (!s->set->prefilter.field_db[db])
+    if (!s->set->prefilter.field_db[db] && !s->set->prefilter.field_exact[db])
         return 0;
     for (int32_t i = first_field(s, (int32_t)db); i >= 0; i = s->next[i])
-        if (s->ev->fields[i].value_len && scan_value(s, (int32_t)db, &s->ev->fields[i]) != 0)
+        if (s->ev->fields[i].value_len && scan_value(s, (int32_t)db, (uint32_t)i) != 0)
             return -1;
     return 0;
 }
@@ -885,9 +961,10 @@ static int scan_event(ps_sigma_scratch *s)
     s->scanned = 1;
     if (!s->fields_ready && prepare_fields(s) != 0)
         return -1;
-    int all = 0;
-    for (unsigned k = 0; k < s->nscan_maps; k++)
-        all |= map_has(s->scan_maps[k], s->nsyms);
+    if (union_scan_map(s) != 0)
+        return -1;
+    if (!s->scan_map)
+        return 0;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         int32_t sym = scanned_sym(s, i);
         if (sym < 0 || s->scan_stamp[sym] == s->epoch)
@@ -896,7 +973,7 @@ static int scan_event(ps_sigma_scratch *s)
         if (scan_db(s, (uint32_t)sym) != 0)
             return -1;
     }
-    return all ? scan_db(s, s->nsyms) : 0;
+    return map_has(s->scan_map, s->nsyms) ? scan_db(s, s->nsyms) : 0;
 }
 
 /* Has the scan told what literals the event holds? (Scans on first use.) */

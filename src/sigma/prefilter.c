@@ -59,6 +59,7 @@ typedef struct pf_lit {
     const char *bytes;
     uint32_t len;
     uint8_t caseless;
+    uint8_t exact;   /* a whole value compared for equality (see sg_exact_table) */
     int32_t sym;
 } pf_lit;
 
@@ -233,7 +234,7 @@ static int regex_literal(const sg_value *v, int32_t sym, pf_lit *out)
             best = i;
     if (!v->nneeds || !usable_literal(v->needs[best].bytes, v->needs[best].len))
         return 0;
-    *out = (pf_lit){v->needs[best].bytes, v->needs[best].len, v->needs_caseless, sym};
+    *out = (pf_lit){v->needs[best].bytes, v->needs[best].len, v->needs_caseless, 0, sym};
     return 1;
 }
 
@@ -269,7 +270,7 @@ static int value_literal(const sg_value *v, int32_t sym, pf_lit *out)
     }
     if (!usable_literal(bytes, len))
         return 0;
-    *out = (pf_lit){bytes, len, (uint8_t)!v->cased, sym};
+    *out = (pf_lit){bytes, len, (uint8_t)!v->cased, v->shape == SH_EXACT, sym};
     return 1;
 }
 
@@ -693,20 +694,62 @@ static int compile_one(const pf_entry *e, size_t from, size_t to, const char *ca
  * that field's values only, and one of the keyword searches' literals,
  * scanned over every value: the cost of a scan grows with the literals in
  * its database, and most literals are looked for in one field only. */
+uint64_t sg_exact_hash(const char *p, size_t n, int caseless)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)caseless;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h ^ (h >> 32);
+}
+
+/* The table of the distinct literals of entries [from, to), by local id as
+ * compile_one numbers them; NULL when out of memory. */
+static const sg_exact_table *exact_table(const pf_entry *e, size_t from, size_t to,
+                                         uint32_t ndistinct, ps_arena *arena)
+{
+    uint32_t nslots = 16;
+    while (nslots < 2 * ndistinct)
+        nslots *= 2;
+    sg_exact_table *t = ps_arena_zalloc(arena, sizeof *t);
+    uint32_t *slot = ps_arena_zalloc(arena, nslots * sizeof *slot);
+    sg_exact_key *keys = ps_arena_alloc(arena, (ndistinct + 1) * sizeof *keys);
+    if (!t || !slot || !keys)
+        return NULL;
+    t->mask = nslots - 1;
+    t->slot = slot;
+    t->keys = keys;
+    uint32_t id = 0;
+    for (size_t i = from; i < to; i++) {
+        if (i > from && same_literal(&e[i], &e[i - 1]))
+            continue;
+        const pf_lit *l = &e[i].lit;
+        keys[id] = (sg_exact_key){l->bytes, l->len, l->caseless};
+        *(l->caseless ? &t->caseless : &t->cased) = 1;
+        uint32_t k = (uint32_t)sg_exact_hash(l->bytes, l->len, l->caseless) & t->mask;
+        while (slot[k])
+            k = (k + 1) & t->mask;
+        slot[k] = ++id;
+    }
+    return t;
+}
+
 static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint32_t nsyms,
                              ps_arena *arena, const char *cache_dir, sg_hs_cache_stats *st)
 {
     pf->field_db = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_db);
     pf->field_base = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_base);
     pf->field_nlits = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_nlits);
-    if (!pf->field_db || !pf->field_base || !pf->field_nlits)
+    pf->field_exact = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_exact);
+    if (!pf->field_db || !pf->field_base || !pf->field_nlits || !pf->field_exact)
         return -1;
     uint32_t id = 0;
     for (size_t from = 0; from < n;) {
         size_t to = from;
         uint32_t ndistinct = 0;
+        int exact = 1;
         while (to < n && e[to].lit.sym == e[from].lit.sym) {
             ndistinct += to == from || !same_literal(&e[to], &e[to - 1]);
+            exact &= e[to].lit.exact;
             to++;
         }
         int32_t sym = e[from].lit.sym;
@@ -714,7 +757,12 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
         *(sym < 0 ? &pf->db_base : &pf->field_base[sym]) = id;
         if (sym >= 0)
             pf->field_nlits[sym] = ndistinct;
-        if (compile_one(e, from, to, cache_dir, db, st) != 0)
+        if (sym >= 0 && exact) {
+            /* An entry merges equal literals of several values: the table
+             * stands only when every one of them is an equality. */
+            if (!(pf->field_exact[sym] = exact_table(e, from, to, ndistinct, arena)))
+                return -1;
+        } else if (compile_one(e, from, to, cache_dir, db, st) != 0)
             return -1;
         pf->ndbs++;
         id += ndistinct;

@@ -309,6 +309,11 @@ typedef struct sg_prefilter {
     uint32_t db_base;             /* a database reports id - base of its literals */
     uint32_t *field_base;
     uint32_t *field_nlits;        /* per symbol: literals in its database */
+    /* Per symbol: its literals in a hash table instead of a database, when
+     * every one of them is a whole value compared for equality (Status:
+     * '0xc000006d'): only a value equal to one can be the one that matches,
+     * and a lookup costs less than a scan. NULL: none. */
+    const struct sg_exact_table **field_exact;
     uint32_t nsyms;               /* entries of field_db */
     uint32_t ndbs;                /* databases built (0: no prefilter) */
     uint32_t nlits;
@@ -332,6 +337,22 @@ typedef struct sg_prefilter {
     uint16_t *syms0_n, *syms_more_n;
     int32_t *rule_syms;
 } sg_prefilter;
+
+typedef struct sg_exact_key {
+    const char *bytes;
+    uint32_t len;
+    uint8_t caseless;             /* bytes lower-cased; look the value up folded */
+} sg_exact_key;
+
+typedef struct sg_exact_table {
+    uint32_t mask;                /* slots - 1 */
+    uint32_t *slot;               /* the literal's local id + 1, or 0 */
+    const sg_exact_key *keys;     /* by local id */
+    uint8_t cased, caseless;      /* kinds of keys it holds */
+} sg_exact_table;
+
+/* Where a value is looked up in a table: a hash of its bytes. */
+uint64_t sg_exact_hash(const char *p, size_t n, int caseless);
 
 /* A literal's posting: compiled rule c's clause k (k < 8). */
 #define SG_PF_POST(c, k) ((uint32_t)(c) << 3 | (uint32_t)(k))

@@ -323,6 +323,51 @@ static void random_event(ev_builder *b, const ps_sigma_set *set, char *eid_text,
                 add_map_fields(b, set, &c->det.sel[s].maps[m]);
 }
 
+/* ---- fields of equalities only ---------------------------------------------------- */
+
+/* A field whose literals are all whole values compared for equality is
+ * looked up in a table instead of scanned: equal values in any case (or the
+ * exact case with `cased`), and values that merely hold a literal, must match
+ * as without the prefilter. */
+static void test_exact_fields(void **state)
+{
+    (void)state;
+    static const char rules[] =
+        "title: exact\nid: r-exact\nlogsource: {product: windows, service: security}\n"
+        "detection:\n  sel:\n    EventID: 4625\n    Status: ['0xC000006D', '0xc0000064']\n"
+        "    SubStatus|cased: 'AbCdEf'\n  condition: sel\n---\n"
+        "title: exact or contains\nid: r-mixed\nlogsource: {product: windows, service: security}\n"
+        "detection:\n  a: {EventID: 4625, Workstation: 'KALIBOX'}\n"
+        "  b: {EventID: 4625, Workstation|contains: 'evil'}\n  condition: a or b\n";
+    twin t;
+    twin_load(&t, NULL, 0, rules);
+    int32_t st = sg_sym_find(&t.with->syms, "status", 6);
+    int32_t ws = sg_sym_find(&t.with->syms, "workstation", 11);
+    assert_true(st >= 0 && ws >= 0);
+    assert_non_null(t.with->prefilter.field_exact[st]);
+    assert_null(t.with->prefilter.field_exact[ws]); /* a contains beside the equality */
+    static const char *const status[] = {"0xC000006D", "0xc000006d", "0XC000006D", "0xC000006",
+                                         "0xC000006DD", "x0xC000006D", "0xc0000064", ""};
+    static const char *const sub[] = {"AbCdEf", "abcdef", "ABCDEF", "AbCdEfG"};
+    static const char *const wks[] = {"KALIBOX", "kalibox", "KALIBOX2", "my-evil-pc", "pc"};
+    long matches = 0;
+    for (size_t i = 0; i < sizeof status / sizeof *status; i++)
+        for (size_t j = 0; j < sizeof sub / sizeof *sub; j++)
+            for (size_t k = 0; k < sizeof wks / sizeof *wks; k++) {
+                ev_builder b;
+                eb_init(&b, "Security", 4625);
+                eb_add(&b, "Event.System.EventID", "4625", 4);
+                eb_data(&b, "Status", status[i]);
+                eb_data(&b, "SubStatus", sub[j]);
+                eb_data(&b, "Workstation", wks[k]);
+                matches += twin_match(&t, &b.ev);
+            }
+    assert_int_equal(t.differences, 0);
+    /* r-exact: 4 statuses x 1 substatus x 5 workstations; r-mixed: 3 of 5 */
+    assert_int_equal(matches, 4 * 5 + 8 * 4 * 3);
+    twin_free(&t);
+}
+
 /* ---- remembered scans and regex results ------------------------------------------ */
 
 /* The matcher remembers a field's scan by its value (for databases of many
@@ -514,6 +559,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_semantics),
         cmocka_unit_test(test_memos),
+        cmocka_unit_test(test_exact_fields),
         cmocka_unit_test(test_random_events),
         cmocka_unit_test(test_regression_both_ways),
     };
