@@ -16,6 +16,7 @@
 #include "plainsight/jsonl.h"
 #include "plainsight/sigma.h"
 #include "sigma/builtin.h"
+#include "util/buf.h"
 
 static const char HUNT_HELP[] =
     "usage: plainsight hunt [OPTIONS] [--rules PATH] [--iocs DIR] INPUT...\n"
@@ -421,68 +422,176 @@ static void mitre_tags(const char *const *tags, uint32_t ntags, int techniques, 
 
 /* Runs between the characters to escape go out in one call each: the
  * per-character stdio calls were a tenth of hunt's output time. */
-static void csv_field(FILE *f, const char *s, int last)
+static void buf_text(ps_buf *b, const char *s) { ps_buf_add(b, s, strlen(s)); }
+
+/* A detection's line is built in a buffer and written at once: stdio calls
+ * per column and per run were most of the time of writing a timeline. */
+static void csv_field(ps_buf *b, const char *s, int last)
 {
-    fputc('"', f);
+    ps_buf_addc(b, '"');
     for (const char *q; (q = strchr(s, '"')) != NULL; s = q + 1) {
-        fwrite(s, 1, (size_t)(q - s) + 1, f); /* up to and with the quote ... */
-        fputc('"', f);                        /* ... which is doubled */
+        ps_buf_add(b, s, (size_t)(q - s) + 1); /* up to and with the quote ... */
+        ps_buf_addc(b, '"');                   /* ... which is doubled */
     }
-    fputs(s, f);
-    fputs(last ? "\"\r\n" : "\",", f);
+    buf_text(b, s);
+    buf_text(b, last ? "\"\r\n" : "\",");
 }
 
-static void json_string(FILE *f, const char *key, const char *s, int last)
+static void json_string(ps_buf *b, const char *key, const char *s, int last)
 {
+    ps_buf_addc(b, '"');
+    buf_text(b, key);
     if (!strcmp(key, "EventID") || !strcmp(key, "RecordID")) { /* numbers, as in EVTX */
-        fprintf(f, "\"%s\":%s%s", key, s, last ? "}\n" : ",");
+        buf_text(b, "\":");
+        buf_text(b, s);
+        buf_text(b, last ? "}\n" : ",");
         return;
     }
-    fprintf(f, "\"%s\":\"", key);
+    buf_text(b, "\":\"");
     for (;;) {
         size_t run = 0;
         while (s[run] && s[run] != '"' && s[run] != '\\' && (unsigned char)s[run] >= 0x20)
             run++;
-        fwrite(s, 1, run, f);
+        ps_buf_add(b, s, run);
         s += run;
         unsigned char c = (unsigned char)*s;
         if (!c)
             break;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else
-            fprintf(f, "\\u%04x", c);
+        if (c == '"' || c == '\\') {
+            ps_buf_addc(b, '\\');
+            ps_buf_addc(b, (char)c);
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            ps_buf_add(b, u, sizeof u);
+        }
         s++;
     }
-    fputs(last ? "\"}\n" : "\",", f);
+    buf_text(b, last ? "\"}\n" : "\",");
 }
 
 /* ANSI colours of the table's Level column, by level rank. */
 static const char *const LEVEL_COLOUR[5] = {"\033[2m", "\033[32m", "\033[33m", "\033[31m",
                                             "\033[1;31m"};
 
-static void print_detection(FILE *f, int format, int colour, const hunt *h, const detection *d)
+/* What writing the timeline keeps from one detection to the next: the line
+ * being built, the last time's text to the second, and each rule's ATT&CK
+ * columns (the same for all of its detections). */
+typedef struct out_cache {
+    ps_buf line;
+    uint64_t secs;               /* of `second`, + 1 (0: none yet) */
+    char second[48];
+    char **tags;                 /* per Sigma rule: "tactics\0techniques", or NULL */
+    size_t nrules;
+    char *c2_tags;
+    int failed;                  /* out of memory: the timeline is not complete */
+} out_cache;
+
+static void out_cache_free(out_cache *c)
+{
+    ps_buf_free(&c->line);
+    for (size_t i = 0; c->tags && i < c->nrules; i++)
+        free(c->tags[i]);
+    free(c->tags);
+    free(c->c2_tags);
+}
+
+/* format_time, with the text to the second kept for the next detection (a
+ * timeline is sorted by time: neighbours mostly share it). */
+static void format_time_cached(out_cache *c, uint64_t filetime, char *out, size_t len)
+{
+    uint64_t secs = filetime / 10000000ull;
+    if (c->secs != secs + 1) {
+        time_t t = (time_t)secs - 11644473600ll;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        if (!strftime(c->second, sizeof c->second, "%Y-%m-%dT%H:%M:%S", &tm))
+            c->second[0] = 0;
+        c->secs = secs + 1;
+    }
+    unsigned ms = (unsigned)(filetime / 10000ull % 1000);
+    size_t n = strlen(c->second);
+    if (n + 6 > len) {
+        format_time(filetime, out, len);
+        return;
+    }
+    memcpy(out, c->second, n);
+    char tail[6] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10),
+                    'Z', 0};
+    memcpy(out + n, tail, sizeof tail);
+}
+
+/* Decimal text of v (as printf's %llu). */
+static void put_decimal(char *out, unsigned long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = 0;
+}
+
+/* The rule's MitreTactics and MitreTags columns, "tactics\0techniques",
+ * made once per rule (or per run for C2 indicators); NULL when out of
+ * memory. */
+static const char *rule_tags(out_cache *c, const detection *d, const rule_view *r)
+{
+    char **slot = d->ioc ? &c->c2_tags : c->tags && d->rule < c->nrules ? &c->tags[d->rule]
+                                                                         : NULL;
+    if (slot && *slot)
+        return *slot;
+    char tactics[256], techs[256];
+    mitre_tags(r->tags, r->ntags, 0, tactics, sizeof tactics);
+    mitre_tags(r->tags, r->ntags, 1, techs, sizeof techs);
+    size_t a = strlen(tactics), b = strlen(techs);
+    char *both = malloc(a + b + 2);
+    if (!both)
+        return NULL;
+    memcpy(both, tactics, a + 1);
+    memcpy(both + a + 1, techs, b + 1);
+    if (slot)
+        *slot = both;
+    else
+        free(both), both = NULL; /* no table for it */
+    return both;
+}
+
+/* 0, or -1 when out of memory (nothing written). */
+static int print_detection(FILE *f, int format, int colour, const hunt *h, const detection *d,
+                           out_cache *oc)
 {
     rule_view r;
     view_rule(h, d, &r);
-    char ts[64], eid[16], rec[24], tactics[256], techs[256];
-    format_time(d->time, ts, sizeof ts);
-    snprintf(eid, sizeof eid, "%u", d->event_id);
-    snprintf(rec, sizeof rec, "%llu", (unsigned long long)d->record_id);
-    mitre_tags(r.tags, r.ntags, 0, tactics, sizeof tactics);
-    mitre_tags(r.tags, r.ntags, 1, techs, sizeof techs);
+    char ts[64], eid[16], rec[24];
+    format_time_cached(oc, d->time, ts, sizeof ts);
+    put_decimal(eid, d->event_id);
+    put_decimal(rec, (unsigned long long)d->record_id);
+    const char *tags = rule_tags(oc, d, &r);
+    if (!tags)
+        return -1;
+    const char *tactics = tags, *techs = tags + strlen(tags) + 1;
     const char *cols[12] = {ts, d->computer, d->channel, eid, rec, r.level, r.title,
                             r.id, tactics, techs, d->details, d->file};
     static const char *const keys[12] = {"Timestamp", "Computer", "Channel", "EventID",
                                          "RecordID", "Level", "RuleTitle", "RuleID",
                                          "MitreTactics", "MitreTags", "Details", "EvtxFile"};
-    if (format == FMT_CSV) {
-        for (int i = 0; i < 12; i++)
-            csv_field(f, cols[i], i == 11);
-    } else if (format == FMT_JSONL) {
-        fputc('{', f);
-        for (int i = 0; i < 12; i++)
-            json_string(f, keys[i], cols[i], i == 11);
+    if (format == FMT_CSV || format == FMT_JSONL) {
+        ps_buf *b = &oc->line;
+        ps_buf_reset(b);
+        if (format == FMT_JSONL)
+            ps_buf_addc(b, '{');
+        for (int i = 0; i < 12; i++) {
+            if (format == FMT_CSV)
+                csv_field(b, cols[i], i == 11);
+            else
+                json_string(b, keys[i], cols[i], i == 11);
+        }
+        if (b->failed)
+            return -1;
+        fwrite(b->data, 1, b->len, f);
     } else {
         const char *on = colour ? LEVEL_COLOUR[level_rank(r.level)] : "";
         const char *off = colour ? "\033[0m" : "";
@@ -490,6 +599,7 @@ static void print_detection(FILE *f, int format, int colour, const hunt *h, cons
                 utf8_fit(d->computer, 15), d->computer, utf8_fit(d->channel, 8), d->channel,
                 eid, on, r.level, off, r.title, techs, utf8_fit(d->details, 200), d->details);
     }
+    return 0;
 }
 
 /* --- rule selection: --status, --rule-id, --tags --------------------------- */
@@ -916,13 +1026,15 @@ typedef struct timeline {
     FILE *out;
     int format, colour;
     int report_rc;     /* the first error adding to the report */
+    out_cache cache;
 } timeline;
 
 static int write_detection(void *ctx, const detection *d)
 {
     timeline *t = ctx;
     if (t->out)
-        print_detection(t->out, t->format, t->colour, t->h, d);
+        if (print_detection(t->out, t->format, t->colour, t->h, d, &t->cache) != 0)
+            t->cache.failed = 1;
     if (t->h->report && t->report_rc == PS_OK) {
         rule_view r;
         view_rule(t->h, d, &r);
@@ -1061,6 +1173,8 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     timeline tl = {.h = &h, .out = out, .format = a->format,
                    .colour = out && a->format == FMT_TABLE && isatty(fileno(out)) &&
                              !getenv("NO_COLOR")};
+    tl.cache.nrules = ps_sigma_rule_count(set);
+    tl.cache.tags = calloc(tl.cache.nrules + 1, sizeof *tl.cache.tags);
     if (h.store && (out || h.report)) {
         int src = det_store_finish(h.store, write_detection, &tl);
         if (src != PS_OK) {
@@ -1069,6 +1183,12 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
             exit_code = PS_EXIT_ERROR;
         }
     }
+    if (tl.cache.failed) {
+        fprintf(stderr, "plainsight hunt: %s: detections are missing from the output\n",
+                ps_status_str(PS_ERR_NOMEM));
+        exit_code = PS_EXIT_ERROR;
+    }
+    out_cache_free(&tl.cache);
     if (out && (fflush(out) != 0 || ferror(out)))
         exit_code = PS_EXIT_ERROR;
     if (out && out != stdout && fclose(out) != 0)
