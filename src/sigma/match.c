@@ -86,6 +86,7 @@ typedef struct re_memo_slot {
 /* Unions of an event's lists' scan maps, remembered for the last few
  * combinations of lists (events of one channel and ID come in runs). */
 #define MAP_CACHE 16                    /* power of two */
+#define CHANNEL_MEMO 96
 
 struct ps_sigma_scratch {
     const ps_sigma_set *set;
@@ -134,6 +135,11 @@ struct ps_sigma_scratch {
     sg_scan_map scan_maps[4];/* the fields the event's posting lists read */
     unsigned nscan_maps;
     sg_scan_map scan_map;    /* their union (NULL: none), from map_cache */
+    /* The last channel looked up (events of a channel come in runs), its
+     * bytes up to CHANNEL_MEMO, and its bucket. */
+    char last_channel[CHANNEL_MEMO];
+    size_t last_channel_len;     /* 0: none */
+    const sg_channel_bucket *last_bucket;
     struct map_cache {       /* unions by the lists they were made from */
         const void *key[4];
         uint64_t *bits;
@@ -694,11 +700,9 @@ static int compiled_match(ps_sigma_scratch *s, const sg_compiled *c)
     return 1;
 }
 
-static const sg_channel_bucket *find_bucket(const ps_sigma_set *set, const char *channel)
+static const sg_channel_bucket *find_bucket_by_hash(const ps_sigma_set *set,
+                                                    const char *channel, size_t len)
 {
-    if (!set->nbuckets || !channel)
-        return NULL;
-    size_t len = strlen(channel);
     uint64_t h = sg_hash_lower(channel, len);
     uint32_t mask = set->nbuckets - 1;
     for (uint32_t i = (uint32_t)h & mask; set->buckets[i].channel; i = (i + 1) & mask) {
@@ -707,6 +711,25 @@ static const sg_channel_bucket *find_bucket(const ps_sigma_set *set, const char 
             return b;
     }
     return NULL;
+}
+
+/* The bucket of the event's channel: the last one again when the channel's
+ * bytes are the last one's (folding case only when they are not). */
+static const sg_channel_bucket *find_bucket(ps_sigma_scratch *s, const char *channel)
+{
+    const ps_sigma_set *set = s->set;
+    if (!set->nbuckets || !channel)
+        return NULL;
+    size_t len = strlen(channel);
+    if (len && len == s->last_channel_len && same_bytes(s->last_channel, channel, len))
+        return s->last_bucket;
+    const sg_channel_bucket *b = find_bucket_by_hash(set, channel, len);
+    if (len && len <= CHANNEL_MEMO) {
+        memcpy(s->last_channel, channel, len);
+        s->last_channel_len = len;
+        s->last_bucket = b;
+    }
+    return b;
 }
 
 static const sg_eid_list *find_eid(const sg_channel_bucket *b, uint32_t eid)
@@ -914,9 +937,12 @@ static int scan_keywords(ps_sigma_scratch *s)
         return 0;
     ps_buf *kb = &s->kw_buf;
     ps_buf_reset(kb);
+    /* A value shorter than every keyword literal cannot hold one (a literal
+     * found across two values only costs an evaluation): left out. */
+    uint32_t min = pf->db_min_len ? pf->db_min_len : 1;
     size_t total = 0;
     for (uint32_t i = 0; i < s->ev->nfields; i++)
-        total += s->ev->fields[i].value_len ? (size_t)s->ev->fields[i].value_len + 1 : 0;
+        total += s->ev->fields[i].value_len >= min ? (size_t)s->ev->fields[i].value_len + 1 : 0;
     if (!total)
         return 0;
     if (ps_buf_reserve(kb, total) != 0)
@@ -924,7 +950,7 @@ static int scan_keywords(ps_sigma_scratch *s)
     char *p = kb->data;
     for (uint32_t i = 0; i < s->ev->nfields; i++) { /* room made once, then plain copies */
         const ps_field *f = &s->ev->fields[i];
-        if (f->value_len) {
+        if (f->value_len >= min) {
             memcpy(p, f->value, f->value_len);
             p += f->value_len;
             *p++ = 0;
@@ -1183,7 +1209,7 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
     s->failed = 0;
     match_run r = {.s = s, .fn = fn, .ctx = ctx};
     const sg_prefilter *pf = &set->prefilter;
-    const sg_channel_bucket *b = find_bucket(set, ev->channel);
+    const sg_channel_bucket *b = find_bucket(s, ev->channel);
     const sg_eid_list *l = b ? find_eid(b, ev->event_id) : NULL;
     int fallback = b && b->fallback_n && !eid_trusted(s);
     event_list lists[4];

@@ -757,6 +757,10 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
         *(sym < 0 ? &pf->db_base : &pf->field_base[sym]) = id;
         if (sym >= 0)
             pf->field_nlits[sym] = ndistinct;
+        else
+            for (size_t i = from; i < to; i++)
+                if (!pf->db_min_len || e[i].lit.len < pf->db_min_len)
+                    pf->db_min_len = e[i].lit.len;
         if (sym >= 0 && exact) {
             /* An entry merges equal literals of several values: the table
              * stands only when every one of them is an equality. */

@@ -305,6 +305,7 @@ typedef struct sg_channel_bucket {
  * value. The set has a prefilter when ndbs > 0. */
 typedef struct sg_prefilter {
     hs_database_t *db;            /* keyword searches' literals; NULL: none */
+    uint32_t db_min_len;          /* ... the shortest of them */
     hs_database_t **field_db;     /* per symbol: its values' literals, or NULL */
     uint32_t db_base;             /* a database reports id - base of its literals */
     uint32_t *field_base;
