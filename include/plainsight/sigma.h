@@ -86,7 +86,7 @@ typedef struct ps_sigma_stats {
     uint32_t rules_skipped;          /* sum of skipped[] */
     uint32_t skipped[PS_SIGMA_SKIP__COUNT];
     /* The literal prefilter: distinct literals in its database, and compiled
-     * rule forms evaluated only when one of their literals is seen (the
+     * rule forms evaluated only when the literals they need are seen (the
      * others are evaluated on every event of their channel/ID). */
     uint32_t prefilter_literals;
     uint32_t prefilter_gated;

@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +12,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/detections.h"
 #include "plainsight/jsonl.h"
 #include "plainsight/sigma.h"
 #include "sigma/builtin.h"
+#include "util/buf.h"
 
 static const char HUNT_HELP[] =
     "usage: plainsight hunt [OPTIONS] [--rules PATH] [--iocs DIR] INPUT...\n"
@@ -103,17 +104,10 @@ static const char HUNT_HELP[] =
 
 enum { FMT_TABLE, FMT_CSV, FMT_JSONL };
 
-/* One detection: by a Sigma rule (`ioc` NULL, `rule` its index in the set)
- * or by a C2 indicator (`ioc` points into the IOC set, which outlives it). */
-typedef struct detection {
-    uint64_t time;
-    uint64_t record_id;
-    uint32_t event_id;
-    size_t rule;
-    const char *ioc;
-    int ioc_score;
-    char *computer, *channel, *details, *file;
-} detection;
+/* Detections kept before the timeline is sorted, in memory up to this many
+ * bytes and then in a temporary file (PLAINSIGHT_HUNT_SORT_MEMORY sets
+ * another size: the tests make it spill with a small one). */
+#define SORT_MEMORY_DEFAULT (8u << 20)
 
 typedef struct hunt {
     const ps_sigma_set *set;     /* NULL when only --iocs is hunted */
@@ -123,10 +117,9 @@ typedef struct hunt {
     const uint8_t *enabled;      /* per rule: chosen by --status/--rule-id/--tags/--min-level */
     uint64_t from, to;           /* --from/--to as FILETIME; 0: open */
     uint64_t *events;            /* per worker: events in the time range, matched */
-    pthread_mutex_t lock;
-    detection *found;
-    size_t nfound, cap;
-    int oom;
+    det_store *store;            /* the detections, sorted at the end */
+    int oom;                     /* a detection was lost: out of memory */
+    int store_error;             /* ... or the temporary file could not be written */
     ps_report *report;           /* --html: detections and logons for the page */
     /* Base matches of correlation rules, evaluated once every event is read;
      * NULL when the set has no correlation rules. */
@@ -155,9 +148,9 @@ static int utf8_fit(const char *s, size_t max)
     return (int)n;
 }
 
-/* buf[0..n) as a Details string: cut to fit (n may exceed the buffer when
- * snprintf was short of room) and on one line. */
-static char *details_dup(char *buf, size_t n, size_t size)
+/* buf[0..n) as a Details string, in place: cut to fit (n may exceed the
+ * buffer when snprintf was short of room) and on one line. */
+static const char *details_finish(char *buf, size_t n, size_t size)
 {
     if (n >= size) { /* cut short: never leave half a UTF-8 sequence */
         n = size - 1;
@@ -167,17 +160,29 @@ static char *details_dup(char *buf, size_t n, size_t size)
             n--;
     }
     buf[n] = 0;
-    for (char *c = buf; *c; c++) /* one line per detection, whatever the values hold */
-        if ((unsigned char)*c < 0x20)
-            *c = ' ';
-    return strdup(buf);
+    /* One line per detection, whatever the values hold: control bytes become
+     * spaces. Eight bytes are tested at once (a byte below 0x20 sets its high
+     * bit in the test word); buf[0..n) holds no NUL (put_text stops at one). */
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        if (((w - 0x2020202020202020ull) & ~w & 0x8080808080808080ull) == 0)
+            continue;
+        for (size_t k = i; k < i + 8; k++)
+            if ((unsigned char)buf[k] < 0x20)
+                buf[k] = ' ';
+    }
+    for (; i < n; i++)
+        if ((unsigned char)buf[i] < 0x20)
+            buf[i] = ' ';
+    return buf;
 }
 
 /* Append s to buf[0..size) as snprintf would (what fits, less room for the
  * NUL), counting its whole length in *n. */
-static void put_text(char *buf, size_t size, size_t *n, const char *s)
+static void put_text_len(char *buf, size_t size, size_t *n, const char *s, size_t len)
 {
-    size_t len = strlen(s); /* up to a NUL inside the value, as printf's %s */
     if (*n + 1 < size) {
         size_t room = size - 1 - *n;
         memcpy(buf + *n, s, len < room ? len : room);
@@ -185,52 +190,57 @@ static void put_text(char *buf, size_t size, size_t *n, const char *s)
     *n += len;
 }
 
+static void put_text(char *buf, size_t size, size_t *n, const char *s)
+{
+    put_text_len(buf, size, n, s, strlen(s));
+}
+
+/* A field's value up to a NUL inside it, as printf's %s would print it
+ * (value_len bytes, NUL-terminated, without a strlen over the value). */
+static void put_value(char *buf, size_t size, size_t *n, const ps_field *f)
+{
+    const char *nul = memchr(f->value, 0, f->value_len);
+    put_text_len(buf, size, n, f->value, nul ? (size_t)(nul - f->value) : f->value_len);
+}
+
 /* A short summary of the event: `lead` (the field a C2 indicator was found in)
  * first, when given, then its other EventData/UserData fields, name: value.
  * (Built by hand: snprintf per field was most of the cost of a detection.) */
-static char *event_details(const ps_event *ev, const ps_field *lead)
+#define DETAILS_SIZE 512
+
+static const char *event_details(const ps_event *ev, const ps_field *lead,
+                                 char buf[DETAILS_SIZE])
 {
-    char buf[512];
     size_t n = 0;
     if (lead) {
-        put_text(buf, sizeof buf, &n, lead->name);
-        put_text(buf, sizeof buf, &n, ": ");
-        put_text(buf, sizeof buf, &n, lead->value);
+        put_text(buf, DETAILS_SIZE, &n, lead->name);
+        put_text(buf, DETAILS_SIZE, &n, ": ");
+        put_value(buf, DETAILS_SIZE, &n, lead);
     }
-    for (uint32_t i = 0; i < ev->nfields && n + 4 < sizeof buf; i++) {
+    for (uint32_t i = 0; i < ev->nfields && n + 4 < DETAILS_SIZE; i++) {
         const ps_field *f = &ev->fields[i];
-        if (strncmp(f->path, "Event.EventData.", 16) && strncmp(f->path, "Event.UserData.", 15))
+        if (!(f->path_len >= 16 && memcmp(f->path, "Event.EventData.", 16) == 0) &&
+            !(f->path_len >= 15 && memcmp(f->path, "Event.UserData.", 15) == 0))
             continue;
         if (!f->value_len || f == lead)
             continue;
         if (n)
-            put_text(buf, sizeof buf, &n, " ¦ ");
-        put_text(buf, sizeof buf, &n, f->name);
-        put_text(buf, sizeof buf, &n, ": ");
-        put_text(buf, sizeof buf, &n, f->value);
+            put_text(buf, DETAILS_SIZE, &n, " ¦ ");
+        put_text(buf, DETAILS_SIZE, &n, f->name);
+        put_text(buf, DETAILS_SIZE, &n, ": ");
+        put_value(buf, DETAILS_SIZE, &n, f);
     }
-    return details_dup(buf, n, sizeof buf);
+    return details_finish(buf, n, DETAILS_SIZE);
 }
 
-/* Takes ownership of d's strings: kept in h->found, or freed when out of memory. */
-static void add_detection(hunt *h, detection d)
+/* Keep a detection (the store copies what it needs). */
+static void add_detection(hunt *h, const detection *d, const char *level)
 {
-    pthread_mutex_lock(&h->lock);
-    if (h->nfound == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 256;
-        detection *nd = realloc(h->found, cap * sizeof *nd);
-        if (nd) {
-            h->found = nd;
-            h->cap = cap;
-        }
-    }
-    if (h->nfound < h->cap && d.computer && d.channel && d.details && d.file)
-        h->found[h->nfound++] = d;
-    else {
+    int rc = det_store_add(h->store, d, level_rank(level));
+    if (rc == PS_ERR_IO)
+        h->store_error = 1;
+    else if (rc != PS_OK)
         h->oom = 1;
-        free(d.computer), free(d.channel), free(d.details), free(d.file);
-    }
-    pthread_mutex_unlock(&h->lock);
 }
 
 static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index, const ps_event *ev)
@@ -244,11 +254,12 @@ static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index
         return 0;
     if (level_rank(rule->level) < h->min_level || (h->enabled && !h->enabled[index]))
         return 0;
+    char details[DETAILS_SIZE];
     detection d = {.time = ev->time_filetime, .record_id = ev->record_id,
-                   .event_id = ev->event_id, .rule = index, .computer = strdup(ev->computer),
-                   .channel = strdup(ev->channel), .details = event_details(ev, NULL),
-                   .file = strdup(ev->source)};
-    add_detection(h, d);
+                   .event_id = ev->event_id, .rule = index, .computer = ev->computer,
+                   .channel = ev->channel, .details = event_details(ev, NULL, details),
+                   .file = ev->source};
+    add_detection(h, &d, rule->level);
     return 0;
 }
 
@@ -259,13 +270,15 @@ static int on_ioc_match(void *ctx, const ps_ioc_hit *hit, const ps_field *field,
                         const ps_event *ev)
 {
     hunt *h = ctx;
-    if (level_rank(ps_ioc_level_for_score(hit->score)) < h->min_level)
+    const char *level = ps_ioc_level_for_score(hit->score);
+    if (level_rank(level) < h->min_level)
         return 0;
+    char details[DETAILS_SIZE];
     detection d = {.time = ev->time_filetime, .record_id = ev->record_id,
                    .event_id = ev->event_id, .ioc = hit->ioc, .ioc_score = hit->score,
-                   .computer = strdup(ev->computer), .channel = strdup(ev->channel),
-                   .details = event_details(ev, field), .file = strdup(ev->source)};
-    add_detection(h, d);
+                   .computer = ev->computer, .channel = ev->channel,
+                   .details = event_details(ev, field, details), .file = ev->source};
+    add_detection(h, &d, level);
     return 0;
 }
 
@@ -282,36 +295,6 @@ static int on_event(void *ctx, unsigned worker, const ps_event *ev)
     if (!h->set)
         return 0;
     return ps_sigma_match(h->set, h->scratch[worker], ev, on_rule_match, h) == PS_ERR_NOMEM;
-}
-
-/* Sigma detections before C2 ones of the same record; each kind in a fixed
- * order (rule index, indicator text), so that the output does not depend on
- * which worker found what. */
-static int by_rule(const detection *a, const detection *b)
-{
-    if (!a->ioc != !b->ioc)
-        return a->ioc ? 1 : -1;
-    if (a->ioc)
-        return strcmp(a->ioc, b->ioc);
-    return a->rule < b->rule ? -1 : a->rule > b->rule;
-}
-
-static int by_time(const void *pa, const void *pb)
-{
-    const detection *a = pa, *b = pb;
-    if (a->time != b->time)
-        return a->time < b->time ? -1 : 1;
-    int c = strcmp(a->file, b->file);
-    if (c)
-        return c;
-    if (a->record_id != b->record_id)
-        return a->record_id < b->record_id ? -1 : 1;
-    int r = by_rule(a, b); /* same output whatever the thread count */
-    if (r)
-        return r;
-    /* One correlation rule can fire for several groups at one time (record 0,
-     * no file): the Details, which name the group, keep their order fixed. */
-    return strcmp(a->details, b->details);
 }
 
 static void format_time(uint64_t filetime, char *out, size_t len)
@@ -334,22 +317,22 @@ static int is_computer_field(const char *name)
 }
 
 /* "count=N window=<first>..<last> Field=value ..." */
-static char *correlation_details(const ps_sigma_corr_hit *hit)
+static const char *correlation_details(const ps_sigma_corr_hit *hit, char buf[DETAILS_SIZE])
 {
-    char buf[512], first[64], last[64];
+    char first[64], last[64];
     format_time(hit->first_time, first, sizeof first);
     format_time(hit->last_time, last, sizeof last);
-    int w = snprintf(buf, sizeof buf, "count=%llu window=%s..%s",
+    int w = snprintf(buf, DETAILS_SIZE, "count=%llu window=%s..%s",
                      (unsigned long long)hit->count, first, last);
     size_t n = w > 0 ? (size_t)w : 0;
-    for (uint32_t g = 0; g < hit->ngroup && n + 1 < sizeof buf; g++) {
-        w = snprintf(buf + n, sizeof buf - n, " %s=%s", hit->group_fields[g],
+    for (uint32_t g = 0; g < hit->ngroup && n + 1 < DETAILS_SIZE; g++) {
+        w = snprintf(buf + n, DETAILS_SIZE - n, " %s=%s", hit->group_fields[g],
                      hit->group_values[g]);
         if (w < 0)
             break;
         n += (size_t)w;
     }
-    return details_dup(buf, n, sizeof buf);
+    return details_finish(buf, n, DETAILS_SIZE);
 }
 
 /* One correlation detection: kept like an event's, through the same filters
@@ -364,10 +347,10 @@ static int on_correlation_hit(void *ctx, const ps_sigma_corr_hit *hit)
     for (uint32_t g = 0; g < hit->ngroup; g++)
         if (is_computer_field(hit->group_fields[g]))
             computer = hit->group_values[g];
-    detection d = {.time = hit->first_time, .rule = hit->rule_index,
-                   .computer = strdup(computer), .channel = strdup(""),
-                   .details = correlation_details(hit), .file = strdup("")};
-    add_detection(h, d);
+    char details[DETAILS_SIZE];
+    detection d = {.time = hit->first_time, .rule = hit->rule_index, .computer = computer,
+                   .channel = "", .details = correlation_details(hit, details), .file = ""};
+    add_detection(h, &d, hit->rule->level);
     h->ncorrelated++;
     return 0;
 }
@@ -441,68 +424,176 @@ static void mitre_tags(const char *const *tags, uint32_t ntags, int techniques, 
 
 /* Runs between the characters to escape go out in one call each: the
  * per-character stdio calls were a tenth of hunt's output time. */
-static void csv_field(FILE *f, const char *s, int last)
+static void buf_text(ps_buf *b, const char *s) { ps_buf_add(b, s, strlen(s)); }
+
+/* A detection's line is built in a buffer and written at once: stdio calls
+ * per column and per run were most of the time of writing a timeline. */
+static void csv_field(ps_buf *b, const char *s, int last)
 {
-    fputc('"', f);
+    ps_buf_addc(b, '"');
     for (const char *q; (q = strchr(s, '"')) != NULL; s = q + 1) {
-        fwrite(s, 1, (size_t)(q - s) + 1, f); /* up to and with the quote ... */
-        fputc('"', f);                        /* ... which is doubled */
+        ps_buf_add(b, s, (size_t)(q - s) + 1); /* up to and with the quote ... */
+        ps_buf_addc(b, '"');                   /* ... which is doubled */
     }
-    fputs(s, f);
-    fputs(last ? "\"\r\n" : "\",", f);
+    buf_text(b, s);
+    buf_text(b, last ? "\"\r\n" : "\",");
 }
 
-static void json_string(FILE *f, const char *key, const char *s, int last)
+static void json_string(ps_buf *b, const char *key, const char *s, int last)
 {
+    ps_buf_addc(b, '"');
+    buf_text(b, key);
     if (!strcmp(key, "EventID") || !strcmp(key, "RecordID")) { /* numbers, as in EVTX */
-        fprintf(f, "\"%s\":%s%s", key, s, last ? "}\n" : ",");
+        buf_text(b, "\":");
+        buf_text(b, s);
+        buf_text(b, last ? "}\n" : ",");
         return;
     }
-    fprintf(f, "\"%s\":\"", key);
+    buf_text(b, "\":\"");
     for (;;) {
         size_t run = 0;
         while (s[run] && s[run] != '"' && s[run] != '\\' && (unsigned char)s[run] >= 0x20)
             run++;
-        fwrite(s, 1, run, f);
+        ps_buf_add(b, s, run);
         s += run;
         unsigned char c = (unsigned char)*s;
         if (!c)
             break;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else
-            fprintf(f, "\\u%04x", c);
+        if (c == '"' || c == '\\') {
+            ps_buf_addc(b, '\\');
+            ps_buf_addc(b, (char)c);
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            ps_buf_add(b, u, sizeof u);
+        }
         s++;
     }
-    fputs(last ? "\"}\n" : "\",", f);
+    buf_text(b, last ? "\"}\n" : "\",");
 }
 
 /* ANSI colours of the table's Level column, by level rank. */
 static const char *const LEVEL_COLOUR[5] = {"\033[2m", "\033[32m", "\033[33m", "\033[31m",
                                             "\033[1;31m"};
 
-static void print_detection(FILE *f, int format, int colour, const hunt *h, const detection *d)
+/* What writing the timeline keeps from one detection to the next: the line
+ * being built, the last time's text to the second, and each rule's ATT&CK
+ * columns (the same for all of its detections). */
+typedef struct out_cache {
+    ps_buf line;
+    uint64_t secs;               /* of `second`, + 1 (0: none yet) */
+    char second[48];
+    char **tags;                 /* per Sigma rule: "tactics\0techniques", or NULL */
+    size_t nrules;
+    char *c2_tags;
+    int failed;                  /* out of memory: the timeline is not complete */
+} out_cache;
+
+static void out_cache_free(out_cache *c)
+{
+    ps_buf_free(&c->line);
+    for (size_t i = 0; c->tags && i < c->nrules; i++)
+        free(c->tags[i]);
+    free(c->tags);
+    free(c->c2_tags);
+}
+
+/* format_time, with the text to the second kept for the next detection (a
+ * timeline is sorted by time: neighbours mostly share it). */
+static void format_time_cached(out_cache *c, uint64_t filetime, char *out, size_t len)
+{
+    uint64_t secs = filetime / 10000000ull;
+    if (c->secs != secs + 1) {
+        time_t t = (time_t)secs - 11644473600ll;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        if (!strftime(c->second, sizeof c->second, "%Y-%m-%dT%H:%M:%S", &tm))
+            c->second[0] = 0;
+        c->secs = secs + 1;
+    }
+    unsigned ms = (unsigned)(filetime / 10000ull % 1000);
+    size_t n = strlen(c->second);
+    if (n + 6 > len) {
+        format_time(filetime, out, len);
+        return;
+    }
+    memcpy(out, c->second, n);
+    char tail[6] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10),
+                    'Z', 0};
+    memcpy(out + n, tail, sizeof tail);
+}
+
+/* Decimal text of v (as printf's %llu). */
+static void put_decimal(char *out, unsigned long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = 0;
+}
+
+/* The rule's MitreTactics and MitreTags columns, "tactics\0techniques",
+ * made once per rule (or per run for C2 indicators); NULL when out of
+ * memory. */
+static const char *rule_tags(out_cache *c, const detection *d, const rule_view *r)
+{
+    char **slot = d->ioc ? &c->c2_tags : c->tags && d->rule < c->nrules ? &c->tags[d->rule]
+                                                                         : NULL;
+    if (slot && *slot)
+        return *slot;
+    char tactics[256], techs[256];
+    mitre_tags(r->tags, r->ntags, 0, tactics, sizeof tactics);
+    mitre_tags(r->tags, r->ntags, 1, techs, sizeof techs);
+    size_t a = strlen(tactics), b = strlen(techs);
+    char *both = malloc(a + b + 2);
+    if (!both)
+        return NULL;
+    memcpy(both, tactics, a + 1);
+    memcpy(both + a + 1, techs, b + 1);
+    if (slot)
+        *slot = both;
+    else
+        free(both), both = NULL; /* no table for it */
+    return both;
+}
+
+/* 0, or -1 when out of memory (nothing written). */
+static int print_detection(FILE *f, int format, int colour, const hunt *h, const detection *d,
+                           out_cache *oc)
 {
     rule_view r;
     view_rule(h, d, &r);
-    char ts[64], eid[16], rec[24], tactics[256], techs[256];
-    format_time(d->time, ts, sizeof ts);
-    snprintf(eid, sizeof eid, "%u", d->event_id);
-    snprintf(rec, sizeof rec, "%llu", (unsigned long long)d->record_id);
-    mitre_tags(r.tags, r.ntags, 0, tactics, sizeof tactics);
-    mitre_tags(r.tags, r.ntags, 1, techs, sizeof techs);
+    char ts[64], eid[16], rec[24];
+    format_time_cached(oc, d->time, ts, sizeof ts);
+    put_decimal(eid, d->event_id);
+    put_decimal(rec, (unsigned long long)d->record_id);
+    const char *tags = rule_tags(oc, d, &r);
+    if (!tags)
+        return -1;
+    const char *tactics = tags, *techs = tags + strlen(tags) + 1;
     const char *cols[12] = {ts, d->computer, d->channel, eid, rec, r.level, r.title,
                             r.id, tactics, techs, d->details, d->file};
     static const char *const keys[12] = {"Timestamp", "Computer", "Channel", "EventID",
                                          "RecordID", "Level", "RuleTitle", "RuleID",
                                          "MitreTactics", "MitreTags", "Details", "EvtxFile"};
-    if (format == FMT_CSV) {
-        for (int i = 0; i < 12; i++)
-            csv_field(f, cols[i], i == 11);
-    } else if (format == FMT_JSONL) {
-        fputc('{', f);
-        for (int i = 0; i < 12; i++)
-            json_string(f, keys[i], cols[i], i == 11);
+    if (format == FMT_CSV || format == FMT_JSONL) {
+        ps_buf *b = &oc->line;
+        ps_buf_reset(b);
+        if (format == FMT_JSONL)
+            ps_buf_addc(b, '{');
+        for (int i = 0; i < 12; i++) {
+            if (format == FMT_CSV)
+                csv_field(b, cols[i], i == 11);
+            else
+                json_string(b, keys[i], cols[i], i == 11);
+        }
+        if (b->failed)
+            return -1;
+        fwrite(b->data, 1, b->len, f);
     } else {
         const char *on = colour ? LEVEL_COLOUR[level_rank(r.level)] : "";
         const char *off = colour ? "\033[0m" : "";
@@ -510,6 +601,7 @@ static void print_detection(FILE *f, int format, int colour, const hunt *h, cons
                 utf8_fit(d->computer, 15), d->computer, utf8_fit(d->channel, 8), d->channel,
                 eid, on, r.level, off, r.title, techs, utf8_fit(d->details, 200), d->details);
     }
+    return 0;
 }
 
 /* --- rule selection: --status, --rule-id, --tags --------------------------- */
@@ -630,119 +722,61 @@ static void print_diag_over_progress(void *ctx, const ps_diag *d)
     cli_print_diag(NULL, d);
 }
 
-typedef struct count_index {
-    size_t count;
-    size_t index;
-} count_index;
-
-static int by_count_desc(const void *pa, const void *pb)
-{
-    const count_index *a = pa, *b = pb;
-    if (a->count != b->count)
-        return a->count < b->count ? 1 : -1;
-    return a->index < b->index ? -1 : a->index > b->index;
-}
-
-static int by_computer(const void *pa, const void *pb)
-{
-    return strcmp((*(const detection *const *)pa)->computer,
-                  (*(const detection *const *)pb)->computer);
-}
-
 #define SUMMARY_TOP_RULES 10
 #define SUMMARY_TOP_HOSTS 5
-
-static int by_rule_of(const void *pa, const void *pb)
-{
-    return by_rule(*(const detection *const *)pa, *(const detection *const *)pb);
-}
 
 /* Detections per rule (a Sigma rule or a C2 indicator), the most frequent
  * first; ties in rule order. */
 static void summary_by_rule(const hunt *h)
 {
-    const detection **sorted = malloc(h->nfound * sizeof *sorted);
-    count_index *rules = calloc(h->nfound, sizeof *rules);
-    if (!sorted || !rules) {
-        free(sorted), free(rules);
-        return;
-    }
-    for (size_t i = 0; i < h->nfound; i++)
-        sorted[i] = &h->found[i];
-    qsort(sorted, h->nfound, sizeof *sorted, by_rule_of);
-    size_t nrules = 0;
-    for (size_t i = 0; i < h->nfound; i++) {
-        if (i == 0 || by_rule(sorted[i], sorted[i - 1]))
-            rules[nrules++].index = i;
-        rules[nrules - 1].count++;
-    }
-    qsort(rules, nrules, sizeof *rules, by_count_desc);
+    det_rule_count top[SUMMARY_TOP_RULES];
+    size_t n = det_store_top_rules(h->store, top, SUMMARY_TOP_RULES);
     fprintf(stderr, "  top rules:\n");
-    for (size_t i = 0; i < nrules && i < SUMMARY_TOP_RULES; i++) {
+    for (size_t i = 0; i < n; i++) {
+        detection d = {.rule = top[i].rule, .ioc = top[i].ioc, .ioc_score = top[i].ioc_score};
         rule_view r;
-        view_rule(h, sorted[rules[i].index], &r);
-        fprintf(stderr, "    %7zu  %-13s %s (%s)\n", rules[i].count, r.level, r.title, r.id);
+        view_rule(h, &d, &r);
+        fprintf(stderr, "    %7zu  %-13s %s (%s)\n", top[i].count, r.level, r.title, r.id);
     }
-    free(sorted);
-    free(rules);
 }
 
 /* Distinct computers with their detection counts, the busiest first. */
 static void summary_hosts(const hunt *h)
 {
-    const detection **by_host = malloc(h->nfound * sizeof *by_host);
-    count_index *hosts = calloc(h->nfound, sizeof *hosts);
-    if (!by_host || !hosts) {
-        free(by_host), free(hosts);
-        return;
-    }
-    for (size_t i = 0; i < h->nfound; i++)
-        by_host[i] = &h->found[i];
-    qsort(by_host, h->nfound, sizeof *by_host, by_computer);
-    size_t nhosts = 0;
-    for (size_t i = 0; i < h->nfound; i++) {
-        if (i == 0 || strcmp(by_host[i]->computer, by_host[i - 1]->computer))
-            hosts[nhosts++].index = i;
-        hosts[nhosts - 1].count++;
-    }
-    qsort(hosts, nhosts, sizeof *hosts, by_count_desc);
+    det_host_count top[SUMMARY_TOP_HOSTS];
+    size_t nhosts;
+    size_t n = det_store_hosts(h->store, top, SUMMARY_TOP_HOSTS, &nhosts);
     fprintf(stderr, "  hosts: %zu", nhosts);
-    for (size_t i = 0; i < nhosts && i < SUMMARY_TOP_HOSTS; i++)
-        fprintf(stderr, "%s%s (%zu)", i ? ", " : " - ", by_host[hosts[i].index]->computer[0]
-                ? by_host[hosts[i].index]->computer : "(none)", hosts[i].count);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s%s (%zu)", i ? ", " : " - ",
+                top[i].computer[0] ? top[i].computer : "(none)", top[i].count);
     fprintf(stderr, "%s\n", nhosts > SUMMARY_TOP_HOSTS ? ", ..." : "");
-    free(by_host);
-    free(hosts);
 }
 
-/* The end-of-run summary on stderr. `h->found` is sorted by time. */
+/* The end-of-run summary on stderr. */
 static void print_summary(const hunt *h, const progress *p, uint64_t events_in_range,
                           double elapsed)
 {
     static const char *const levels[5] = {"informational", "low", "medium", "high", "critical"};
+    det_totals t;
+    det_store_totals(h->store, &t);
     fprintf(stderr, "plainsight hunt: %zu detections in %llu events (%llu files, %.1f MB), "
-            "%.2f s, %.0f events/s\n", h->nfound, (unsigned long long)p->events,
+            "%.2f s, %.0f events/s\n", t.count, (unsigned long long)p->events,
             (unsigned long long)p->files, p->bytes / 1e6, elapsed,
             elapsed > 0 ? p->events / elapsed : 0.0);
     if (h->from || h->to)
         fprintf(stderr, "  events in the --from/--to range: %llu\n",
                 (unsigned long long)events_in_range);
-    if (!h->nfound)
+    if (!t.count)
         return;
-    size_t by_level[5] = {0};
-    for (size_t i = 0; i < h->nfound; i++) {
-        rule_view r;
-        view_rule(h, &h->found[i], &r);
-        by_level[level_rank(r.level)]++;
-    }
     fprintf(stderr, "  by level:");
     for (int l = 4; l >= 0; l--)
-        fprintf(stderr, " %s %zu%s", levels[l], by_level[l], l ? "," : "\n");
+        fprintf(stderr, " %s %zu%s", levels[l], t.by_level[l], l ? "," : "\n");
     summary_by_rule(h);
     summary_hosts(h);
     char first[64], last[64];
-    format_time(h->found[0].time, first, sizeof first);
-    format_time(h->found[h->nfound - 1].time, last, sizeof last);
+    format_time(t.first, first, sizeof first);
+    format_time(t.last, last, sizeof last);
     fprintf(stderr, "  first seen %s, last seen %s\n", first, last);
 }
 
@@ -987,21 +1021,39 @@ static int read_inputs(hunt *h, const hunt_args *a, char **inputs, int ninputs, 
     return rc;
 }
 
-/* --html: the detections (sorted), the logons seen and the run's facts as one
- * page. Returns 0, or -1 after saying why it could not be written. */
-static int write_html_report(const hunt *h, const hunt_args *a, const progress *p,
-                             double elapsed)
+/* Writing the timeline: each detection as it comes out of the sort goes to
+ * the output and, with --html, to the report. */
+typedef struct timeline {
+    const hunt *h;
+    FILE *out;
+    int format, colour;
+    int report_rc;     /* the first error adding to the report */
+    out_cache cache;
+} timeline;
+
+static int write_detection(void *ctx, const detection *d)
 {
-    int rc = PS_OK;
-    for (size_t i = 0; rc == PS_OK && i < h->nfound; i++) {
-        const detection *d = &h->found[i];
+    timeline *t = ctx;
+    if (t->out)
+        if (print_detection(t->out, t->format, t->colour, t->h, d, &t->cache) != 0)
+            t->cache.failed = 1;
+    if (t->h->report && t->report_rc == PS_OK) {
         rule_view r;
-        view_rule(h, d, &r);
+        view_rule(t->h, d, &r);
         ps_report_detection rd = {d->time, d->computer, d->channel, d->event_id, d->record_id,
                                   r.level, r.title, r.id, r.tags, r.ntags, d->details,
                                   d->file};
-        rc = ps_report_add_detection(h->report, &rd);
+        t->report_rc = ps_report_add_detection(t->h->report, &rd);
     }
+    return 0;
+}
+
+/* --html: the detections (sorted, added by write_detection), the logons seen
+ * and the run's facts as one page. Returns 0, or -1 after saying why it
+ * could not be written. */
+static int write_html_report(const hunt *h, const hunt_args *a, const progress *p,
+                             double elapsed, int rc)
+{
     ps_report_run run = {.command = "hunt", .rules_loaded = a->load.rules_loaded,
                          .rules_skipped = a->load.rules_skipped, .files = p->files,
                          .events = p->events, .seconds = elapsed};
@@ -1031,10 +1083,9 @@ static void summary_sources(const hunt *h, const hunt_args *a, size_t left_by_st
     if (h->iocs) {
         ps_ioc_counts n;
         ps_iocs_counts(h->iocs, &n);
-        size_t found = 0;
-        for (size_t i = 0; i < h->nfound; i++)
-            found += h->found[i].ioc != NULL;
-        fprintf(stderr, "  C2 IOCs: %zu domains and addresses, %zu detections\n", n.c2, found);
+        det_totals t;
+        det_store_totals(h->store, &t);
+        fprintf(stderr, "  C2 IOCs: %zu domains and addresses, %zu detections\n", n.c2, t.c2);
     }
 }
 
@@ -1054,9 +1105,26 @@ static void summary_sigma_engine(const hunt *h, const hunt_args *a)
         fprintf(stderr, "  prefilter: off (--no-prefilter)\n");
     else
         fprintf(stderr, "  prefilter: %u literals in %u databases (%u read from the cache); "
-                "%u rule forms evaluated only when one of theirs is seen, %u on every event\n",
+                "%u rule forms evaluated only when their literals are seen, %u on every event\n",
                 a->load.prefilter_literals, a->load.prefilter_databases,
                 a->load.prefilter_cached, a->load.prefilter_gated, a->load.prefilter_always);
+}
+
+/* How much memory the detections may take before they go to a temporary
+ * file: SORT_MEMORY_DEFAULT, or PLAINSIGHT_HUNT_SORT_MEMORY bytes. */
+static size_t sort_memory(void)
+{
+    const char *env = getenv("PLAINSIGHT_HUNT_SORT_MEMORY");
+    char *end;
+    unsigned long long v = env && *env ? strtoull(env, &end, 10) : 0;
+    return v && !*end ? (size_t)v : SORT_MEMORY_DEFAULT;
+}
+
+/* Where that file goes: $TMPDIR, else /tmp (never beside the evidence). */
+static const char *temp_dir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
 }
 
 static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set *set,
@@ -1064,15 +1132,15 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
 {
     hunt h = {.set = set, .iocs = iocs, .min_level = a->min_level, .from = a->from,
               .to = a->to};
-    pthread_mutex_init(&h.lock, NULL);
     h.report = a->html ? ps_report_new() : NULL;
+    h.store = det_store_new(ps_sigma_rule_count(set), sort_memory(), temp_dir());
     size_t left_by_status = 0, left_by_filter = 0;
     uint8_t *enabled = select_rules(set, a, &left_by_status, &left_by_filter);
     h.enabled = enabled;
     unsigned workers = ps_evtx_threads(a->threads);
     h.scratch = calloc(workers, sizeof *h.scratch);
     h.events = calloc(workers, sizeof *h.events);
-    int ok = h.scratch && h.events && enabled && (!a->html || h.report);
+    int ok = h.scratch && h.events && enabled && h.store && (!a->html || h.report);
     for (unsigned i = 0; ok && set && i < workers; i++)
         ok = (h.scratch[i] = ps_sigma_scratch_new(set)) != NULL;
     if (ok && set && ps_sigma_correlation_count(set) > 0)
@@ -1087,44 +1155,65 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     clear_progress(&prog);
     if (h.corr && out) /* over what could be read, as the other detections */
         evaluate_correlations(&h);
-    int exit_code = rc == PS_OK && !h.oom && !failed_files
-                        ? (h.nfound ? PS_EXIT_FOUND : PS_EXIT_CLEAN) : PS_EXIT_ERROR;
+    det_totals found = {0};
+    if (h.store)
+        det_store_totals(h.store, &found);
+    int exit_code = rc == PS_OK && !h.oom && !h.store_error && !failed_files
+                        ? (found.count ? PS_EXIT_FOUND : PS_EXIT_CLEAN) : PS_EXIT_ERROR;
     if (rc != PS_OK && out)
         fprintf(stderr, "plainsight hunt: %s\n", ps_status_str(rc));
-    if (h.nfound) /* found is NULL when nothing was */
-        qsort(h.found, h.nfound, sizeof *h.found, by_time);
+    if (h.store_error)
+        fprintf(stderr, "plainsight hunt: cannot write the detections' temporary file in %s "
+                "(disk full?): detections are missing\n", det_store_tmpdir(h.store));
+    if (h.store && det_store_spill_errno(h.store))
+        fprintf(stderr, "plainsight hunt: warning: cannot make a temporary file in %s (%s): "
+                "all %zu detections were kept in memory\n", det_store_tmpdir(h.store),
+                strerror(det_store_spill_errno(h.store)), found.count);
     if (out && a->format == FMT_CSV)
         fputs("Timestamp,Computer,Channel,EventID,RecordID,Level,RuleTitle,RuleID,"
               "MitreTactics,MitreTags,Details,EvtxFile\r\n", out);
-    int colour = out && a->format == FMT_TABLE && isatty(fileno(out)) && !getenv("NO_COLOR");
-    for (size_t i = 0; out && i < h.nfound; i++)
-        print_detection(out, a->format, colour, &h, &h.found[i]);
+    timeline tl = {.h = &h, .out = out, .format = a->format,
+                   .colour = out && a->format == FMT_TABLE && isatty(fileno(out)) &&
+                             !getenv("NO_COLOR")};
+    tl.cache.nrules = ps_sigma_rule_count(set);
+    tl.cache.tags = calloc(tl.cache.nrules + 1, sizeof *tl.cache.tags);
+    if (h.store && (out || h.report)) {
+        int src = det_store_finish(h.store, write_detection, &tl);
+        if (src != PS_OK) {
+            fprintf(stderr, "plainsight hunt: sorting the detections: %s\n",
+                    src == PS_ERR_IO ? "cannot read the temporary file" : ps_status_str(src));
+            exit_code = PS_EXIT_ERROR;
+        }
+    }
+    if (tl.cache.failed) {
+        fprintf(stderr, "plainsight hunt: %s: detections are missing from the output\n",
+                ps_status_str(PS_ERR_NOMEM));
+        exit_code = PS_EXIT_ERROR;
+    }
+    out_cache_free(&tl.cache);
     if (out && (fflush(out) != 0 || ferror(out)))
         exit_code = PS_EXIT_ERROR;
     if (out && out != stdout && fclose(out) != 0)
         exit_code = PS_EXIT_ERROR;
-    if (h.report && write_html_report(&h, a, &prog, now_seconds() - a->started) != 0)
+    if (h.report &&
+        write_html_report(&h, a, &prog, now_seconds() - a->started, tl.report_rc) != 0)
         exit_code = PS_EXIT_ERROR;
     uint64_t in_range = 0;
     for (unsigned i = 0; h.events && i < workers; i++)
         in_range += h.events[i];
-    if (!a->quiet) {
+    if (!a->quiet && h.store) {
         print_summary(&h, &prog, in_range, now_seconds() - a->started);
         summary_sources(&h, a, left_by_status, left_by_filter);
         summary_sigma_engine(&h, a);
     }
-    for (size_t i = 0; i < h.nfound; i++)
-        free(h.found[i].computer), free(h.found[i].channel), free(h.found[i].details),
-            free(h.found[i].file);
     for (unsigned i = 0; h.scratch && i < workers; i++)
         ps_sigma_scratch_free(h.scratch[i]);
     ps_sigma_corr_free(h.corr);
     ps_report_free(h.report);
     free(h.scratch);
     free(h.events);
-    free(h.found);
+    det_store_free(h.store);
     free(enabled);
-    pthread_mutex_destroy(&h.lock);
     return exit_code;
 }
 

@@ -13,6 +13,7 @@
 
 #define SG_MAX_VALUES_PER_FIELD 65536
 #define SG_MAX_REGEX_LEN 8192
+#define SG_MAX_REGEX_NEEDS 32
 
 int sg_compile_fail(sg_compile_ctx *cc, ps_sigma_skip reason, uint32_t line, const char *fmt, ...)
 {
@@ -399,7 +400,8 @@ static int add_regex_value(sg_compile_ctx *cc, sg_value *v, const yt_node *node,
         return sg_compile_fail(cc, PS_SIGMA_SKIP_VALUE, node->line, "regex: %s at offset %zu",
                                msg, (size_t)off);
     }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if JIT fails */
+    /* falls back to the interpreter if JIT fails */
+    v->jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
     if (*cc->nregexes == *cc->regex_cap) {
         uint32_t cap = *cc->regex_cap ? *cc->regex_cap * 2 : 64;
         pcre2_code **nr = realloc(*cc->regexes, cap * sizeof *nr);
@@ -413,6 +415,21 @@ static int add_regex_value(sg_compile_ctx *cc, sg_value *v, const yt_node *node,
     (*cc->regexes)[(*cc->nregexes)++] = re;
     v->kind = SV_REGEX;
     v->re = re;
+    sg_need needs[SG_MAX_REGEX_NEEDS];
+    int caseless;
+    int n = sg_regex_needs(node->text, node->len, (m & M_RE_I) != 0, cc->arena, needs,
+                           SG_MAX_REGEX_NEEDS, &caseless);
+    if (n < 0)
+        return sg_compile_fail(cc, PS_SIGMA_SKIP_LIMIT, node->line, "out of memory");
+    if (n > 0) {
+        sg_need *kept = ps_arena_alloc(cc->arena, (size_t)n * sizeof *kept);
+        if (!kept)
+            return sg_compile_fail(cc, PS_SIGMA_SKIP_LIMIT, node->line, "out of memory");
+        memcpy(kept, needs, (size_t)n * sizeof *kept);
+        v->needs = kept;
+        v->nneeds = (uint32_t)n;
+        v->needs_caseless = (uint8_t)caseless;
+    }
     return 0;
 }
 

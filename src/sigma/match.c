@@ -1,7 +1,11 @@
 /* Matching one event against the compiled rules. The per-thread scratch
  * holds, for the current event, the field chains per symbol and lazily
  * lower-cased copies of values, so each field is folded at most once however
- * many rules read it. Nothing is allocated once the scratch has grown. */
+ * many rules read it; and, across events, what repeats: each field path's
+ * symbol, the prefilter's scan of a value of a field with a large database,
+ * a regex's answer on a long value (each checked against a copy of the
+ * bytes it was made for, so that they never change a result). Nothing is
+ * allocated once the scratch has grown. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +23,21 @@
 #define PATH_STORE_LIMIT (256u << 10)   /* bytes of remembered paths */
 #define PATH_MAX_LEN 0xffffu
 
+/* The same, by the path's address first: the decoder's fast lane gives
+ * every record of a template the same path pointers, so one multiply finds
+ * a path's entry. The address alone proves nothing (a slow-lane record's
+ * paths live in memory reused for later records), so the bytes are compared
+ * with the remembered copy, without hashing them. Direct-mapped: a new
+ * address takes the slot. */
+#define PTR_SLOTS 4096                  /* power of two */
+
+typedef struct ptr_slot {
+    const char *path;
+    uint32_t off;                       /* the remembered copy, in path_store */
+    uint32_t len;
+    int32_t sym;
+} ptr_slot;
+
 typedef struct path_slot {
     uint32_t hash;
     uint32_t off;                       /* the path, in path_store */
@@ -26,6 +45,48 @@ typedef struct path_slot {
     uint16_t used;
     int32_t sym;
 } path_slot;
+
+/* Scan results remembered by value (see scan_memo): a field's value is
+ * scanned with its database once, and the literals it holds are replayed
+ * for the same value later (event logs repeat their images, hashes, command
+ * lines). Only databases of many literals, whose scans cost most, and
+ * values up to MEMO_MAX_VALUE bytes; the copies live in a ring of
+ * MEMO_RING bytes, an entry whose bytes were overwritten is stale. */
+#define MEMO_SLOTS 8192                 /* power of two */
+#define MEMO_RING (2u << 20)            /* power of two */
+#define MEMO_MAX_VALUE 1024
+#define MEMO_MAX_HITS 64
+#define MEMO_MIN_LITERALS 64
+
+typedef struct memo_slot {
+    uint64_t hash;
+    uint64_t at;                        /* absolute ring position: hit ids, then the value */
+    uint32_t len;
+    int32_t sym;
+    uint32_t nhits;
+} memo_slot;
+
+/* Regex results remembered by value, for long values only (where a search
+ * can backtrack for milliseconds; the same long command line or script
+ * comes back in many records): PCRE2 gives the same answer for the same
+ * pattern and subject under the same limits. */
+#define RE_MEMO_SLOTS 512                /* power of two */
+#define RE_MEMO_RING (512u << 10)        /* power of two */
+#define RE_MEMO_MIN_VALUE 256
+#define RE_MEMO_MAX_VALUE (32u << 10)
+
+typedef struct re_memo_slot {
+    const pcre2_code *re;
+    uint64_t hash;
+    uint64_t at;                         /* absolute ring position of the value */
+    uint32_t len;
+    int result;
+} re_memo_slot;
+
+/* Unions of an event's lists' scan maps, remembered for the last few
+ * combinations of lists (events of one channel and ID come in runs). */
+#define MAP_CACHE 16                    /* power of two */
+#define CHANNEL_MEMO 96
 
 struct ps_sigma_scratch {
     const ps_sigma_set *set;
@@ -39,6 +100,8 @@ struct ps_sigma_scratch {
     int32_t *fsym;           /* per field: its symbol, or -1 */
     uint32_t *lower_stamp;   /* per field: epoch when lower_off is valid */
     uint32_t *lower_off;
+    uint32_t *ip_stamp;      /* per field: epoch when ip is valid */
+    struct field_ip { uint8_t addr[16]; int8_t v6; } *ip; /* v6 -1: not an address */
     uint32_t field_cap;
     ps_buf lower;
     uint32_t *rule_stamp;    /* per rule: epoch when it was reported */
@@ -47,16 +110,40 @@ struct ps_sigma_scratch {
     int failed;
     path_slot *paths;        /* PATH_SLOTS, open addressing */
     uint32_t npaths;
+    ptr_slot *ptrs;          /* PTR_SLOTS */
     ps_buf path_store;
     /* prefilter */
     hs_scratch_t *hs;
-    int scanned;             /* the event's values were scanned */
-    int scan_failed;         /* ... but the scan failed: evaluate every rule */
-    uint32_t *seen_stamp;    /* per compiled: epoch when one of its literals was seen */
+    int scanned;             /* the event's values were scanned (its lists' scan maps) */
+    int scan_failed;         /* ... but a scan failed: evaluate every rule */
+    uint32_t *scan_stamp;    /* per symbol (nsyms: keywords): epoch when its values were scanned */
+    uint32_t *part;          /* gated rules whose clause 0 was seen */
+    uint32_t npart;
+    /* Per compiled rule: epoch << 8 | the clauses of it seen in the event
+     * (epochs stay below 2^24 for that). */
+    uint32_t *seen;
+    uint32_t *cand;          /* gated rules all of whose clauses were seen */
+    uint32_t ncand;
     uint32_t *lit_stamp;     /* per literal: epoch when it was seen */
     ps_buf kw_buf;           /* every value, NUL-separated, for keyword literals */
+    memo_slot *memo;         /* MEMO_SLOTS */
+    char *memo_ring;         /* MEMO_RING */
+    uint64_t memo_pos;       /* bytes ever written to the ring */
+    re_memo_slot *re_memo;   /* RE_MEMO_SLOTS */
+    char *re_ring;           /* RE_MEMO_RING */
+    uint64_t re_pos;
     sg_scan_map scan_maps[4];/* the fields the event's posting lists read */
     unsigned nscan_maps;
+    sg_scan_map scan_map;    /* their union (NULL: none), from map_cache */
+    /* The last channel looked up (events of a channel come in runs), its
+     * bytes up to CHANNEL_MEMO, and its bucket. */
+    char last_channel[CHANNEL_MEMO];
+    size_t last_channel_len;     /* 0: none */
+    const sg_channel_bucket *last_bucket;
+    struct map_cache {       /* unions by the lists they were made from */
+        const void *key[4];
+        uint64_t *bits;
+    } map_cache[MAP_CACHE];
 };
 
 ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
@@ -75,7 +162,11 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
     ps_buf_init(&s->kw_buf);
     ps_buf_init(&s->path_store);
     s->paths = calloc(PATH_SLOTS, sizeof *s->paths);
-    if (!s->sym_stamp || !s->sym_first || !s->rule_stamp || !s->md || !s->mctx || !s->paths) {
+    s->ptrs = calloc(PTR_SLOTS, sizeof *s->ptrs);
+    s->re_memo = calloc(RE_MEMO_SLOTS, sizeof *s->re_memo);
+    s->re_ring = malloc(RE_MEMO_RING);
+    if (!s->sym_stamp || !s->sym_first || !s->rule_stamp || !s->md || !s->mctx || !s->paths ||
+        !s->ptrs || !s->re_memo || !s->re_ring) {
         ps_sigma_scratch_free(s);
         return NULL;
     }
@@ -83,10 +174,16 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
     pcre2_set_depth_limit(s->mctx, SG_REGEX_DEPTH_LIMIT);
     const sg_prefilter *pf = &set->prefilter;
     if (pf->ndbs) {
-        s->seen_stamp = calloc(set->ncompiled + 1, sizeof *s->seen_stamp);
+        s->seen = calloc(set->ncompiled + 1, sizeof *s->seen);
+        s->cand = calloc(set->ncompiled + 1, sizeof *s->cand);
+        s->part = calloc(set->ncompiled + 1, sizeof *s->part);
+        s->scan_stamp = calloc(s->nsyms + 1, sizeof *s->scan_stamp);
         s->lit_stamp = calloc(pf->nlits + 1, sizeof *s->lit_stamp);
+        s->memo = calloc(MEMO_SLOTS, sizeof *s->memo);
+        s->memo_ring = malloc(MEMO_RING);
         /* one scratch serves every database (it grows to the largest need) */
-        int ok = s->seen_stamp && s->lit_stamp &&
+        int ok = s->seen && s->cand && s->part && s->scan_stamp && s->lit_stamp && s->memo &&
+                 s->memo_ring &&
                  (!pf->db || hs_alloc_scratch(pf->db, &s->hs) == HS_SUCCESS);
         for (uint32_t i = 0; ok && i < pf->nsyms; i++)
             ok = !pf->field_db[i] || hs_alloc_scratch(pf->field_db[i], &s->hs) == HS_SUCCESS;
@@ -109,16 +206,28 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
     free(s->fsym);
     free(s->lower_stamp);
     free(s->lower_off);
+    free(s->ip_stamp);
+    free(s->ip);
     ps_buf_free(&s->lower);
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
     if (s->hs)
         hs_free_scratch(s->hs);
-    free(s->seen_stamp);
+    free(s->seen);
+    free(s->cand);
+    free(s->part);
+    free(s->scan_stamp);
+    free(s->memo);
+    free(s->memo_ring);
     free(s->lit_stamp);
     ps_buf_free(&s->kw_buf);
     ps_buf_free(&s->path_store);
     free(s->paths);
+    free(s->ptrs);
+    for (unsigned i = 0; i < MAP_CACHE; i++)
+        free(s->map_cache[i].bits);
+    free(s->re_memo);
+    free(s->re_ring);
     free(s);
 }
 
@@ -139,9 +248,16 @@ static int grow_fields(ps_sigma_scratch *s, uint32_t n)
     uint32_t *lo = realloc(s->lower_off, cap * sizeof *lo);
     if (lo)
         s->lower_off = lo;
-    if (!next || !fsym || !ls || !lo)
+    uint32_t *is = realloc(s->ip_stamp, cap * sizeof *is);
+    if (is)
+        s->ip_stamp = is;
+    struct field_ip *ip = realloc(s->ip, cap * sizeof *ip);
+    if (ip)
+        s->ip = ip;
+    if (!next || !fsym || !ls || !lo || !is || !ip)
         return -1;
     memset(s->lower_stamp + s->field_cap, 0, (cap - s->field_cap) * sizeof *ls);
+    memset(s->ip_stamp + s->field_cap, 0, (cap - s->field_cap) * sizeof *is);
     s->field_cap = cap;
     return 0;
 }
@@ -157,24 +273,49 @@ static uint64_t path_hash(const char *p, size_t n)
         h ^= h >> 32;
     }
     uint64_t w = 0;
-    memcpy(&w, p, n);
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
     return h ^ (h >> 29);
+}
+
+/* a[0..n) == b[0..n), eight bytes at a time (paths are a few dozen bytes:
+ * cheaper inline than a call). */
+static int same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return 0;
+        return 1;
+    }
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return 0;
+    }
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return x == y;
 }
 
 /* The symbol of a field path. Events of one template repeat the same paths,
  * so each path's symbol is remembered (up to a bound, whatever the input)
  * and found again by a hash of its raw bytes, which costs far less than
  * folding case and spaces for sg_sym_find. */
-static int32_t path_symbol(ps_sigma_scratch *s, const char *path, uint32_t len)
+static int32_t path_symbol_by_bytes(ps_sigma_scratch *s, const char *path, uint32_t len,
+                                    ptr_slot *ps)
 {
     uint32_t h = (uint32_t)path_hash(path, len);
     uint32_t mask = PATH_SLOTS - 1, i = h & mask;
     for (; s->paths[i].used; i = (i + 1) & mask) {
         const path_slot *e = &s->paths[i];
-        if (e->hash == h && e->len == len &&
-            (len == 0 || memcmp(s->path_store.data + e->off, path, len) == 0))
+        if (e->hash == h && e->len == len && same_bytes(s->path_store.data + e->off, path, len)) {
+            *ps = (ptr_slot){path, e->off, len, e->sym};
             return e->sym;
+        }
     }
     const char *key;
     size_t key_len;
@@ -187,9 +328,19 @@ static int32_t path_symbol(ps_sigma_scratch *s, const char *path, uint32_t len)
         if (!s->path_store.failed) {
             s->paths[i] = (path_slot){h, (uint32_t)off, (uint16_t)len, 1, sym};
             s->npaths++;
+            *ps = (ptr_slot){path, (uint32_t)off, len, sym};
         }
     }
     return sym;
+}
+
+static int32_t path_symbol(ps_sigma_scratch *s, const char *path, uint32_t len)
+{
+    uint64_t a = (uint64_t)(uintptr_t)path * 0x9e3779b97f4a7c15ull;
+    ptr_slot *ps = &s->ptrs[(a >> 40) & (PTR_SLOTS - 1)];
+    if (ps->path == path && ps->len == len && same_bytes(s->path_store.data + ps->off, path, len))
+        return ps->sym;
+    return path_symbol_by_bytes(s, path, len, ps);
 }
 
 /* Link every event field to its symbol (fields of one name stay in order). */
@@ -228,13 +379,13 @@ static const char *lowered(ps_sigma_scratch *s, uint32_t i)
     const ps_field *f = &s->ev->fields[i];
     if (s->lower_stamp[i] != s->epoch) {
         size_t off = s->lower.len;
-        sg_buf_add(&s->lower, f->value, f->value_len);
-        ps_buf_addc(&s->lower, 0);
-        if (s->lower.failed) {
+        if (ps_buf_reserve(&s->lower, (size_t)f->value_len + 1) != 0) {
             s->failed = 1;
             return f->value;  /* degrade to a case-sensitive comparison */
         }
-        sg_lower(s->lower.data + off, f->value_len);
+        sg_lower_copy(s->lower.data + off, f->value, f->value_len);
+        s->lower.data[off + f->value_len] = 0;
+        s->lower.len += (size_t)f->value_len + 1;
         s->lower_off[i] = (uint32_t)off;
         s->lower_stamp[i] = s->epoch;
     }
@@ -242,6 +393,7 @@ static const char *lowered(ps_sigma_scratch *s, uint32_t i)
 }
 
 static int literals_known(ps_sigma_scratch *s);
+static int literal_known(ps_sigma_scratch *s, uint32_t db);
 
 /* The integer a value's text stands for, as strtoll with base 0 reads it
  * (0x hex, leading-0 octal, sign, leading space), the whole text. Plain
@@ -270,31 +422,39 @@ static int parse_int_text(const char *t, int64_t *out)
     return 0;
 }
 
-/* Does t hold lit? memchr looks for the literal's rarest byte (chosen at
- * compile time), which is much faster than memmem on the short values of
- * event logs. False candidates cost a comparison each; past 8 + tl / ll of
- * them (so that the work stays linear in tl, whatever the text), the
- * linear-time memmem searches the rest. */
-static int contains(const char *t, size_t tl, const char *lit, uint32_t ll, uint32_t rare)
+/* Where does t first hold lit (NULL: nowhere)? memchr looks for the
+ * literal's rarest byte (chosen at compile time), which is much faster than
+ * memmem on the short values of event logs (and than glibc's generic memmem
+ * on long ones). False candidates cost a comparison each; past 8 + tl / ll
+ * of them (so that the work stays linear in tl, whatever the text), the
+ * linear-time memmem searches the rest. Candidates come in order, so the
+ * first found is the leftmost. */
+static const char *find_lit(const char *t, size_t tl, const char *lit, uint32_t ll,
+                            uint32_t rare)
 {
     if (ll == 0)
-        return 1;
+        return t;
     if (tl < ll)
-        return 0;
+        return NULL;
     const char *p = t + rare, *last = t + (tl - ll) + rare;
     size_t allowed = 8 + tl / ll;
     for (size_t misses = 0; p <= last; p++) {
         p = memchr(p, lit[rare], (size_t)(last - p) + 1);
         if (!p)
-            return 0;
+            return NULL;
         if (memcmp(p - rare, lit, ll) == 0)
-            return 1;
+            return p - rare;
         if (++misses == allowed) {
             const char *from = p - rare + 1;
-            return memmem(from, tl - (size_t)(from - t), lit, ll) != NULL;
+            return memmem(from, tl - (size_t)(from - t), lit, ll);
         }
     }
-    return 0;
+    return NULL;
+}
+
+static int contains(const char *t, size_t tl, const char *lit, uint32_t ll, uint32_t rare)
+{
+    return find_lit(t, tl, lit, ll, rare) != NULL;
 }
 
 static int shape_match(uint8_t shape, const char *lit, uint32_t ll, uint32_t rare, const char *t,
@@ -308,6 +468,33 @@ static int shape_match(uint8_t shape, const char *lit, uint32_t ll, uint32_t rar
     case SH_ANY: return 1;
     default: return 0;
     }
+}
+
+/* Does t hold every run the regex needs, in order and apart? */
+static int needs_met(const sg_value *v, const char *t, size_t tl)
+{
+    size_t at = 0;
+    for (uint32_t k = 0; k < v->nneeds; k++) {
+        const sg_need *n = &v->needs[k];
+        const char *p = find_lit(t + at, tl - at, n->bytes, n->len, 0);
+        if (!p)
+            return 0;
+        at = (size_t)(p - t) + n->len;
+    }
+    return 1;
+}
+
+/* Are the runs without letters, which read the same in any case, in the
+ * value as it is? (A caseless regex's runs are otherwise looked for in the
+ * lower-cased value, which is not worth making for a value without them.) */
+static int plain_needs_in(const sg_value *v, const char *t, size_t tl)
+{
+    for (uint32_t k = 0; k < v->nneeds; k++) {
+        const sg_need *n = &v->needs[k];
+        if (!n->letters && !find_lit(t, tl, n->bytes, n->len, 0))
+            return 0;
+    }
+    return 1;
 }
 
 static int fieldref_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
@@ -337,15 +524,43 @@ static int number_match(const sg_value *v, const char *text)
     }
 }
 
-/* Does field i's value satisfy v? */
-static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
+static int run_regex(ps_sigma_scratch *s, const sg_value *v, const char *t, size_t n)
+{
+    if (v->jit)
+        return pcre2_jit_match(v->re, (PCRE2_SPTR)t, n, 0, 0, s->md, s->mctx) >= 0;
+    return pcre2_match(v->re, (PCRE2_SPTR)t, n, 0, 0, s->md, s->mctx) >= 0;
+}
+
+/* The regex on t[0..n), through the memo for long values. */
+static int regex_match(ps_sigma_scratch *s, const sg_value *v, const char *t, size_t n)
+{
+    if (n < RE_MEMO_MIN_VALUE || n > RE_MEMO_MAX_VALUE)
+        return run_regex(s, v, t, n);
+    uint64_t h = path_hash(t, n) ^ (uint64_t)(uintptr_t)v->re * 0x9e3779b97f4a7c15ull;
+    re_memo_slot *m = &s->re_memo[(h >> 20) & (RE_MEMO_SLOTS - 1)];
+    if (m->re == v->re && m->hash == h && m->len == n && m->at + RE_MEMO_RING >= s->re_pos &&
+        same_bytes(s->re_ring + (m->at & (RE_MEMO_RING - 1)), t, n))
+        return m->result;
+    int result = run_regex(s, v, t, n);
+    uint64_t pos = s->re_pos;
+    if ((pos & (RE_MEMO_RING - 1)) + n > RE_MEMO_RING) /* never wrap inside a value */
+        pos = (pos | (RE_MEMO_RING - 1)) + 1;
+    memcpy(s->re_ring + (pos & (RE_MEMO_RING - 1)), t, n);
+    s->re_pos = pos + n;
+    *m = (re_memo_slot){v->re, h, pos, (uint32_t)n, result};
+    return result;
+}
+
+/* Does field i's value satisfy v? `db` is the symbol whose database holds
+ * v's literal (nsyms: the keywords'). */
+static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i, uint32_t db)
 {
     const ps_field *f = &s->ev->fields[i];
     switch (v->kind) {
     case SV_STRING: {
         /* Values with a literal id are never integers that could match
          * numerically: an unseen literal settles it. */
-        if (v->pf_id && literals_known(s) && s->lit_stamp[v->pf_id - 1] != s->epoch)
+        if (v->pf_id && literal_known(s, db) && s->lit_stamp[v->pf_id - 1] != s->epoch)
             return 0;
         const char *t = v->cased ? f->value : lowered(s, i);
         if (v->shape == SH_GLOB)
@@ -356,12 +571,23 @@ static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
         return v->is_int && parse_int_text(f->value, &n) == 0 && n == v->int_value;
     }
     case SV_REGEX:
-        return pcre2_match(v->re, (PCRE2_SPTR)f->value, f->value_len, 0, 0, s->md, s->mctx) >= 0;
+        if (v->pf_id && literal_known(s, db) && s->lit_stamp[v->pf_id - 1] != s->epoch)
+            return 0;
+        if (v->nneeds && ((v->needs_caseless && !plain_needs_in(v, f->value, f->value_len)) ||
+                          !needs_met(v, v->needs_caseless ? lowered(s, i) : f->value,
+                                     f->value_len)))
+            return 0; /* what PCRE2 would say too, without its search */
+        return regex_match(s, v, f->value, f->value_len);
     case SV_CIDR: {
-        uint8_t ip[16];
-        int v6;
-        return sg_parse_ip(f->value, f->value_len, ip, &v6) == 0 &&
-               sg_ip_in_net(ip, v6, v->cidr_addr, v->cidr_v6, v->cidr_bits);
+        /* parsed once per event however many networks a rule lists */
+        struct field_ip *ip = &s->ip[i];
+        if (s->ip_stamp[i] != s->epoch) {
+            int v6;
+            ip->v6 = (int8_t)(sg_parse_ip(f->value, f->value_len, ip->addr, &v6) == 0 ? v6 : -1);
+            s->ip_stamp[i] = s->epoch;
+        }
+        return ip->v6 >= 0 &&
+               sg_ip_in_net(ip->addr, ip->v6, v->cidr_addr, v->cidr_v6, v->cidr_bits);
     }
     case SV_NUMBER_CMP: return number_match(v, f->value);
     case SV_FIELDREF: return fieldref_match(s, v, i);
@@ -381,7 +607,7 @@ static int chain_match(ps_sigma_scratch *s, const sg_value *v, int32_t first)
     if (v->kind == SV_EXISTS)
         return (first >= 0) == (v->op != 0);
     for (int32_t i = first; i >= 0; i = s->next[i])
-        if (value_match(s, v, (uint32_t)i))
+        if (value_match(s, v, (uint32_t)i, (uint32_t)s->fsym[i]))
             return 1;
     return 0;
 }
@@ -390,7 +616,7 @@ static int chain_match(ps_sigma_scratch *s, const sg_value *v, int32_t first)
 static int keyword_match(ps_sigma_scratch *s, const sg_value *v)
 {
     for (uint32_t i = 0; i < s->ev->nfields; i++)
-        if (value_match(s, v, i))
+        if (value_match(s, v, i, s->nsyms))
             return 1;
     return 0;
 }
@@ -474,11 +700,9 @@ static int compiled_match(ps_sigma_scratch *s, const sg_compiled *c)
     return 1;
 }
 
-static const sg_channel_bucket *find_bucket(const ps_sigma_set *set, const char *channel)
+static const sg_channel_bucket *find_bucket_by_hash(const ps_sigma_set *set,
+                                                    const char *channel, size_t len)
 {
-    if (!set->nbuckets || !channel)
-        return NULL;
-    size_t len = strlen(channel);
     uint64_t h = sg_hash_lower(channel, len);
     uint32_t mask = set->nbuckets - 1;
     for (uint32_t i = (uint32_t)h & mask; set->buckets[i].channel; i = (i + 1) & mask) {
@@ -487,6 +711,25 @@ static const sg_channel_bucket *find_bucket(const ps_sigma_set *set, const char 
             return b;
     }
     return NULL;
+}
+
+/* The bucket of the event's channel: the last one again when the channel's
+ * bytes are the last one's (folding case only when they are not). */
+static const sg_channel_bucket *find_bucket(ps_sigma_scratch *s, const char *channel)
+{
+    const ps_sigma_set *set = s->set;
+    if (!set->nbuckets || !channel)
+        return NULL;
+    size_t len = strlen(channel);
+    if (len && len == s->last_channel_len && same_bytes(s->last_channel, channel, len))
+        return s->last_bucket;
+    const sg_channel_bucket *b = find_bucket_by_hash(set, channel, len);
+    if (len && len <= CHANNEL_MEMO) {
+        memcpy(s->last_channel, channel, len);
+        s->last_channel_len = len;
+        s->last_bucket = b;
+    }
+    return b;
 }
 
 static const sg_eid_list *find_eid(const sg_channel_bucket *b, uint32_t eid)
@@ -510,23 +753,47 @@ typedef struct match_run {
     int stop;
 } match_run;
 
-/* One scan: the scratch, and the id of the database's first literal. */
+/* One scan: the scratch, and the id of the database's first literal; with
+ * `hits`, the literals reported are also noted there (for the memo). */
 typedef struct scan_ctx {
     ps_sigma_scratch *s;
     uint32_t base;
+    uint32_t *hits;
+    uint32_t nhits;          /* more than MEMO_MAX_HITS: not remembered */
 } scan_ctx;
 
-/* Hyperscan reports a literal (once per scan): its rules may be evaluated. */
+/* Hyperscan reports a literal (once per scan; the first report of the event
+ * counts): the clauses that hold it hold, and a rule all of whose clauses
+ * hold becomes a candidate. */
+static void literal_seen(ps_sigma_scratch *s, uint32_t id)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    if (s->lit_stamp[id] == s->epoch)
+        return;
+    s->lit_stamp[id] = s->epoch;
+    uint32_t tag = s->epoch << 8;
+    for (uint32_t k = pf->lit_first[id]; k < pf->lit_first[id + 1]; k++) {
+        uint32_t post = pf->lit_compiled[k], c = post >> 3;
+        uint32_t cur = s->seen[c];
+        uint32_t now = ((cur & ~0xffu) == tag ? cur : tag) | (1u << (post & 7));
+        if (now == cur)
+            continue; /* a clause seen before */
+        s->seen[c] = now;
+        if ((post & 7) == 0)
+            s->part[s->npart++] = c;
+        if ((now & 0xff) == pf->gate[c])
+            s->cand[s->ncand++] = c;
+    }
+}
+
 static int on_literal(unsigned local, unsigned long long from, unsigned long long to,
                       unsigned flags, void *ctx)
 {
-    const scan_ctx *sc = ctx;
-    ps_sigma_scratch *s = sc->s;
-    const sg_prefilter *pf = &s->set->prefilter;
-    uint32_t id = sc->base + local;
-    s->lit_stamp[id] = s->epoch;
-    for (uint32_t k = pf->lit_first[id]; k < pf->lit_first[id + 1]; k++)
-        s->seen_stamp[pf->lit_compiled[k]] = s->epoch;
+    (void)from, (void)to, (void)flags;
+    scan_ctx *sc = ctx;
+    if (sc->hits && sc->nhits++ < MEMO_MAX_HITS)
+        sc->hits[sc->nhits - 1] = local;
+    literal_seen(sc->s, sc->base + local);
     return 0;
 }
 
@@ -537,12 +804,45 @@ static int map_has(sg_scan_map m, uint32_t bit) { return (m[bit / 64] >> (bit % 
 static int32_t scanned_sym(const ps_sigma_scratch *s, uint32_t i)
 {
     int32_t sym = s->fsym[i];
-    if (sym < 0 || !s->set->prefilter.field_db[sym])
+    if (sym < 0 || !map_has(s->scan_map, (uint32_t)sym) ||
+        (!s->set->prefilter.field_db[sym] && !s->set->prefilter.field_exact[sym]))
         return -1;
-    for (unsigned k = 0; k < s->nscan_maps; k++)
-        if (map_has(s->scan_maps[k], (uint32_t)sym))
-            return sym;
-    return -1;
+    return sym;
+}
+
+/* s->scan_map: the union of the event's lists' scan maps (one of them as it
+ * is when there is one), from the cache or made there. 0, or -1 when out
+ * of memory. */
+static int union_scan_map(ps_sigma_scratch *s)
+{
+    s->scan_map = NULL;
+    if (s->nscan_maps <= 1) {
+        s->scan_map = s->nscan_maps ? s->scan_maps[0] : NULL;
+        return 0;
+    }
+    const void *key[4] = {NULL, NULL, NULL, NULL};
+    uintptr_t h = 0;
+    for (unsigned k = 0; k < s->nscan_maps; k++) {
+        key[k] = s->scan_maps[k];
+        h = (h ^ (uintptr_t)key[k]) * 0x9e3779b97f4a7c15ull;
+    }
+    struct map_cache *mc = &s->map_cache[(h >> 40) & (MAP_CACHE - 1)];
+    if (mc->bits && !memcmp(mc->key, key, sizeof key)) {
+        s->scan_map = mc->bits;
+        return 0;
+    }
+    size_t words = s->nsyms / 64 + 1;
+    if (!mc->bits && !(mc->bits = malloc(words * sizeof *mc->bits)))
+        return -1;
+    memcpy(mc->key, key, sizeof key);
+    for (size_t w = 0; w < words; w++) {
+        uint64_t u = 0;
+        for (unsigned k = 0; k < s->nscan_maps; k++)
+            u |= s->scan_maps[k][w];
+        mc->bits[w] = u;
+    }
+    s->scan_map = mc->bits;
+    return 0;
 }
 
 static int scan(ps_sigma_scratch *s, const hs_database_t *db, uint32_t base, const char *p,
@@ -550,42 +850,156 @@ static int scan(ps_sigma_scratch *s, const hs_database_t *db, uint32_t base, con
 {
     if (n > UINT32_MAX)
         return -1;
-    scan_ctx sc = {s, base};
+    scan_ctx sc = {s, base, NULL, 0};
     return hs_scan(db, p, (unsigned)n, 0, s->hs, on_literal, &sc) == HS_SUCCESS ? 0 : -1;
 }
 
-/* Scan each value of a field that the event's rules read with its field's
- * database, and, when one of them searches keywords, every value (as one
- * NUL-separated buffer) with the keyword database. */
+static uint64_t memo_hash(const char *p, size_t n, int32_t sym)
+{
+    return path_hash(p, n) ^ ((uint64_t)(uint32_t)sym * 0x9e3779b97f4a7c15ull);
+}
+
+/* Scan value p[0..n) of field `sym` with its database, or replay what the
+ * same value gave before: the same literals, so the same state. */
+static int scan_memo(ps_sigma_scratch *s, int32_t sym, const char *p, size_t n)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    uint64_t h = memo_hash(p, n, sym);
+    memo_slot *m = &s->memo[h & (MEMO_SLOTS - 1)];
+    if (m->hash == h && m->sym == sym && m->len == n && m->at + MEMO_RING >= s->memo_pos) {
+        const char *at = s->memo_ring + (m->at & (MEMO_RING - 1));
+        size_t ids = (size_t)m->nhits * sizeof(uint32_t);
+        if (same_bytes(at + ids, p, n)) {
+            for (uint32_t k = 0; k < m->nhits; k++) {
+                uint32_t local;
+                memcpy(&local, at + k * sizeof local, sizeof local);
+                literal_seen(s, pf->field_base[sym] + local);
+            }
+            return 0;
+        }
+    }
+    uint32_t hits[MEMO_MAX_HITS];
+    scan_ctx sc = {s, pf->field_base[sym], hits, 0};
+    if (hs_scan(pf->field_db[sym], p, (unsigned)n, 0, s->hs, on_literal, &sc) != HS_SUCCESS)
+        return -1;
+    if (sc.nhits > MEMO_MAX_HITS)
+        return 0;
+    size_t need = (size_t)sc.nhits * sizeof(uint32_t) + n;
+    uint64_t pos = s->memo_pos;
+    if ((pos & (MEMO_RING - 1)) + need > MEMO_RING) /* never wrap inside an entry */
+        pos = (pos | (MEMO_RING - 1)) + 1;
+    char *at = s->memo_ring + (pos & (MEMO_RING - 1));
+    memcpy(at, hits, (size_t)sc.nhits * sizeof(uint32_t));
+    memcpy(at + (size_t)sc.nhits * sizeof(uint32_t), p, n);
+    s->memo_pos = pos + need;
+    *m = (memo_slot){h, pos, (uint32_t)n, sym, sc.nhits};
+    return 0;
+}
+
+/* Is value t[0..n) one of the table's keys of this case? */
+static void exact_lookup(ps_sigma_scratch *s, const sg_exact_table *t, uint32_t base,
+                         const char *v, size_t n, int caseless)
+{
+    uint64_t h = sg_exact_hash(v, n, caseless);
+    for (uint32_t k = (uint32_t)h & t->mask; t->slot[k]; k = (k + 1) & t->mask) {
+        const sg_exact_key *key = &t->keys[t->slot[k] - 1];
+        if (key->len == n && key->caseless == caseless && same_bytes(key->bytes, v, n)) {
+            literal_seen(s, base + t->slot[k] - 1);
+            return;
+        }
+    }
+}
+
+/* One value of field `sym` with the field's database, or its table. */
+static int scan_value(ps_sigma_scratch *s, int32_t sym, uint32_t i)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    const ps_field *f = &s->ev->fields[i];
+    const sg_exact_table *t = pf->field_exact[sym];
+    if (t) {
+        if (t->cased)
+            exact_lookup(s, t, pf->field_base[sym], f->value, f->value_len, 0);
+        if (t->caseless)
+            exact_lookup(s, t, pf->field_base[sym], lowered(s, i), f->value_len, 1);
+        return 0;
+    }
+    if (pf->field_nlits[sym] >= MEMO_MIN_LITERALS && f->value_len <= MEMO_MAX_VALUE)
+        return scan_memo(s, sym, f->value, f->value_len);
+    return scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len);
+}
+
+/* Every value (as one NUL-separated buffer) with the keyword database. */
+static int scan_keywords(ps_sigma_scratch *s)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    s->scan_stamp[s->nsyms] = s->epoch;
+    if (!pf->db)
+        return 0;
+    ps_buf *kb = &s->kw_buf;
+    ps_buf_reset(kb);
+    /* A value shorter than every keyword literal cannot hold one (a literal
+     * found across two values only costs an evaluation): left out. */
+    uint32_t min = pf->db_min_len ? pf->db_min_len : 1;
+    size_t total = 0;
+    for (uint32_t i = 0; i < s->ev->nfields; i++)
+        total += s->ev->fields[i].value_len >= min ? (size_t)s->ev->fields[i].value_len + 1 : 0;
+    if (!total)
+        return 0;
+    if (ps_buf_reserve(kb, total) != 0)
+        return -1;
+    char *p = kb->data;
+    for (uint32_t i = 0; i < s->ev->nfields; i++) { /* room made once, then plain copies */
+        const ps_field *f = &s->ev->fields[i];
+        if (f->value_len >= min) {
+            memcpy(p, f->value, f->value_len);
+            p += f->value_len;
+            *p++ = 0;
+        }
+    }
+    kb->len = total;
+    return scan(s, pf->db, pf->db_base, kb->data, kb->len);
+}
+
+/* The values of one field (db < nsyms) or the keyword scan (db == nsyms),
+ * unless done for this event already. */
+static int scan_db(ps_sigma_scratch *s, uint32_t db)
+{
+    if (s->scan_stamp[db] == s->epoch)
+        return 0;
+    if (db == s->nsyms)
+        return scan_keywords(s);
+    s->scan_stamp[db] = s->epoch;
+    if (!s->set->prefilter.field_db[db] && !s->set->prefilter.field_exact[db])
+        return 0;
+    for (int32_t i = first_field(s, (int32_t)db); i >= 0; i = s->next[i])
+        if (s->ev->fields[i].value_len && scan_value(s, (int32_t)db, (uint32_t)i) != 0)
+            return -1;
+    return 0;
+}
+
+/* The first scan of an event: each value of a field that the event's lists
+ * scan for every event (their gated rules' clause 0), with its field's
+ * database, and every value with the keyword database when one of them
+ * searches keywords. Other fields are scanned when asked for (scan_db). */
 static int scan_event(ps_sigma_scratch *s)
 {
     const ps_event *ev = s->ev;
-    const sg_prefilter *pf = &s->set->prefilter;
     s->scanned = 1;
     if (!s->fields_ready && prepare_fields(s) != 0)
         return -1;
-    int all = 0;
-    for (unsigned k = 0; k < s->nscan_maps; k++)
-        all |= map_has(s->scan_maps[k], s->set->syms.n);
-    all = all && pf->db;
-    ps_buf *kb = &s->kw_buf;
-    ps_buf_reset(kb);
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const ps_field *f = &ev->fields[i];
-        if (!f->value_len)
-            continue;
-        int32_t sym = scanned_sym(s, i);
-        if (sym >= 0 &&
-            scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len) != 0)
-            return -1;
-        if (all) {
-            ps_buf_add(kb, f->value, f->value_len);
-            ps_buf_addc(kb, 0);
-        }
-    }
-    if (all && kb->len && (kb->failed || scan(s, pf->db, pf->db_base, kb->data, kb->len) != 0))
+    if (union_scan_map(s) != 0)
         return -1;
-    return 0;
+    if (!s->scan_map)
+        return 0;
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        int32_t sym = scanned_sym(s, i);
+        if (sym < 0 || s->scan_stamp[sym] == s->epoch)
+            continue;
+        /* all of the field's values at once, so that its stamp means it */
+        if (scan_db(s, (uint32_t)sym) != 0)
+            return -1;
+    }
+    return map_has(s->scan_map, s->nsyms) ? scan_db(s, s->nsyms) : 0;
 }
 
 /* Has the scan told what literals the event holds? (Scans on first use.) */
@@ -596,37 +1010,155 @@ static int literals_known(ps_sigma_scratch *s)
     return !s->scan_failed;
 }
 
-/* May compiled rule `idx` match? No when it is gated and none of its
- * literals occurs in the event. */
+/* The same for the literals of one database (db as for scan_db). */
+static int literal_known(ps_sigma_scratch *s, uint32_t db)
+{
+    if (s->scan_failed)
+        return 0;
+    if (s->scan_stamp[db] != s->epoch && (!s->fields_ready && prepare_fields(s) != 0))
+        return 0;
+    if (scan_db(s, db) != 0)
+        s->scan_failed = 1;
+    return !s->scan_failed;
+}
+
+/* May compiled rule `idx` match? No when it is gated and one of its
+ * clauses has no literal in the event. */
 static int may_match(ps_sigma_scratch *s, uint32_t idx)
 {
     const sg_prefilter *pf = &s->set->prefilter;
-    if (!pf->gated || !pf->gated[idx])
+    if (!pf->gate || !pf->gate[idx])
         return 1;
-    return !literals_known(s) || s->seen_stamp[idx] == s->epoch;
+    return !literals_known(s) || s->seen[idx] == (s->epoch << 8 | pf->gate[idx]);
 }
 
+/* Evaluate compiled rule `idx` (unless its rule matched already) and
+ * report a match. */
+static void evaluate(match_run *r, uint32_t idx)
+{
+    ps_sigma_scratch *s = r->s;
+    const ps_sigma_set *set = s->set;
+    const sg_compiled *c = &set->compiled[idx];
+    if (s->rule_stamp[c->rule] == s->epoch)
+        return;
+    if (!s->fields_ready && prepare_fields(s) != 0) {
+        s->failed = 1;
+        r->stop = 1;
+        return;
+    }
+    if (!compiled_match(s, c))
+        return;
+    s->rule_stamp[c->rule] = s->epoch;
+    r->count++;
+    if (r->fn && r->fn(r->ctx, &set->rules[c->rule].info, c->rule, s->ev) != 0)
+        r->stop = 2;
+}
+
+/* Every posting of a list, in order (without a prefilter, or when the scan
+ * failed). */
 static void run_postings(match_run *r, uint32_t first, uint32_t n)
 {
     ps_sigma_scratch *s = r->s;
     const ps_sigma_set *set = s->set;
-    for (uint32_t k = first; k < first + n && !r->stop; k++) {
-        if (s->rule_stamp[set->posting_rules[k]] == s->epoch || !may_match(s, set->postings[k]))
-            continue;
-        const sg_compiled *c = &set->compiled[set->postings[k]];
-        if (!s->fields_ready && prepare_fields(s) != 0) {
-            s->failed = 1;
-            r->stop = 1;
-            return;
+    for (uint32_t k = first; k < first + n && !r->stop; k++)
+        if (s->rule_stamp[set->posting_rules[k]] != s->epoch && may_match(s, set->postings[k]))
+            evaluate(r, set->postings[k]);
+}
+
+/* Is compiled rule c one of the list's gated ones (gated[lo..n), ascending)?
+ * *lo moves past what is below c: candidates come ascending too. */
+static int in_list(const uint32_t *gated, uint32_t n, uint32_t *lo, uint32_t c)
+{
+    uint32_t a = *lo, b = n;
+    while (a < b) {
+        uint32_t mid = a + (b - a) / 2;
+        if (gated[mid] < c)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    *lo = a;
+    return a < n && gated[a] == c;
+}
+
+/* The list's rules that may match, in posting order: its always-evaluated
+ * ones and the candidates among its gated ones, merged. */
+static void run_split(match_run *r, const sg_split *sp)
+{
+    ps_sigma_scratch *s = r->s;
+    const sg_prefilter *pf = &s->set->prefilter;
+    const uint32_t *always = pf->always + sp->always_first;
+    const uint32_t *gated = pf->gated_post + sp->gated_first;
+    uint32_t i = 0, j = 0, lo = 0;
+    while (!r->stop) {
+        while (j < s->ncand && (!sp->gated_n || !in_list(gated, sp->gated_n, &lo, s->cand[j])))
+            j++;
+        uint32_t a = i < sp->always_n ? always[i] : UINT32_MAX;
+        uint32_t c = j < s->ncand ? s->cand[j] : UINT32_MAX;
+        if (a == UINT32_MAX && c == UINT32_MAX)
+            break;
+        if (a < c) {
+            i++;
+            evaluate(r, a);
+        } else {
+            j++;
+            evaluate(r, c);
         }
-        if (!compiled_match(s, c))
-            continue;
-        s->rule_stamp[c->rule] = s->epoch;
-        r->count++;
-        if (r->fn && r->fn(r->ctx, &set->rules[c->rule].info, c->rule, s->ev) != 0)
-            r->stop = 2;
     }
 }
+
+/* One of the event's posting lists. */
+typedef struct event_list {
+    uint32_t first, n;
+    const sg_split *split;
+} event_list;
+
+/* Is gated rule c in one of the event's lists? */
+static int in_event_lists(const ps_sigma_scratch *s, const event_list *lists, unsigned n,
+                          uint32_t c)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t lo = 0;
+        if (in_list(pf->gated_post + lists[i].split->gated_first, lists[i].split->gated_n, &lo, c))
+            return 1;
+    }
+    return 0;
+}
+
+/* The second scan: the other fields the event's gated rules whose clause 0
+ * was seen (in the first) need, so that their candidacy is known. (A rule
+ * of the lists has its clause 0 among the fields of the first scan, so the
+ * rules this scan makes partial are not theirs.) */
+static int scan_partials(ps_sigma_scratch *s, const event_list *lists, unsigned nlists)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    for (uint32_t j = 0, n = s->npart; j < n; j++) {
+        uint32_t c = s->part[j];
+        const int32_t *more = pf->rule_syms + pf->syms_first[c] + pf->syms0_n[c];
+        int checked = 0;
+        for (uint32_t k = 0; k < pf->syms_more_n[c]; k++) {
+            uint32_t db = (uint32_t)more[k];
+            if (s->scan_stamp[db] == s->epoch)
+                continue;
+            if (!checked && !in_event_lists(s, lists, nlists, c))
+                break;
+            checked = 1;
+            if (scan_db(s, db) != 0) {
+                s->scan_failed = 1;
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int by_index(const void *pa, const void *pb)
+{
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
 
 /* May the event's ID stand for its EventID field? (Rules filed under the
  * IDs their detection names are met through it; see index.c.) Yes when the
@@ -655,41 +1187,70 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
 {
     if (!set || !s || !ev || s->set != set)
         return PS_ERR_ARG;
-    if (++s->epoch == 0) { /* wrapped: forget every stamp */
+    if (++s->epoch == 1u << 24) { /* wrapped (see seen): forget every stamp */
         memset(s->sym_stamp, 0, s->nsyms * sizeof *s->sym_stamp);
         memset(s->rule_stamp, 0, set->nrules * sizeof *s->rule_stamp);
         memset(s->lower_stamp, 0, s->field_cap * sizeof *s->lower_stamp);
-        if (s->seen_stamp)
-            memset(s->seen_stamp, 0, set->ncompiled * sizeof *s->seen_stamp);
+        memset(s->ip_stamp, 0, s->field_cap * sizeof *s->ip_stamp);
+        if (s->seen)
+            memset(s->seen, 0, set->ncompiled * sizeof *s->seen);
+        if (s->scan_stamp)
+            memset(s->scan_stamp, 0, (s->nsyms + 1) * sizeof *s->scan_stamp);
         if (s->lit_stamp)
             memset(s->lit_stamp, 0, set->prefilter.nlits * sizeof *s->lit_stamp);
         s->epoch = 1;
     }
     s->scanned = 0;
     s->scan_failed = 0;
+    s->ncand = 0;
+    s->npart = 0;
     s->ev = ev;
     s->fields_ready = 0;
     s->failed = 0;
     match_run r = {.s = s, .fn = fn, .ctx = ctx};
-    const sg_channel_bucket *b = find_bucket(set, ev->channel);
+    const sg_prefilter *pf = &set->prefilter;
+    const sg_channel_bucket *b = find_bucket(s, ev->channel);
     const sg_eid_list *l = b ? find_eid(b, ev->event_id) : NULL;
     int fallback = b && b->fallback_n && !eid_trusted(s);
+    event_list lists[4];
+    unsigned nlists = 0;
     s->nscan_maps = 0;
-    if (l && l->scan)
-        s->scan_maps[s->nscan_maps++] = l->scan;
-    if (b && b->any_scan)
-        s->scan_maps[s->nscan_maps++] = b->any_scan;
-    if (fallback && b->fallback_scan)
-        s->scan_maps[s->nscan_maps++] = b->fallback_scan;
-    if (set->prefilter.every_scan)
-        s->scan_maps[s->nscan_maps++] = set->prefilter.every_scan;
-    if (l)
-        run_postings(&r, l->first, l->n);
-    if (b)
-        run_postings(&r, b->any_first, b->any_n);
-    if (fallback)
-        run_postings(&r, b->fallback_first, b->fallback_n);
-    run_postings(&r, set->every_first, set->every_n);
+    if (l) {
+        lists[nlists++] = (event_list){l->first, l->n, &l->split};
+        if (l->scan)
+            s->scan_maps[s->nscan_maps++] = l->scan;
+    }
+    if (b) {
+        lists[nlists++] = (event_list){b->any_first, b->any_n, &b->any_split};
+        if (b->any_scan)
+            s->scan_maps[s->nscan_maps++] = b->any_scan;
+    }
+    if (fallback) {
+        lists[nlists++] = (event_list){b->fallback_first, b->fallback_n, &b->fallback_split};
+        if (b->fallback_scan)
+            s->scan_maps[s->nscan_maps++] = b->fallback_scan;
+    }
+    lists[nlists++] = (event_list){set->every_first, set->every_n, &pf->every_split};
+    if (pf->every_scan)
+        s->scan_maps[s->nscan_maps++] = pf->every_scan;
+    /* With the prefilter, the scan names the gated rules that may match
+     * (candidates); when it fails, every rule is evaluated. */
+    int by_candidates = pf->gate != NULL;
+    if (by_candidates) {
+        int gated = 0;
+        for (unsigned i = 0; i < nlists; i++)
+            gated |= lists[i].split->gated_n != 0;
+        if (gated && (!literals_known(s) || scan_partials(s, lists, nlists) != 0))
+            by_candidates = 0;
+        else if (s->ncand > 1)
+            qsort(s->cand, s->ncand, sizeof *s->cand, by_index);
+    }
+    for (unsigned i = 0; i < nlists && !r.stop; i++) {
+        if (by_candidates)
+            run_split(&r, lists[i].split);
+        else
+            run_postings(&r, lists[i].first, lists[i].n);
+    }
     if (r.stop == 2)
         return PS_ERR_STOP;
     if (s->failed && r.stop)

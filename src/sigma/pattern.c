@@ -204,11 +204,32 @@ void sg_windash_variant(ps_buf *out, const char *s, size_t n, size_t index)
 #define R64(b) R16(b), R16(b + 16), R16(b + 32), R16(b + 48)
 const unsigned char sg_lower_table[256] = {R64(0), R64(64), R64(128), R64(192)};
 
-void sg_lower(char *s, size_t n)
+/* Eight bytes at a time: a byte of w that is 'A'..'Z' gets 0x20 added. The
+ * high bit of (b & 0x7f) + 0x3f is set for b >= 'A', of (b & 0x7f) + 0x25
+ * for b > 'Z' (no carry leaves a byte), and bytes of 0x80 and up (UTF-8)
+ * are left as they are. */
+static uint64_t lower_word(uint64_t w)
 {
-    for (size_t i = 0; i < n; i++)
-        s[i] = (char)sg_lower_table[(unsigned char)s[i]];
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t low7 = w & ~high;
+    uint64_t upper = ((low7 + 0x3f * ones) ^ (low7 + 0x25 * ones)) & ~w & high;
+    return w | (upper >> 2);
 }
+
+void sg_lower_copy(char *dst, const char *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        w = lower_word(w);
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = (char)sg_lower_table[(unsigned char)src[i]];
+}
+
+void sg_lower(char *s, size_t n) { sg_lower_copy(s, s, n); }
 
 static size_t utf8_len(const char *t, size_t i, size_t n)
 {

@@ -46,8 +46,9 @@ void sg_base64_offset(ps_buf *out, const unsigned char *s, size_t n, unsigned of
 size_t sg_windash_variants(const char *s, size_t n);
 void sg_windash_variant(ps_buf *out, const char *s, size_t n, size_t index);
 
-/* ASCII lower-casing. */
+/* ASCII lower-casing, in place or into dst (n bytes; dst may be src). */
 void sg_lower(char *s, size_t n);
+void sg_lower_copy(char *dst, const char *src, size_t n);
 extern const unsigned char sg_lower_table[256];
 
 /* Glob match over `text`, with `pat` bytes and `kinds` (GL_*). Text and

@@ -3,16 +3,22 @@
  * rules whose literals were seen (and the rules with no usable literal) are
  * evaluated.
  *
- * Exactness rests on one property: for each gated rule we keep a set of
- * literals such that, whenever the rule matches an event, at least one of them
- * occurs in one of the event's values of the field it was taken from (ASCII
- * case folded for case-insensitive values, as the matcher folds). The set is
- * derived from the condition tree: an OR needs a literal from every branch,
- * an AND needs one branch only, `not` gives nothing, `k of n` needs any
- * n-k+1 branches. Values whose match can succeed without their bytes in the
- * text (regex, numbers, cidr, null, exists, fieldref, integers that also
- * match numerically, lone wildcards) give nothing, which makes every OR above
- * them give nothing too: such rules are always evaluated.
+ * Exactness rests on one property: for each gated rule we keep up to eight
+ * clauses, each a set of literals such that, whenever the rule matches an
+ * event, at least one of them occurs in one of the event's values of the
+ * field it was taken from (ASCII case folded for case-insensitive values, as
+ * the matcher folds). A gated rule is evaluated only when every one of its
+ * clauses has a literal in the event. The clauses are derived from the
+ * condition tree: an AND keeps the clauses of all its branches, an OR needs a
+ * literal from every branch (its clauses are unions of one clause of each
+ * branch: the best with the best, and so on), `not` gives nothing, `k of n`
+ * needs any n-k+1 branches (`all of` is an AND), a field's `all` values give
+ * a clause each. A regex gives the longest literal run it needs (see
+ * regex_needs.c). Values whose match can succeed without their bytes in the
+ * text (regexes without such a run, numbers, cidr, null, exists, fieldref,
+ * integers that also match numerically, lone wildcards) give nothing, which
+ * makes every OR above them give nothing too: rules left with no clause are
+ * always evaluated.
  *
  * A literal belongs to the field its value reads: there is one database per
  * field symbol, scanned over that field's values only, and one for keyword
@@ -20,12 +26,14 @@
  * found across two values only costs a needless evaluation). A scan costs
  * about in proportion to the literals of its database, and most fields are
  * read by few rules. Only the fields some rule of the event's posting lists
- * reads are scanned.
+ * reads are scanned. Each literal's postings name the clauses it belongs to,
+ * so the scan itself tells which rules are left to evaluate (the matcher's
+ * candidates): the posting lists are never walked.
  *
- * The same scan answers for single values: a string value whose literal (its
- * whole text, or a wildcard pattern's longest literal run) is one of these
- * knows its id, and when the scan did not see it the value cannot match, so
- * the matcher skips the comparison. */
+ * The same scan answers for single values: a value whose literal (a string's
+ * whole text, a wildcard pattern's longest literal run, a regex's longest
+ * run) is one of these knows its id, and when the scan did not see it the
+ * value cannot match, so the matcher skips the comparison. */
 #include <hs/hs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +41,17 @@
 #include "sigma/sigma_internal.h"
 
 #define PF_MIN_LITERAL 3        /* shorter ASCII literals hit almost every event */
-/* Per rule; more alternatives: always evaluate. SigmaHQ's longest lists
- * (emoji in command lines, about 1,000 each) stay under it. */
-#define PF_MAX_LITERALS 4096
+/* Per clause; more alternatives: the clause is dropped. SigmaHQ's longest
+ * lists (emoji in command lines, about 1,000; the vulnerable drivers'
+ * hashes, about 4,400) stay under it. */
+#define PF_MAX_LITERALS 16384
+/* Clauses kept per rule (bits of a byte); more: the best are kept. */
+#define PF_MAX_CLAUSES 8
+/* A clause beside a better one is kept only when every literal of it has
+ * this many bytes (or one that is not ASCII): short ones (" -c", ".js", "/c ")
+ * occur in most command lines, so they rule out few evaluations, while they
+ * cost every scan of their field most of its time. */
+#define PF_STRONG_LITERAL 5
 
 /* A literal looked for in the values of field symbol `sym` (-1: in every
  * value, for keyword searches). */
@@ -43,10 +59,11 @@ typedef struct pf_lit {
     const char *bytes;
     uint32_t len;
     uint8_t caseless;
+    uint8_t exact;   /* a whole value compared for equality (see sg_exact_table) */
     int32_t sym;
 } pf_lit;
 
-/* A disjunction of literals, or `none` when nothing is known. */
+/* A clause: a disjunction of literals, or `none` when nothing is known. */
 typedef struct pf_set {
     pf_lit *lits;
     uint32_t n;
@@ -54,7 +71,16 @@ typedef struct pf_set {
     uint32_t cap;    /* allocated lits */
 } pf_set;
 
-static pf_set pf_none(void) { return (pf_set){NULL, 0, 1}; }
+/* What a rule needs: every clause holds whenever it matches (a
+ * conjunction). n == 0: nothing is known. An AND of two selections
+ * keeps a clause of each, so that a rule whose image is seen but not its
+ * command line is not evaluated. */
+typedef struct pf_req {
+    pf_set c[PF_MAX_CLAUSES];
+    uint32_t n;
+} pf_req;
+
+static pf_set pf_none(void) { return (pf_set){NULL, 0, 1, 0}; }
 
 static void pf_set_free(pf_set *s)
 {
@@ -103,16 +129,90 @@ static int pf_better(const pf_set *a, const pf_set *b)
     return amin != bmin ? amin > bmin : a->n < b->n;
 }
 
-/* Keep the better of `best` and `cand` in `best` (an AND of the two). */
-static void pf_keep_better(pf_set *best, pf_set *cand)
+static pf_req pf_nothing(void)
 {
-    if (pf_better(cand, best)) {
-        pf_set_free(best);
-        *best = *cand;
-        *cand = pf_none();
-    } else {
-        pf_set_free(cand);
+    pf_req r;
+    r.n = 0;
+    return r;
+}
+
+static void pf_req_free(pf_req *r)
+{
+    for (uint32_t i = 0; i < r->n; i++)
+        pf_set_free(&r->c[i]);
+    r->n = 0;
+}
+
+/* One clause as a requirement (consumes it). */
+static pf_req pf_req_one(pf_set *s)
+{
+    pf_req r = pf_nothing();
+    if (!s->none) {
+        r.c[0] = *s;
+        r.n = 1;
     }
+    *s = pf_none();
+    return r;
+}
+
+/* Best clause first (insertion sort: at most 2 * PF_MAX_CLAUSES). */
+static void pf_sort_clauses(pf_set *c, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++)
+        for (uint32_t j = i; j > 0 && pf_better(&c[j], &c[j - 1]); j--) {
+            pf_set t = c[j];
+            c[j] = c[j - 1];
+            c[j - 1] = t;
+        }
+}
+
+/* `into` and `from` both hold (consumes `from`): their clauses together,
+ * the best PF_MAX_CLAUSES of them (dropping one only weakens the
+ * requirement). */
+static void pf_req_and(pf_req *into, pf_req *from)
+{
+    pf_set all[2 * PF_MAX_CLAUSES];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < into->n; i++)
+        all[n++] = into->c[i];
+    for (uint32_t i = 0; i < from->n; i++)
+        all[n++] = from->c[i];
+    into->n = from->n = 0;
+    if (n > PF_MAX_CLAUSES)
+        pf_sort_clauses(all, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i < PF_MAX_CLAUSES)
+            into->c[into->n++] = all[i];
+        else
+            pf_set_free(&all[i]);
+    }
+}
+
+/* `into` or `from` holds (consumes `from`): whatever clause of each is
+ * taken, their union holds, so the best of one goes with the best of the
+ * other, the second with the second, and so on. */
+static void pf_req_or(pf_req *into, pf_req *from)
+{
+    if (!into->n || !from->n) {
+        pf_req_free(into);
+        pf_req_free(from);
+        return;
+    }
+    pf_sort_clauses(into->c, into->n);
+    pf_sort_clauses(from->c, from->n);
+    uint32_t k = into->n < from->n ? into->n : from->n, out = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        pf_set u = into->c[i];
+        pf_union(&u, &from->c[i]);
+        if (!u.none)
+            into->c[out++] = u;
+    }
+    for (uint32_t i = k; i < into->n; i++)
+        pf_set_free(&into->c[i]);
+    for (uint32_t i = k; i < from->n; i++)
+        pf_set_free(&from->c[i]);
+    into->n = out;
+    from->n = 0;
 }
 
 /* Long enough to be rare: PF_MIN_LITERAL bytes, or two when one of them is
@@ -125,10 +225,26 @@ static int usable_literal(const char *bytes, uint32_t len)
     return len == 2 && ((unsigned char)bytes[0] >= 0x80 || (unsigned char)bytes[1] >= 0x80);
 }
 
-/* The literal a string value's match needs in the text: all of it, or a
- * wildcard pattern's longest literal run; 0 when there is none worth it. */
+/* The longest run a regex needs (sg_regex_needs), if it is worth it. */
+static int regex_literal(const sg_value *v, int32_t sym, pf_lit *out)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < v->nneeds; i++)
+        if (v->needs[i].len > v->needs[best].len)
+            best = i;
+    if (!v->nneeds || !usable_literal(v->needs[best].bytes, v->needs[best].len))
+        return 0;
+    *out = (pf_lit){v->needs[best].bytes, v->needs[best].len, v->needs_caseless, 0, sym};
+    return 1;
+}
+
+/* The literal a value's match needs in the text: a string's whole text, or
+ * a wildcard pattern's longest literal run, or a regex's longest run; 0 when
+ * there is none worth it. */
 static int value_literal(const sg_value *v, int32_t sym, pf_lit *out)
 {
+    if (v->kind == SV_REGEX)
+        return regex_literal(v, sym, out);
     if (v->kind != SV_STRING || v->is_int)
         return 0;
     const char *bytes = v->lit;
@@ -154,32 +270,29 @@ static int value_literal(const sg_value *v, int32_t sym, pf_lit *out)
     }
     if (!usable_literal(bytes, len))
         return 0;
-    *out = (pf_lit){bytes, len, (uint8_t)!v->cased, sym};
+    *out = (pf_lit){bytes, len, (uint8_t)!v->cased, v->shape == SH_EXACT, sym};
     return 1;
 }
 
-static pf_set pf_single(const char *bytes, uint32_t len, int caseless, int32_t sym)
+static pf_set pf_single(const pf_lit *lit)
 {
-    if (!usable_literal(bytes, len))
-        return pf_none();
     pf_set s = {malloc(sizeof *s.lits), 1, 0, 1};
     if (!s.lits)
         return pf_none();
-    s.lits[0] = (pf_lit){bytes, len, (uint8_t)caseless, sym};
+    s.lits[0] = *lit;
     return s;
 }
 
 static pf_set pf_value(const sg_value *v, int32_t sym)
 {
     pf_lit lit;
-    return value_literal(v, sym, &lit) ? pf_single(lit.bytes, lit.len, lit.caseless, sym)
-                                       : pf_none();
+    return value_literal(v, sym, &lit) ? pf_single(&lit) : pf_none();
 }
 
 /* OR of values [from, to). */
 static pf_set pf_values_or(const sg_value *v, uint32_t from, uint32_t to, int32_t sym)
 {
-    pf_set acc = {NULL, 0, 0};
+    pf_set acc = {NULL, 0, 0, 0};
     for (uint32_t k = from; k < to && !acc.none; k++) {
         pf_set one = pf_value(&v[k], sym);
         pf_union(&acc, &one);
@@ -187,97 +300,118 @@ static pf_set pf_values_or(const sg_value *v, uint32_t from, uint32_t to, int32_
     return from < to ? acc : (pf_set_free(&acc), pf_none());
 }
 
-static pf_set pf_field(const sg_field_match *fm)
+static pf_req pf_field(const sg_field_match *fm)
 {
-    if (!fm->all)
-        return pf_values_or(fm->values, 0, fm->nvalues, fm->sym);
-    /* all: every group must hold, so any one group's alternatives will do. */
-    pf_set best = pf_none();
+    if (!fm->all) {
+        pf_set any = pf_values_or(fm->values, 0, fm->nvalues, fm->sym);
+        return pf_req_one(&any);
+    }
+    /* all: every group must hold, each a clause of its alternatives. */
+    pf_req r = pf_nothing();
     for (uint32_t k = 0; k < fm->nvalues;) {
         uint32_t end = k;
         while (end < fm->nvalues && fm->values[end].group == fm->values[k].group)
             end++;
         pf_set group = pf_values_or(fm->values, k, end, fm->sym);
-        pf_keep_better(&best, &group);
+        pf_req one = pf_req_one(&group);
+        pf_req_and(&r, &one);
         k = end;
     }
-    return best;
+    return r;
 }
 
-static pf_set pf_map(const sg_map *m)
+static pf_req pf_map(const sg_map *m)
 {
-    pf_set best = pf_none();
+    pf_req r = pf_nothing();
     for (uint32_t i = 0; i < m->n; i++) {
-        pf_set item = pf_field(&m->items[i]);
-        pf_keep_better(&best, &item);
+        pf_req item = pf_field(&m->items[i]);
+        pf_req_and(&r, &item);
     }
-    return best;
+    return r;
 }
 
-static pf_set pf_selection(const sg_selection *sel)
+static pf_req pf_selection(const sg_selection *sel)
 {
-    pf_set acc = {NULL, 0, 0};
-    for (uint32_t i = 0; i < sel->nmaps && !acc.none; i++) {
-        pf_set m = pf_map(&sel->maps[i]);
-        pf_union(&acc, &m);
+    if (!sel->nmaps)
+        return pf_nothing();
+    pf_req acc = pf_map(&sel->maps[0]);
+    for (uint32_t i = 1; i < sel->nmaps && acc.n; i++) {
+        pf_req m = pf_map(&sel->maps[i]);
+        pf_req_or(&acc, &m);
     }
-    return sel->nmaps ? acc : (pf_set_free(&acc), pf_none());
+    return acc;
 }
 
-static pf_set pf_cond(const sg_detection *d, const sg_cond *c);
+static pf_req pf_cond(const sg_detection *d, const sg_cond *c);
 
-/* At least `count` of the kids hold, so among any nkids-count+1 of them one
- * holds: take the union of that many of the best-known kids. */
-static pf_set pf_at_least(const sg_detection *d, const sg_cond *c)
+/* At least `count` of the kids hold: all of them when count is their
+ * number; otherwise among any nkids-count+1 of them one holds, so those of
+ * the first such kids with known requirements are ORed. */
+static pf_req pf_at_least(const sg_detection *d, const sg_cond *c)
 {
     if (c->count == 0 || c->count > c->nkids)
-        return pf_none();
+        return pf_nothing();
+    if (c->count == c->nkids) {
+        pf_req all = pf_nothing();
+        for (uint32_t i = 0; i < c->nkids; i++) {
+            pf_req kid = pf_cond(d, c->kids[i]);
+            pf_req_and(&all, &kid);
+        }
+        return all;
+    }
     uint32_t need = c->nkids - c->count + 1, have = 0;
-    pf_set acc = {NULL, 0, 0};
-    for (uint32_t i = 0; i < c->nkids && have < need && !acc.none; i++) {
-        pf_set kid = pf_cond(d, c->kids[i]);
-        if (kid.none)
+    pf_req acc = pf_nothing();
+    for (uint32_t i = 0; i < c->nkids && have < need; i++) {
+        pf_req kid = pf_cond(d, c->kids[i]);
+        if (!kid.n)
             continue;
-        pf_union(&acc, &kid);
-        have++;
+        if (have++ == 0)
+            acc = kid;
+        else
+            pf_req_or(&acc, &kid);
+        if (!acc.n)
+            return acc;
     }
     if (have < need)
-        pf_set_free(&acc);
+        pf_req_free(&acc);
     return acc;
 }
 
 /* Depth is bounded by the condition parser (SG_MAX_COND_DEPTH). */
-static pf_set pf_cond(const sg_detection *d, const sg_cond *c)
+static pf_req pf_cond(const sg_detection *d, const sg_cond *c)
 {
     switch (c->op) {
     case OP_SEL: return pf_selection(&d->sel[c->sel]);
     case OP_AND: {
-        pf_set best = pf_none();
+        pf_req all = pf_nothing();
         for (uint32_t i = 0; i < c->nkids; i++) {
-            pf_set kid = pf_cond(d, c->kids[i]);
-            pf_keep_better(&best, &kid);
+            pf_req kid = pf_cond(d, c->kids[i]);
+            pf_req_and(&all, &kid);
         }
-        return best;
+        return all;
     }
     case OP_OR: {
-        pf_set acc = {NULL, 0, 0};
-        for (uint32_t i = 0; i < c->nkids && !acc.none; i++) {
-            pf_set kid = pf_cond(d, c->kids[i]);
-            pf_union(&acc, &kid);
+        if (!c->nkids)
+            return pf_nothing();
+        pf_req acc = pf_cond(d, c->kids[0]);
+        for (uint32_t i = 1; i < c->nkids && acc.n; i++) {
+            pf_req kid = pf_cond(d, c->kids[i]);
+            pf_req_or(&acc, &kid);
         }
-        return c->nkids ? acc : (pf_set_free(&acc), pf_none());
+        return acc;
     }
     case OP_AT_LEAST: return pf_at_least(d, c);
-    default: return pf_none(); /* not, true */
+    default: return pf_nothing(); /* not, true */
     }
 }
 
 /* ---- building the databases ------------------------------------------------------ */
 
-/* A literal of a gated compiled rule. */
+/* A literal of clause `clause` of a gated compiled rule. */
 typedef struct pf_entry {
     pf_lit lit;
     uint32_t compiled;
+    uint32_t clause;
 } pf_entry;
 
 typedef struct pf_entries {
@@ -286,7 +420,7 @@ typedef struct pf_entries {
     int failed;
 } pf_entries;
 
-static void add_entry(pf_entries *es, pf_lit lit, uint32_t compiled)
+static void add_entry(pf_entries *es, pf_lit lit, uint32_t compiled, uint32_t clause)
 {
     if (es->failed)
         return;
@@ -300,10 +434,11 @@ static void add_entry(pf_entries *es, pf_lit lit, uint32_t compiled)
         es->e = grown;
         es->cap = cap;
     }
-    es->e[es->n++] = (pf_entry){lit, compiled};
+    es->e[es->n++] = (pf_entry){lit, compiled, clause};
 }
 
-/* By database (keyword searches first, then field by field), then literal. */
+/* By database (keyword searches first, then field by field), then literal,
+ * then rule and clause. */
 static int entry_cmp(const void *pa, const void *pb)
 {
     const pf_entry *a = pa, *b = pb;
@@ -316,7 +451,9 @@ static int entry_cmp(const void *pa, const void *pb)
     int d = memcmp(a->lit.bytes, b->lit.bytes, a->lit.len);
     if (d)
         return d;
-    return a->compiled < b->compiled ? -1 : a->compiled > b->compiled;
+    if (a->compiled != b->compiled)
+        return a->compiled < b->compiled ? -1 : 1;
+    return a->clause < b->clause ? -1 : a->clause > b->clause;
 }
 
 static int same_literal(const pf_entry *a, const pf_entry *b)
@@ -325,25 +462,86 @@ static int same_literal(const pf_entry *a, const pf_entry *b)
            a->lit.len == b->lit.len && memcmp(a->lit.bytes, b->lit.bytes, a->lit.len) == 0;
 }
 
-/* Every (literal, compiled rule) pair of the gated rules, with `gated` set
- * for them. */
-static int collect_entries(ps_sigma_set *set, uint8_t *gated, pf_entries *es)
+static int strong_clause(const pf_set *c)
 {
-    for (uint32_t i = 0; i < set->ncompiled && !es->failed; i++) {
-        sg_compiled *c = &set->compiled[i];
-        pf_set lits = pf_cond(&c->det, c->det.cond);
-        if (!lits.none && lits.n) {
-            for (uint32_t k = 0; k < lits.n; k++)
-                add_entry(es, lits.lits[k], i);
-            gated[i] = 1;
-        }
-        pf_set_free(&lits);
+    for (uint32_t i = 0; i < c->n; i++) {
+        const pf_lit *l = &c->lits[i];
+        int ascii = 1;
+        for (uint32_t k = 0; k < l->len && ascii; k++)
+            ascii = (unsigned char)l->bytes[k] < 0x80;
+        if (ascii && l->len < PF_STRONG_LITERAL)
+            return 0;
     }
-    return es->failed ? -1 : 0;
+    return 1;
+}
+
+/* The fields a gated rule's clauses read, clause 0's first (see
+ * sg_prefilter.rule_syms), while the rules are collected. */
+typedef struct rule_syms {
+    int32_t *s;
+    size_t n, cap;
+    int failed;
+} rule_syms;
+
+static int push_sym(rule_syms *rs, size_t from, int32_t sym)
+{
+    for (size_t i = from; i < rs->n; i++)
+        if (rs->s[i] == sym)
+            return 0;
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 1024;
+        int32_t *g = realloc(rs->s, cap * sizeof *g);
+        if (!g) {
+            rs->failed = 1;
+            return -1;
+        }
+        rs->s = g;
+        rs->cap = cap;
+    }
+    rs->s[rs->n++] = sym;
+    return 1;
+}
+
+/* Every (literal, compiled rule, clause) of the gated rules, with the mask
+ * of each gated rule's clauses in `gate` and the fields of its clauses.
+ * Clause 0 is the best one (pf_better): the one scanned for every event. */
+static int collect_entries(ps_sigma_set *set, uint8_t *gate, pf_entries *es, rule_syms *rs)
+{
+    sg_prefilter *pf = &set->prefilter;
+    for (uint32_t i = 0; i < set->ncompiled && !es->failed && !rs->failed; i++) {
+        sg_compiled *c = &set->compiled[i];
+        pf_req req = pf_cond(&c->det, c->det.cond);
+        pf_sort_clauses(req.c, req.n);
+        uint32_t keep = req.n ? 1 : 0;
+        for (uint32_t k = 1; k < req.n; k++) {
+            if (strong_clause(&req.c[k]))
+                req.c[keep++] = req.c[k];
+            else
+                pf_set_free(&req.c[k]);
+        }
+        req.n = keep;
+        pf->syms_first[i] = (uint32_t)rs->n;
+        for (uint32_t k = 0; k < req.n; k++) {
+            /* clause 0's fields, then the others' not among them */
+            size_t from = k == 0 ? rs->n : pf->syms_first[i];
+            for (uint32_t j = 0; j < req.c[k].n; j++) {
+                int32_t sym = req.c[k].lits[j].sym;
+                add_entry(es, req.c[k].lits[j], i, k);
+                int added = push_sym(rs, from, sym < 0 ? (int32_t)set->syms.n : sym);
+                if (added > 0 && k == 0)
+                    pf->syms0_n[i]++;
+                else if (added > 0)
+                    pf->syms_more_n[i]++;
+            }
+        }
+        gate[i] = (uint8_t)((1u << req.n) - 1);
+        pf_req_free(&req);
+    }
+    return es->failed || rs->failed ? -1 : 0;
 }
 
 /* Distinct literals (entries sorted) -> ids, and the postings of the gated
- * rules. */
+ * rules: compiled index and clause (SG_PF_POST). */
 static int build_postings(sg_prefilter *pf, const pf_entry *e, size_t n, ps_arena *arena)
 {
     uint32_t nlits = 0;
@@ -359,8 +557,9 @@ static int build_postings(sg_prefilter *pf, const pf_entry *e, size_t n, ps_aren
         int fresh = i == 0 || !same_literal(&e[i], &e[i - 1]);
         if (fresh)
             pf->lit_first[lit++] = out;
-        if (fresh || e[i].compiled != e[i - 1].compiled) /* sorted by rule within a literal */
-            pf->lit_compiled[out++] = e[i].compiled;
+        /* sorted by rule and clause within a literal */
+        if (fresh || e[i].compiled != e[i - 1].compiled || e[i].clause != e[i - 1].clause)
+            pf->lit_compiled[out++] = SG_PF_POST(e[i].compiled, e[i].clause);
     }
     pf->lit_first[nlits] = out;
     return 0;
@@ -495,25 +694,79 @@ static int compile_one(const pf_entry *e, size_t from, size_t to, const char *ca
  * that field's values only, and one of the keyword searches' literals,
  * scanned over every value: the cost of a scan grows with the literals in
  * its database, and most literals are looked for in one field only. */
+uint64_t sg_exact_hash(const char *p, size_t n, int caseless)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)caseless;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h ^ (h >> 32);
+}
+
+/* The table of the distinct literals of entries [from, to), by local id as
+ * compile_one numbers them; NULL when out of memory. */
+static const sg_exact_table *exact_table(const pf_entry *e, size_t from, size_t to,
+                                         uint32_t ndistinct, ps_arena *arena)
+{
+    uint32_t nslots = 16;
+    while (nslots < 2 * ndistinct)
+        nslots *= 2;
+    sg_exact_table *t = ps_arena_zalloc(arena, sizeof *t);
+    uint32_t *slot = ps_arena_zalloc(arena, nslots * sizeof *slot);
+    sg_exact_key *keys = ps_arena_alloc(arena, (ndistinct + 1) * sizeof *keys);
+    if (!t || !slot || !keys)
+        return NULL;
+    t->mask = nslots - 1;
+    t->slot = slot;
+    t->keys = keys;
+    uint32_t id = 0;
+    for (size_t i = from; i < to; i++) {
+        if (i > from && same_literal(&e[i], &e[i - 1]))
+            continue;
+        const pf_lit *l = &e[i].lit;
+        keys[id] = (sg_exact_key){l->bytes, l->len, l->caseless};
+        *(l->caseless ? &t->caseless : &t->cased) = 1;
+        uint32_t k = (uint32_t)sg_exact_hash(l->bytes, l->len, l->caseless) & t->mask;
+        while (slot[k])
+            k = (k + 1) & t->mask;
+        slot[k] = ++id;
+    }
+    return t;
+}
+
 static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint32_t nsyms,
                              ps_arena *arena, const char *cache_dir, sg_hs_cache_stats *st)
 {
     pf->field_db = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_db);
     pf->field_base = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_base);
-    if (!pf->field_db || !pf->field_base)
+    pf->field_nlits = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_nlits);
+    pf->field_exact = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_exact);
+    if (!pf->field_db || !pf->field_base || !pf->field_nlits || !pf->field_exact)
         return -1;
     uint32_t id = 0;
     for (size_t from = 0; from < n;) {
         size_t to = from;
         uint32_t ndistinct = 0;
+        int exact = 1;
         while (to < n && e[to].lit.sym == e[from].lit.sym) {
             ndistinct += to == from || !same_literal(&e[to], &e[to - 1]);
+            exact &= e[to].lit.exact;
             to++;
         }
         int32_t sym = e[from].lit.sym;
         hs_database_t **db = sym < 0 ? &pf->db : &pf->field_db[sym];
         *(sym < 0 ? &pf->db_base : &pf->field_base[sym]) = id;
-        if (compile_one(e, from, to, cache_dir, db, st) != 0)
+        if (sym >= 0)
+            pf->field_nlits[sym] = ndistinct;
+        else
+            for (size_t i = from; i < to; i++)
+                if (!pf->db_min_len || e[i].lit.len < pf->db_min_len)
+                    pf->db_min_len = e[i].lit.len;
+        if (sym >= 0 && exact) {
+            /* An entry merges equal literals of several values: the table
+             * stands only when every one of them is an equality. */
+            if (!(pf->field_exact[sym] = exact_table(e, from, to, ndistinct, arena)))
+                return -1;
+        } else if (compile_one(e, from, to, cache_dir, db, st) != 0)
             return -1;
         pf->ndbs++;
         id += ndistinct;
@@ -526,32 +779,13 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
 
 static void set_bit(uint64_t *bits, uint32_t bit) { bits[bit / 64] |= 1ull << (bit % 64); }
 
-/* A field value's literal is looked for in its field; a keyword search's in
- * every field (bit all_bit). */
-static void mark_map_syms(const sg_map *m, uint64_t *bits, uint32_t all_bit, int *any)
-{
-    for (uint32_t i = 0; i < m->n; i++) {
-        const sg_field_match *fm = &m->items[i];
-        for (uint32_t k = 0; k < fm->nvalues; k++)
-            if (fm->values[k].pf_id) {
-                set_bit(bits, fm->sym < 0 ? all_bit : (uint32_t)fm->sym);
-                *any = 1;
-                break;
-            }
-    }
-}
-
-static void mark_detection_syms(const sg_detection *d, uint64_t *bits, uint32_t all_bit, int *any)
-{
-    for (uint32_t s = 0; s < d->nsel; s++)
-        for (uint32_t m = 0; m < d->sel[s].nmaps; m++)
-            mark_map_syms(&d->sel[s].maps[m], bits, all_bit, any);
-}
-
-/* The scan map of postings [first, first + n); *out NULL when no value of
- * theirs has a literal. -1 when out of memory. */
+/* The scan map of postings [first, first + n): the fields of their gated
+ * rules' clause 0 (bit syms.n: every field, for keyword searches), scanned
+ * for every event of the list; *out NULL when there are none. Other fields
+ * are scanned when a rule needs them (match.c). -1 when out of memory. */
 static int list_scan_map(ps_sigma_set *set, uint32_t first, uint32_t n, sg_scan_map *out)
 {
+    const sg_prefilter *pf = &set->prefilter;
     *out = NULL;
     if (!n)
         return 0;
@@ -561,30 +795,63 @@ static int list_scan_map(ps_sigma_set *set, uint32_t first, uint32_t n, sg_scan_
         return -1;
     int any = 0;
     for (uint32_t k = first; k < first + n; k++) {
-        const sg_compiled *c = &set->compiled[set->postings[k]];
-        mark_detection_syms(&c->det, bits, all_bit, &any);
-        mark_map_syms(&c->extra, bits, all_bit, &any);
-        for (uint32_t f = 0; f < c->nfilters; f++)
-            mark_detection_syms(&c->filters[f], bits, all_bit, &any);
+        uint32_t c = set->postings[k];
+        for (uint32_t j = 0; j < pf->syms0_n[c]; j++) {
+            set_bit(bits, (uint32_t)pf->rule_syms[pf->syms_first[c] + j]);
+            any = 1;
+        }
     }
     *out = any ? bits : NULL;
     return 0;
 }
 
+/* Split postings [first, first + n) into the always-evaluated and the gated
+ * ones, appended to pf->always and pf->gated_post (both in posting order,
+ * which is ascending compiled index: see index.c). */
+static void split_list(ps_sigma_set *set, uint32_t first, uint32_t n, uint32_t *nalways,
+                       uint32_t *ngated, sg_split *out)
+{
+    sg_prefilter *pf = &set->prefilter;
+    out->always_first = *nalways;
+    out->gated_first = *ngated;
+    for (uint32_t k = first; k < first + n; k++) {
+        uint32_t c = set->postings[k];
+        if (pf->gate[c])
+            pf->gated_post[(*ngated)++] = c;
+        else
+            pf->always[(*nalways)++] = c;
+    }
+    out->always_n = *nalways - out->always_first;
+    out->gated_n = *ngated - out->gated_first;
+}
+
 static int build_scan_maps(ps_sigma_set *set)
 {
+    sg_prefilter *pf = &set->prefilter;
+    uint32_t total = set->every_first + set->every_n; /* every posting */
+    pf->always = ps_arena_alloc(&set->arena, (total + 1) * sizeof *pf->always);
+    pf->gated_post = ps_arena_alloc(&set->arena, (total + 1) * sizeof *pf->gated_post);
+    if (!pf->always || !pf->gated_post)
+        return -1;
+    uint32_t na = 0, ng = 0;
     for (uint32_t i = 0; i < set->nbuckets; i++) {
         sg_channel_bucket *b = &set->buckets[i];
         if (!b->channel)
             continue;
-        for (uint32_t e = 0; e < b->nby_eid; e++)
-            if (list_scan_map(set, b->by_eid[e].first, b->by_eid[e].n, &b->by_eid[e].scan) != 0)
+        for (uint32_t e = 0; e < b->nby_eid; e++) {
+            sg_eid_list *l = &b->by_eid[e];
+            if (list_scan_map(set, l->first, l->n, &l->scan) != 0)
                 return -1;
+            split_list(set, l->first, l->n, &na, &ng, &l->split);
+        }
         if (list_scan_map(set, b->any_first, b->any_n, &b->any_scan) != 0 ||
             list_scan_map(set, b->fallback_first, b->fallback_n, &b->fallback_scan) != 0)
             return -1;
+        split_list(set, b->any_first, b->any_n, &na, &ng, &b->any_split);
+        split_list(set, b->fallback_first, b->fallback_n, &na, &ng, &b->fallback_split);
     }
-    return list_scan_map(set, set->every_first, set->every_n, &set->prefilter.every_scan);
+    split_list(set, set->every_first, set->every_n, &na, &ng, &pf->every_split);
+    return list_scan_map(set, set->every_first, set->every_n, &pf->every_scan);
 }
 
 /* ---- the prefilter ----------------------------------------------------------------- */
@@ -620,16 +887,31 @@ int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_sta
     sg_prefilter *pf = &set->prefilter;
     memset(pf, 0, sizeof *pf);
     pf->nsyms = set->syms.n;
-    if (set->ncompiled == 0 || hs_valid_platform() != HS_SUCCESS)
+    if (set->ncompiled == 0 || set->ncompiled >= SG_PF_MAX_COMPILED ||
+        hs_valid_platform() != HS_SUCCESS)
         return 0; /* no prefilter: every rule is evaluated, results are the same */
-    uint8_t *gated = ps_arena_zalloc(&set->arena, set->ncompiled);
-    if (!gated)
+    uint8_t *gate = ps_arena_zalloc(&set->arena, set->ncompiled);
+    pf->syms_first = ps_arena_zalloc(&set->arena, set->ncompiled * sizeof *pf->syms_first);
+    pf->syms0_n = ps_arena_zalloc(&set->arena, set->ncompiled * sizeof *pf->syms0_n);
+    pf->syms_more_n = ps_arena_zalloc(&set->arena, set->ncompiled * sizeof *pf->syms_more_n);
+    if (!gate || !pf->syms_first || !pf->syms0_n || !pf->syms_more_n)
         return -1;
     pf_entries es = {0};
-    if (collect_entries(set, gated, &es) != 0) {
+    rule_syms rs = {0};
+    if (collect_entries(set, gate, &es, &rs) != 0) {
         free(es.e);
+        free(rs.s);
         return -1;
     }
+    pf->rule_syms = ps_arena_alloc(&set->arena, (rs.n + 1) * sizeof *pf->rule_syms);
+    if (!pf->rule_syms) {
+        free(es.e);
+        free(rs.s);
+        return -1;
+    }
+    if (rs.n)
+        memcpy(pf->rule_syms, rs.s, rs.n * sizeof *rs.s);
+    free(rs.s);
     if (es.n > 1)
         qsort(es.e, es.n, sizeof *es.e, entry_cmp);
     int rc = es.n ? build_postings(pf, es.e, es.n, &set->arena) : 0;
@@ -639,9 +921,9 @@ int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_sta
         cache_dir = NULL; /* compile, as without a cache */
     if (rc == 0 && pf->nlits &&
         compile_databases(pf, es.e, es.n, set->syms.n, &set->arena, cache_dir, st) == 0) {
-        pf->gated = gated;
+        pf->gate = gate;
         for (uint32_t i = 0; i < set->ncompiled; i++)
-            pf->ngated += gated[i];
+            pf->ngated += gate[i] != 0;
         rc = build_scan_maps(set);
     } else {
         sg_prefilter_free(pf);

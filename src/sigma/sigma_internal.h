@@ -33,6 +33,13 @@ typedef enum sg_shape {
 enum { GL_LIT = 0, GL_STAR = 1, GL_ONE = 2 };  /* glob token kinds */
 enum { CMP_LT = 0, CMP_LTE, CMP_GT, CMP_GTE };
 
+/* A literal run that every match of a regex holds (sg_regex_needs). */
+typedef struct sg_need {
+    const char *bytes;
+    uint32_t len;
+    uint32_t letters;    /* it holds ASCII letters (so case matters to it) */
+} sg_need;
+
 typedef struct sg_value {
     uint8_t kind;        /* sg_value_kind */
     uint8_t shape;       /* sg_shape (strings, fieldref) */
@@ -53,6 +60,13 @@ typedef struct sg_value {
      * whose literal the scan did not see in the event cannot match. */
     uint32_t pf_id;
     pcre2_code *re;
+    /* SV_REGEX: runs every match holds, in this order and apart (lower-cased
+     * and compared with ASCII case folded when needs_caseless), so that a
+     * text without them is no match without running the regex. */
+    const sg_need *needs;
+    uint32_t nneeds;
+    uint8_t needs_caseless;
+    uint8_t jit;         /* SV_REGEX: compiled by the JIT (pcre2_jit_match) */
 } sg_value;
 
 /* One `field|modifiers: values` item. sym < 0 is a keyword search. */
@@ -188,6 +202,16 @@ typedef struct sg_compile_ctx {
     char msg[256];
 } sg_compile_ctx;
 
+/* The literal runs that every match of `re` (PCRE2 syntax, compiled with
+ * PCRE2_UTF, caseless when `caseless`) holds in the subject, in order and
+ * not overlapping, found by reading the pattern's top-level sequence of
+ * atoms; anything it does not fully understand gives no run, so a pattern
+ * it cannot read gives none. Returns the number of runs (at most max) in
+ * out (bytes in the arena), *out_caseless set when they are to be compared
+ * with ASCII case folded (then lower-cased); -1 when out of memory. */
+int sg_regex_needs(const char *re, size_t len, int caseless, ps_arena *arena, sg_need *out,
+                   uint32_t max, int *out_caseless);
+
 int sg_compile_detection(sg_compile_ctx *cc, const yt_node *detection, sg_detection *out);
 int sg_compile_extra(sg_compile_ctx *cc, const sg_variant_def *v, sg_map *out);
 int sg_parse_condition(sg_compile_ctx *cc, const char *text, uint32_t line,
@@ -254,7 +278,21 @@ const char *sg_field_mapped_name(const sg_logsources *ls, const sg_variant_def *
  * rule of the event's lists reads cannot decide a match. */
 typedef const uint64_t *sg_scan_map;
 
-typedef struct sg_eid_list { uint32_t eid; uint32_t first, n; sg_scan_map scan; } sg_eid_list;
+/* A posting list's compiled rules as the prefilter sorts them (prefilter.c):
+ * those evaluated on every event of the list, and the gated ones, evaluated
+ * only when every clause of theirs was seen; both ascending, in the
+ * prefilter's always[] and gated_post[]. */
+typedef struct sg_split {
+    uint32_t always_first, always_n;
+    uint32_t gated_first, gated_n;
+} sg_split;
+
+typedef struct sg_eid_list {
+    uint32_t eid;
+    uint32_t first, n;
+    sg_scan_map scan;
+    sg_split split;
+} sg_eid_list;
 
 /* Rules that can match events of one channel. */
 typedef struct sg_channel_bucket {
@@ -264,10 +302,12 @@ typedef struct sg_channel_bucket {
     uint32_t nby_eid;
     uint32_t any_first, any_n;    /* rules for any event ID */
     sg_scan_map any_scan;
+    sg_split any_split;
     /* Rules filed under event IDs derived from their detection (index.c),
      * again: evaluated on the events whose ID cannot be trusted for that. */
     uint32_t fallback_first, fallback_n;
     sg_scan_map fallback_scan;
+    sg_split fallback_split;
 } sg_channel_bucket;
 
 /* The Hyperscan literal prefilter (prefilter.c): block-mode databases of
@@ -276,18 +316,59 @@ typedef struct sg_channel_bucket {
  * value. The set has a prefilter when ndbs > 0. */
 typedef struct sg_prefilter {
     hs_database_t *db;            /* keyword searches' literals; NULL: none */
+    uint32_t db_min_len;          /* ... the shortest of them */
     hs_database_t **field_db;     /* per symbol: its values' literals, or NULL */
     uint32_t db_base;             /* a database reports id - base of its literals */
     uint32_t *field_base;
+    uint32_t *field_nlits;        /* per symbol: literals in its database */
+    /* Per symbol: its literals in a hash table instead of a database, when
+     * every one of them is a whole value compared for equality (Status:
+     * '0xc000006d'): only a value equal to one can be the one that matches,
+     * and a lookup costs less than a scan. NULL: none. */
+    const struct sg_exact_table **field_exact;
     uint32_t nsyms;               /* entries of field_db */
     uint32_t ndbs;                /* databases built (0: no prefilter) */
     uint32_t nlits;
-    uint32_t *lit_first;          /* per literal: its compiled rules are */
-    uint32_t *lit_compiled;       /*   lit_compiled[lit_first[i] .. lit_first[i+1]) */
-    uint8_t *gated;               /* per compiled: evaluated only if one of its literals was seen */
+    uint32_t *lit_first;          /* per literal: its postings are */
+    uint32_t *lit_compiled;       /*   lit_compiled[lit_first[i] .. lit_first[i+1]), SG_PF_POST */
+    /* Per compiled rule: the mask of its clauses (0: not gated). A gated
+     * rule is evaluated only when, for each clause, one of its literals was
+     * seen in the event; each clause holds whenever the rule matches. */
+    uint8_t *gate;
     uint32_t ngated;
     sg_scan_map every_scan;       /* for the set's every_first..every_n */
+    sg_split every_split;
+    uint32_t *always;             /* the lists' sg_split entries */
+    uint32_t *gated_post;
+    /* Per gated compiled rule: the fields its clauses read (symbols; nsyms
+     * for keyword searches, which read every field), those of clause 0 (its
+     * best) first: rule_syms[syms_first[c] .. + syms0_n[c]) are clause 0's,
+     * then syms_more_n[c] others. Only clause 0's fields are scanned for
+     * every event of a list; the others when a rule's clause 0 held. */
+    uint32_t *syms_first;
+    uint16_t *syms0_n, *syms_more_n;
+    int32_t *rule_syms;
 } sg_prefilter;
+
+typedef struct sg_exact_key {
+    const char *bytes;
+    uint32_t len;
+    uint8_t caseless;             /* bytes lower-cased; look the value up folded */
+} sg_exact_key;
+
+typedef struct sg_exact_table {
+    uint32_t mask;                /* slots - 1 */
+    uint32_t *slot;               /* the literal's local id + 1, or 0 */
+    const sg_exact_key *keys;     /* by local id */
+    uint8_t cased, caseless;      /* kinds of keys it holds */
+} sg_exact_table;
+
+/* Where a value is looked up in a table: a hash of its bytes. */
+uint64_t sg_exact_hash(const char *p, size_t n, int caseless);
+
+/* A literal's posting: compiled rule c's clause k (k < 8). */
+#define SG_PF_POST(c, k) ((uint32_t)(c) << 3 | (uint32_t)(k))
+#define SG_PF_MAX_COMPILED (1u << 29)
 
 /* ---- rule files (rule_files.c) ------------------------------------------------ */
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "plainsight/sigma.h"
+#include "sigma/pattern.h"
 #include "util/buf.h"
 
 #define NRULES 64
@@ -135,11 +136,39 @@ static void test_hostile_texts(void **state)
     ps_sigma_free(set);
 }
 
+/* Lower-casing eight bytes at a time folds exactly what the table folds
+ * (ASCII letters), every byte value in every position, in place and not. */
+static void test_lower_words(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++)
+        for (size_t n = 1; n <= 17; n++) {
+            char in[17], out[17];
+            memset(in, 'q', sizeof in);
+            in[n - 1] = (char)c;
+            sg_lower_copy(out, in, n);
+            for (size_t i = 0; i < n; i++)
+                assert_int_equal((unsigned char)out[i], sg_lower_table[(unsigned char)in[i]]);
+            sg_lower(in, n);
+            assert_memory_equal(in, out, n);
+        }
+    char in[64], out[64];
+    for (int r = 0; r < 20000; r++) {
+        size_t n = rnd(64);
+        for (size_t i = 0; i < n; i++)
+            in[i] = (char)rnd(256);
+        sg_lower_copy(out, in, n);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal((unsigned char)out[i], sg_lower_table[(unsigned char)in[i]]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_texts),
         cmocka_unit_test(test_hostile_texts),
+        cmocka_unit_test(test_lower_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include "plainsight/sigma.h"
 #include "sigma/sigma_internal.h"
 #include "sigma/yaml_tree.h"
+#include "util/buf.h"
 
 #define MAX_HITS 256
 
@@ -152,7 +153,23 @@ static const char semantics_rules[] =
     "title: int\nid: r-int\nlogsource: {product: windows, category: process_creation}\n"
     "detection:\n  sel: {ProcessId: 4660}\n  condition: sel\n---\n"
     "title: all\nid: r-all\nlogsource: {product: windows, category: process_creation}\n"
-    "detection:\n  sel: {CommandLine|contains|all: ['xyzzy', 'plugh']}\n  condition: sel\n";
+    "detection:\n  sel: {CommandLine|contains|all: ['xyzzy', 'plugh']}\n  condition: sel\n---\n"
+    "title: and\nid: r-and\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  img: {Image|endswith: ['\\powershell.exe', '\\pwsh.exe']}\n"
+    "  cli: {CommandLine|contains: ['-encoded', 'bypass']}\n  condition: img and cli\n---\n"
+    "title: all of\nid: r-allof\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel_img: {Image|endswith: '\\wscript.exe'}\n  sel_cli: {CommandLine|contains: '\\temp\\'}\n"
+    "  condition: all of sel_*\n---\n"
+    "title: or of ands\nid: r-orand\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel_a: {Image|endswith: '\\a1.exe', CommandLine|contains: 'aaaa1'}\n"
+    "  sel_b: {Image|endswith: '\\b1.exe', CommandLine|contains: 'bbbb1'}\n"
+    "  condition: sel_a or sel_b\n---\n"
+    "title: regex and\nid: r-reand\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  img: {Image|endswith: '\\cmd.exe'}\n  cli: {CommandLine|re: 'echo +[a-z]+ *> *nul'}\n"
+    "  condition: img and cli\n---\n"
+    "title: weak second clause\nid: r-weak\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  img: {Image|endswith: '\\ftp.exe'}\n  cli: {CommandLine|contains: ' -s'}\n"
+    "  condition: img and cli\n";
 
 typedef struct sem_case {
     const char *image, *cmdline, *pid;
@@ -185,10 +202,32 @@ static void test_semantics(void **state)
         {"x", "NET.EXE USER bob /ADD", "1", "r-not r-glob"},
         {"x", "plugh xyzzy", "0x1234", "r-not r-all r-int"},
         {"x", "plugh", "4660", "r-not r-int"},
+        {"C:\\x\\powershell.exe", "powershell -encoded abc", "1", "r-not r-and"},
+        {"C:\\x\\pwsh.exe", "-ExecutionPolicy Bypass", "1", "r-not r-and"},
+        {"C:\\x\\powershell.exe", "nothing", "1", "r-not"},
+        {"C:\\x\\notepad.exe", "-encoded", "1", "r-not"},
+        {"C:\\x\\wscript.exe", "c:\\TEMP\\a.vbs", "1", "r-not r-allof"},
+        {"C:\\x\\wscript.exe", "a.js", "1", "r-not"},
+        {"C:\\x\\ftp.exe", "ftp -s:x.txt", "1", "r-not r-weak"},
+        {"C:\\x\\ftp.exe", "ftp x.txt", "1", "r-not"},
+        {"C:\\x\\a1.exe", "aaaa1", "1", "r-not r-orand"},
+        {"C:\\x\\a1.exe", "bbbb1", "1", "r-not"},
+        {"C:\\x\\b1.exe", "bbbb1 aaaa1", "1", "r-not r-orand"},
+        {"C:\\x\\cmd.exe", "echo   hi > nul", "1", "r-not r-reand"},
+        {"C:\\x\\cmd.exe", "echo hi >nil", "1", "r-not"},
     };
     twin t;
     twin_load(&t, NULL, 0, semantics_rules);
     assert_non_null(t.with->prefilter.db);
+    /* an AND keeps a clause per branch, an OR of ANDs pairs them up; a
+     * clause of short literals beside a better one is dropped */
+    static const struct { const char *id; unsigned clauses; } gates[] = {
+        {"r-not", 0}, {"r-oneof", 1}, {"r-all", 2}, {"r-and", 2}, {"r-allof", 2},
+        {"r-orand", 2}, {"r-reand", 2}, {"r-weak", 1}};
+    for (size_t g = 0; g < sizeof gates / sizeof *gates; g++)
+        for (uint32_t c = 0; c < t.with->ncompiled; c++)
+            if (!strcmp(t.with->rules[t.with->compiled[c].rule].info.id, gates[g].id))
+                assert_int_equal(__builtin_popcount(t.with->prefilter.gate[c]), gates[g].clauses);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ev_builder b;
         eb_init(&b, "Microsoft-Windows-Sysmon/Operational", 1);
@@ -282,6 +321,111 @@ static void random_event(ev_builder *b, const ps_sigma_set *set, char *eid_text,
         for (uint32_t m = 0; m < c->det.sel[s].nmaps; m++)
             if (rnd(c->det.sel[s].nmaps) == 0 || rnd(4) == 0)
                 add_map_fields(b, set, &c->det.sel[s].maps[m]);
+}
+
+/* ---- fields of equalities only ---------------------------------------------------- */
+
+/* A field whose literals are all whole values compared for equality is
+ * looked up in a table instead of scanned: equal values in any case (or the
+ * exact case with `cased`), and values that merely hold a literal, must match
+ * as without the prefilter. */
+static void test_exact_fields(void **state)
+{
+    (void)state;
+    static const char rules[] =
+        "title: exact\nid: r-exact\nlogsource: {product: windows, service: security}\n"
+        "detection:\n  sel:\n    EventID: 4625\n    Status: ['0xC000006D', '0xc0000064']\n"
+        "    SubStatus|cased: 'AbCdEf'\n  condition: sel\n---\n"
+        "title: exact or contains\nid: r-mixed\nlogsource: {product: windows, service: security}\n"
+        "detection:\n  a: {EventID: 4625, Workstation: 'KALIBOX'}\n"
+        "  b: {EventID: 4625, Workstation|contains: 'evil'}\n  condition: a or b\n";
+    twin t;
+    twin_load(&t, NULL, 0, rules);
+    int32_t st = sg_sym_find(&t.with->syms, "status", 6);
+    int32_t ws = sg_sym_find(&t.with->syms, "workstation", 11);
+    assert_true(st >= 0 && ws >= 0);
+    assert_non_null(t.with->prefilter.field_exact[st]);
+    assert_null(t.with->prefilter.field_exact[ws]); /* a contains beside the equality */
+    static const char *const status[] = {"0xC000006D", "0xc000006d", "0XC000006D", "0xC000006",
+                                         "0xC000006DD", "x0xC000006D", "0xc0000064", ""};
+    static const char *const sub[] = {"AbCdEf", "abcdef", "ABCDEF", "AbCdEfG"};
+    static const char *const wks[] = {"KALIBOX", "kalibox", "KALIBOX2", "my-evil-pc", "pc"};
+    long matches = 0;
+    for (size_t i = 0; i < sizeof status / sizeof *status; i++)
+        for (size_t j = 0; j < sizeof sub / sizeof *sub; j++)
+            for (size_t k = 0; k < sizeof wks / sizeof *wks; k++) {
+                ev_builder b;
+                eb_init(&b, "Security", 4625);
+                eb_add(&b, "Event.System.EventID", "4625", 4);
+                eb_data(&b, "Status", status[i]);
+                eb_data(&b, "SubStatus", sub[j]);
+                eb_data(&b, "Workstation", wks[k]);
+                matches += twin_match(&t, &b.ev);
+            }
+    assert_int_equal(t.differences, 0);
+    /* r-exact: 4 statuses x 1 substatus x 5 workstations; r-mixed: 3 of 5 */
+    assert_int_equal(matches, 4 * 5 + 8 * 4 * 3);
+    twin_free(&t);
+}
+
+/* ---- remembered scans and regex results ------------------------------------------ */
+
+/* The matcher remembers a field's scan by its value (for databases of many
+ * literals) and a regex's result on long values: values that come back,
+ * values that differ from a remembered one in one byte, and more values
+ * than the memories hold must all match as without the prefilter. */
+static void test_memos(void **state)
+{
+    (void)state;
+    ps_buf y;
+    ps_buf_init(&y);
+    ps_buf_printf(&y, "title: words\nid: r-words\n"
+                      "logsource: {product: windows, category: process_creation}\n"
+                      "detection:\n  sel:\n    CommandLine|contains:\n");
+    for (int w = 0; w < 100; w++)
+        ps_buf_printf(&y, "      - 'word%03d'\n", w);
+    ps_buf_printf(&y, "  condition: sel\n---\n"
+                      "title: long regex\nid: r-longre\n"
+                      "logsource: {product: windows, category: process_creation}\n"
+                      "detection:\n  sel:\n    CommandLine|re: 'word0[0-4][0-9].*x{3}'\n"
+                      "  condition: sel\n");
+    twin t;
+    twin_load(&t, NULL, 0, ps_buf_cstr(&y));
+    ps_buf_free(&y);
+    enum { POOL = 6000, LEN = 480 };
+    char (*pool)[LEN] = malloc(POOL * sizeof *pool);
+    size_t *len = malloc(POOL * sizeof *len);
+    assert_non_null(pool);
+    assert_non_null(len);
+    for (int i = 0; i < POOL; i++) {
+        len[i] = 260 + rnd(200);
+        for (size_t k = 0; k < len[i]; k++)
+            pool[i][k] = "abxwor d0123"[rnd(12)];
+        for (uint32_t n = rnd(3); n-- > 0;) /* a word or two somewhere */
+            memcpy(pool[i] + rnd((uint32_t)len[i] - 8), "word0", 5);
+        pool[i][len[i]] = 0;
+    }
+    long matches = 0;
+    for (int r = 0; r < 40000; r++) {
+        /* mostly recent values, now and then one from far back */
+        int i = rnd(4) ? (r / 8 + (int)rnd(64)) % POOL : (int)rnd(POOL);
+        char value[LEN];
+        memcpy(value, pool[i], len[i] + 1);
+        if (rnd(8) == 0) /* one byte changed, same length */
+            value[rnd((uint32_t)len[i])] = "xw0"[rnd(3)];
+        ev_builder b;
+        eb_init(&b, "Microsoft-Windows-Sysmon/Operational", 1);
+        eb_add(&b, "Event.System.EventID", "1", 1);
+        eb_data(&b, "CommandLine", value);
+        matches += twin_match(&t, &b.ev);
+    }
+    printf("memos: %ld events, %ld matches, %ld differences\n", t.events, matches,
+           t.differences);
+    assert_int_equal(t.differences, 0);
+    assert_true(matches > 1000);
+    free(pool);
+    free(len);
+    twin_free(&t);
 }
 
 static void test_random_events(void **state)
@@ -414,6 +558,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_semantics),
+        cmocka_unit_test(test_memos),
+        cmocka_unit_test(test_exact_fields),
         cmocka_unit_test(test_random_events),
         cmocka_unit_test(test_regression_both_ways),
     };

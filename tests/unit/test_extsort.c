@@ -1,0 +1,191 @@
+/* The external sorter must give what sorting everything in memory gives,
+ * with any number of runs (one, many, more than one merge pass can read),
+ * leave no file behind, and keep working in memory when its directory
+ * cannot be written. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "plainsight/common.h"
+#include "util/extsort.h"
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint32_t rnd(uint32_t n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+/* Records compare by their bytes, then by length. */
+static int bytes_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    int d = memcmp(a, b, alen < blen ? alen : blen);
+    return d ? d : (alen > blen) - (alen < blen);
+}
+
+static int cmp_cb(void *ctx, const void *a, size_t alen, const void *b, size_t blen)
+{
+    (*(long *)ctx)++;
+    return bytes_cmp(a, alen, b, blen);
+}
+
+typedef struct rec {
+    char *p;
+    size_t n;
+} rec;
+
+static int rec_cmp(const void *x, const void *y)
+{
+    const rec *a = x, *b = y;
+    return bytes_cmp(a->p, a->n, b->p, b->n);
+}
+
+typedef struct checker {
+    const rec *want;
+    size_t n, at;
+    int bad;
+    size_t stop_after; /* 0: never */
+} checker;
+
+static int check_out(void *ctx, const void *p, size_t n)
+{
+    checker *c = ctx;
+    if (c->at >= c->n || c->want[c->at].n != n || memcmp(c->want[c->at].p, p, n) != 0)
+        c->bad = 1;
+    c->at++;
+    return c->stop_after && c->at == c->stop_after;
+}
+
+/* n records of random lengths over a small alphabet (ties and shared
+ * prefixes), sorted with the given budget and directory. */
+static void run_case(size_t n, size_t maxlen, size_t budget, const char *dir, uint32_t *runs,
+                     int *spill_errno)
+{
+    rec *r = calloc(n, sizeof *r);
+    assert_non_null(r);
+    long cmps = 0;
+    ps_extsort *s = ps_extsort_new(budget, dir, cmp_cb, &cmps);
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++) {
+        r[i].n = rnd(4) == 0 ? rnd((uint32_t)maxlen + 1) : rnd(12);
+        r[i].p = malloc(r[i].n + 1);
+        for (size_t k = 0; k < r[i].n; k++)
+            r[i].p[k] = "abc\0"[rnd(4)];
+        assert_int_equal(ps_extsort_add(s, r[i].p, r[i].n), PS_OK);
+    }
+    assert_int_equal(ps_extsort_count(s), n);
+    qsort(r, n, sizeof *r, rec_cmp);
+    *runs = ps_extsort_runs(s);
+    *spill_errno = ps_extsort_spill_errno(s);
+    checker c = {r, n, 0, 0, 0};
+    assert_int_equal(ps_extsort_finish(s, check_out, &c), PS_OK);
+    assert_int_equal(c.at, n);
+    assert_false(c.bad);
+    ps_extsort_free(s);
+    for (size_t i = 0; i < n; i++)
+        free(r[i].p);
+    free(r);
+}
+
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+static void test_in_memory(void **state)
+{
+    (void)state;
+    uint32_t runs;
+    int err;
+    run_case(5000, 200, 64u << 20, "/nonexistent", &runs, &err);
+    assert_int_equal(runs, 0);
+    assert_int_equal(err, 0); /* never needed the file */
+    run_case(0, 10, 1 << 20, NULL, &runs, &err);
+    run_case(1, 10, 1 << 20, NULL, &runs, &err);
+}
+
+static void test_spilled_runs(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ps-extsort-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    uint32_t runs;
+    int err;
+    /* a few runs, one merge */
+    run_case(20000, 300, 64u << 10, dir, &runs, &err);
+    assert_true(runs > 2 && runs <= PS_EXTSORT_FAN_IN);
+    assert_int_equal(err, 0);
+    /* more runs than one merge reads: merged in passes */
+    run_case(60000, 3000, 64u << 10, dir, &runs, &err);
+    assert_true(runs > PS_EXTSORT_FAN_IN);
+    /* records as large as the read buffer and larger */
+    run_case(300, 200000, 64u << 10, dir, &runs, &err);
+    assert_true(runs > 1);
+    assert_int_equal(dir_entries(dir), 0); /* the file never had a name left behind */
+    rmdir(dir);
+}
+
+static void test_unwritable_directory(void **state)
+{
+    (void)state;
+    uint32_t runs;
+    int err;
+    run_case(20000, 300, 64u << 10, "/nonexistent/dir", &runs, &err);
+    assert_int_equal(runs, 0);
+    assert_true(err != 0); /* said so, and sorted in memory */
+}
+
+static void test_stop_and_limits(void **state)
+{
+    (void)state;
+    long cmps = 0;
+    char dir[] = "/tmp/ps-extsort-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    ps_extsort *s = ps_extsort_new(0, dir, cmp_cb, &cmps);
+    assert_non_null(s);
+    static char big[PS_EXTSORT_MAX_RECORD + 1];
+    assert_int_equal(ps_extsort_add(s, big, sizeof big), PS_ERR_ARG);
+    rec want[3000];
+    char text[3000][8];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(text[i], sizeof text[i], "%07d", i);
+        want[i] = (rec){text[i], 7};
+    }
+    for (int i = 0; i < 3000; i++) /* backwards, over two runs */
+        assert_int_equal(ps_extsort_add(s, text[2999 - i], 7), PS_OK);
+    assert_int_equal(ps_extsort_runs(s), 1);
+    checker c = {want, 3000, 0, 0, 10};
+    assert_int_equal(ps_extsort_finish(s, check_out, &c), PS_ERR_STOP);
+    assert_int_equal(c.at, 10);
+    assert_false(c.bad);
+    assert_int_equal(ps_extsort_finish(s, check_out, &c), PS_ERR_ARG); /* once only */
+    ps_extsort_free(s);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_in_memory),
+        cmocka_unit_test(test_spilled_runs),
+        cmocka_unit_test(test_unwritable_directory),
+        cmocka_unit_test(test_stop_and_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
