@@ -58,6 +58,14 @@ typedef struct ps_event {
     const char *source;       /* input file path */
     uint64_t offset;          /* byte offset of the record in the file */
     int recovered;            /* 1 if carved from chunk slack (--recover) */
+
+    /* Events of one nonzero layout have the same nfields and, at every
+     * index, the same path, name and their lengths, pointers included,
+     * valid for the whole run of ps_evtx_events: a consumer can work out
+     * once per layout what it needs of the fields' names. Layouts of
+     * different runs differ too (a random tag of the run in the high half).
+     * 0: no such promise (JSON input, unusual records). */
+    uint64_t layout;
 } ps_event;
 
 /* The first field with exactly this path, or NULL. */

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "evtx/render.h"
 #include "evtx/values.h"
@@ -33,6 +35,20 @@ typedef struct variant_key {
     uint32_t prefix_len;
 } variant_key;
 
+/* Event models: the field layout of the events of one root variant with
+ * one sequence of nested variants (their fields follow from the programs
+ * alone), numbered for the run so that a matcher can cache per layout. */
+#define MAX_LAYOUT_NESTED 6
+#define MAX_LAYOUTS_PER_VARIANT 16
+
+typedef struct tpl_layout tpl_layout;
+struct tpl_layout {
+    tpl_layout *next;            /* immutable once published */
+    uint32_t id;
+    uint32_t nnested;
+    const void *nested[MAX_LAYOUT_NESTED];
+};
+
 typedef struct tpl_variant tpl_variant;
 struct tpl_variant {
     tpl_variant *next;           /* immutable once published */
@@ -40,6 +56,8 @@ struct tpl_variant {
     variant_key key;
     const void *prog;            /* json_program or model_program; NULL:
                                     records like these take the slow lane */
+    _Atomic(tpl_layout *) layouts; /* root event models only */
+    atomic_uint nlayouts;
 };
 
 typedef struct tpl_class tpl_class;
@@ -63,6 +81,8 @@ struct tpl_store {
     tpl_class *buckets[CLASS_BUCKETS];
     tpl_stats stats;
     atomic_int full;             /* the arena refused: compile nothing more */
+    uint32_t next_layout;        /* under the lock; layout ids start at 1 */
+    uint64_t run_tag;            /* random, high half of every layout */
 };
 
 tpl_store *tpl_store_new(void)
@@ -79,6 +99,12 @@ tpl_store *tpl_store_new_capped(size_t limit)
     ps_arena_init(&st->arena, 64 * 1024, limit);
     ps_arena_init(&st->tmp, 64 * 1024, BX_ARENA_LIMIT);
     atomic_init(&st->full, 0);
+    /* Layouts of two runs must not be mistaken for each other by a consumer
+     * that outlives a run (a matcher's cache). */
+    uint32_t tag = 0;
+    if (getrandom(&tag, sizeof tag, 0) != sizeof tag)
+        tag = (uint32_t)((uintptr_t)st >> 4) ^ (uint32_t)time(NULL);
+    st->run_tag = (uint64_t)(tag | 1) << 32;
     return st;
 }
 
@@ -331,6 +357,8 @@ static tpl_variant *compile_variant(tpl_store *st, tpl_class *cls, const uint64_
         return NULL;
     memcpy(sig_copy, sig, words * sizeof *sig);
     v->sig = sig_copy;
+    atomic_init(&v->layouts, NULL);
+    atomic_init(&v->nlayouts, 0);
     v->key = *key;
     v->key.prefix = prefix;
 
@@ -367,8 +395,8 @@ static tpl_variant *compile_variant(tpl_store *st, tpl_class *cls, const uint64_
     return v;
 }
 
-static const void *program_for(tpl_store *st, tpl_class *cls, const bx_instance *in,
-                               const variant_key *key)
+static tpl_variant *variant_for(tpl_store *st, tpl_class *cls, const bx_instance *in,
+                                const variant_key *key)
 {
     if (cls->nused > MAX_USED_SLOTS)
         return NULL;
@@ -378,7 +406,7 @@ static const void *program_for(tpl_store *st, tpl_class *cls, const bx_instance 
     tpl_variant *head = atomic_load_explicit(&cls->variants, memory_order_acquire);
     tpl_variant *v = find_variant(head, sig, words, key);
     if (v)
-        return v->prog;
+        return v;
     if (atomic_load_explicit(&cls->nvariants, memory_order_relaxed) >= MAX_VARIANTS ||
         atomic_load_explicit(&st->full, memory_order_relaxed))
         return NULL;
@@ -399,7 +427,7 @@ static const void *program_for(tpl_store *st, tpl_class *cls, const bx_instance 
         }
     }
     pthread_mutex_unlock(&st->lock);
-    return v ? v->prog : NULL;
+    return v;
 }
 
 /* --- rendering ----------------------------------------------------------------------- */
@@ -417,6 +445,9 @@ typedef struct render_ctx {
     tpl_model_buf *mb;
     int32_t quick[MQ_COUNT];   /* field index of each quick field, or -1 */
     uint64_t filetime;
+    tpl_variant *variant;      /* of the last resolve */
+    const void *nested[MAX_LAYOUT_NESTED]; /* nested variants, in order */
+    uint32_t nnested;          /* may pass MAX_LAYOUT_NESTED: no layout then */
 } render_ctx;
 
 /* The program for the single template instance in [start, end). */
@@ -431,7 +462,8 @@ static const void *resolve(render_ctx *r, uint32_t start, uint32_t end, int nest
     r->cost += cls->cost + in->nvals * sizeof(bx_value);
     if (r->cost > RECORD_COST_LIMIT)
         return NULL;
-    return program_for(r->st, cls, in, key);
+    r->variant = variant_for(r->st, cls, in, key);
+    return r->variant ? r->variant->prog : NULL;
 }
 
 /* Would the nested members' keys meet a key of the enclosing object? */
@@ -591,6 +623,9 @@ static int run_model_splice(render_ctx *r, const model_splice *sp, const bx_valu
     if (!prog || keys_collide(prog->top_keys, prog->ntop_keys, sp->keys, sp->nkeys) ||
         (sp->in_container && prog->data_roots))
         return -1;
+    if (r->nnested < MAX_LAYOUT_NESTED)
+        r->nested[r->nnested] = r->variant;
+    r->nnested++;
     return run_model(r, prog, &child, nest + 2);
 }
 
@@ -647,6 +682,43 @@ static int run_model(render_ctx *r, const model_program *prog, const bx_instance
     return 0;
 }
 
+static tpl_layout *find_layout(tpl_layout *l, const render_ctx *r)
+{
+    for (; l; l = l->next)
+        if (l->nnested == r->nnested &&
+            !memcmp(l->nested, r->nested, r->nnested * sizeof *r->nested))
+            return l;
+    return NULL;
+}
+
+/* The run's number for this event's field layout (see ps_event.layout), or
+ * 0 when it has too many nested parts or the store is full. */
+static uint64_t layout_id(render_ctx *r, tpl_variant *root)
+{
+    if (r->nnested > MAX_LAYOUT_NESTED)
+        return 0;
+    tpl_layout *l = find_layout(atomic_load_explicit(&root->layouts, memory_order_acquire), r);
+    if (l)
+        return r->st->run_tag | l->id;
+    if (atomic_load_explicit(&root->nlayouts, memory_order_relaxed) >= MAX_LAYOUTS_PER_VARIANT)
+        return 0;
+    tpl_store *st = r->st;
+    pthread_mutex_lock(&st->lock);
+    tpl_layout *head = atomic_load_explicit(&root->layouts, memory_order_relaxed);
+    if (!(l = find_layout(head, r)) &&
+        atomic_load_explicit(&root->nlayouts, memory_order_relaxed) < MAX_LAYOUTS_PER_VARIANT &&
+        (l = ps_arena_zalloc(&st->arena, sizeof *l)) != NULL) {
+        l->id = ++st->next_layout;
+        l->nnested = r->nnested;
+        memcpy(l->nested, r->nested, r->nnested * sizeof *r->nested);
+        l->next = head;
+        atomic_store_explicit(&root->layouts, l, memory_order_release);
+        atomic_fetch_add_explicit(&root->nlayouts, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return l ? st->run_tag | l->id : 0;
+}
+
 static const char *quick_text(const render_ctx *r, int which)
 {
     int32_t i = r->quick[which];
@@ -665,10 +737,12 @@ int tpl_build_event(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end,
     variant_key key = {.out = OUT_MODEL, .level = 0};
     bx_instance in;
     const model_program *prog = resolve(&r, start, end, 0, &key, &in);
+    tpl_variant *root = r.variant;
     if (!prog || run_model(&r, prog, &in, 0) != 0) {
         fields->len = 0;
         return 0;
     }
+    ev->layout = layout_id(&r, root);
     for (uint32_t i = 0; i < fields->len; i++)
         if (mb->offsets[i] != NO_OFFSET)
             fields->items[i].value = mb->text.data + mb->offsets[i];

@@ -31,6 +31,22 @@
  * address takes the slot. */
 #define PTR_SLOTS 4096                  /* power of two */
 
+/* Field-to-symbol links per event layout (ps_event.layout): events of one
+ * layout have the same fields, so their symbols and same-symbol chains are
+ * worked out once and copied for the next event. The slot remembers the
+ * path pointers too and checks them (a few compares), so a stale slot can
+ * never serve an event of another layout. Direct-mapped, bounded. */
+#define LAYOUT_SLOTS 256                /* power of two */
+#define LAYOUT_MAX_FIELDS 256
+
+typedef struct layout_slot {
+    uint64_t layout;                    /* 0: empty */
+    uint32_t nfields, nheads;
+    const char **paths;                 /* per field */
+    int32_t *fsym, *next;               /* per field, as prepare_fields makes them */
+    int32_t *heads;                     /* (symbol, first field) pairs */
+} layout_slot;
+
 typedef struct ptr_slot {
     const char *path;
     uint32_t off;                       /* the remembered copy, in path_store */
@@ -112,6 +128,7 @@ struct ps_sigma_scratch {
     uint32_t npaths;
     ptr_slot *ptrs;          /* PTR_SLOTS */
     ps_buf path_store;
+    layout_slot *layouts;    /* LAYOUT_SLOTS */
     /* prefilter */
     hs_scratch_t *hs;
     int scanned;             /* the event's values were scanned (its lists' scan maps) */
@@ -163,10 +180,11 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
     ps_buf_init(&s->path_store);
     s->paths = calloc(PATH_SLOTS, sizeof *s->paths);
     s->ptrs = calloc(PTR_SLOTS, sizeof *s->ptrs);
+    s->layouts = calloc(LAYOUT_SLOTS, sizeof *s->layouts);
     s->re_memo = calloc(RE_MEMO_SLOTS, sizeof *s->re_memo);
     s->re_ring = malloc(RE_MEMO_RING);
     if (!s->sym_stamp || !s->sym_first || !s->rule_stamp || !s->md || !s->mctx || !s->paths ||
-        !s->ptrs || !s->re_memo || !s->re_ring) {
+        !s->ptrs || !s->layouts || !s->re_memo || !s->re_ring) {
         ps_sigma_scratch_free(s);
         return NULL;
     }
@@ -224,6 +242,9 @@ void ps_sigma_scratch_free(ps_sigma_scratch *s)
     ps_buf_free(&s->path_store);
     free(s->paths);
     free(s->ptrs);
+    for (unsigned i = 0; s->layouts && i < LAYOUT_SLOTS; i++)
+        free(s->layouts[i].paths); /* one block per slot: see remember_layout */
+    free(s->layouts);
     for (unsigned i = 0; i < MAP_CACHE; i++)
         free(s->map_cache[i].bits);
     free(s->re_memo);
@@ -343,12 +364,72 @@ static int32_t path_symbol(ps_sigma_scratch *s, const char *path, uint32_t len)
     return path_symbol_by_bytes(s, path, len, ps);
 }
 
+/* The event's layout slot if it holds this very layout, else NULL. */
+static const layout_slot *known_layout(const ps_sigma_scratch *s, const ps_event *ev)
+{
+    if (!ev->layout)
+        return NULL;
+    const layout_slot *l = &s->layouts[ev->layout & (LAYOUT_SLOTS - 1)];
+    if (l->layout != ev->layout || l->nfields != ev->nfields)
+        return NULL;
+    for (uint32_t i = 0; i < ev->nfields; i++)
+        if (l->paths[i] != ev->fields[i].path)
+            return NULL;
+    return l;
+}
+
+/* Keep what prepare_fields just worked out for the event's layout. */
+static void remember_layout(ps_sigma_scratch *s, const ps_event *ev)
+{
+    uint32_t n = ev->nfields;
+    if (!ev->layout || n > LAYOUT_MAX_FIELDS)
+        return;
+    layout_slot *l = &s->layouts[ev->layout & (LAYOUT_SLOTS - 1)];
+    free(l->paths);
+    memset(l, 0, sizeof *l);
+    /* One block: paths, then fsym, next and up to n head pairs. */
+    char *block = malloc((size_t)n * (sizeof(char *) + 4 * sizeof(int32_t)) + 1);
+    if (!block)
+        return;
+    l->paths = (const char **)(void *)block;
+    l->fsym = (int32_t *)(void *)(block + (size_t)n * sizeof(char *));
+    l->next = l->fsym + n;
+    l->heads = l->next + n;
+    for (uint32_t i = 0; i < n; i++) {
+        l->paths[i] = ev->fields[i].path;
+        l->fsym[i] = s->fsym[i];
+        l->next[i] = s->next[i];
+        int32_t sym = s->fsym[i];
+        /* The chain's head: the first field of its symbol. */
+        if (sym >= 0 && s->sym_first[sym] == (int32_t)i) {
+            l->heads[2 * l->nheads] = sym;
+            l->heads[2 * l->nheads + 1] = (int32_t)i;
+            l->nheads++;
+        }
+    }
+    l->nfields = n;
+    l->layout = ev->layout;
+}
+
 /* Link every event field to its symbol (fields of one name stay in order). */
 static int prepare_fields(ps_sigma_scratch *s)
 {
     const ps_event *ev = s->ev;
     if (grow_fields(s, ev->nfields) != 0)
         return -1;
+    const layout_slot *l = known_layout(s, ev);
+    if (l) {
+        memcpy(s->fsym, l->fsym, l->nfields * sizeof *s->fsym);
+        memcpy(s->next, l->next, l->nfields * sizeof *s->next);
+        for (uint32_t k = 0; k < l->nheads; k++) {
+            int32_t sym = l->heads[2 * k];
+            s->sym_stamp[sym] = s->epoch;
+            s->sym_first[sym] = l->heads[2 * k + 1];
+        }
+        ps_buf_reset(&s->lower);
+        s->fields_ready = 1;
+        return 0;
+    }
     for (uint32_t i = ev->nfields; i-- > 0;) {
         const ps_field *f = &ev->fields[i];
         int32_t sym = path_symbol(s, f->path, f->path_len);
@@ -363,6 +444,7 @@ static int prepare_fields(ps_sigma_scratch *s)
         s->next[i] = s->sym_first[sym];
         s->sym_first[sym] = (int32_t)i;
     }
+    remember_layout(s, ev);
     ps_buf_reset(&s->lower);
     s->fields_ready = 1;
     return 0;

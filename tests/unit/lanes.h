@@ -16,6 +16,16 @@
 #include "evtx/render.h"
 #include "evtx/template.h"
 
+/* What ps_event.layout promises, remembered from the first event of each
+ * layout and checked on every later one. */
+#define LANES_LAYOUTS 64
+#define LANES_LAYOUT_FIELDS 256
+typedef struct lanes_layout {
+    uint64_t id;
+    uint32_t nfields;
+    const char *path[LANES_LAYOUT_FIELDS], *name[LANES_LAYOUT_FIELDS];
+} lanes_layout;
+
 typedef struct lanes {
     ps_buf fast, slow, other;
     field_vec fields, fast_fields;
@@ -29,6 +39,9 @@ typedef struct lanes {
     unsigned fast_xml;         /* ... and as XML */
     unsigned mismatches;
     char first_mismatch[160];  /* "record N (compact|indented)" */
+    lanes_layout *layouts;     /* LANES_LAYOUTS of them */
+    unsigned nlayouts;
+    unsigned with_layout;      /* fast event models that had one */
 } lanes;
 
 static inline void lanes_init(lanes *l, chunk_decoder *d)
@@ -41,6 +54,7 @@ static inline void lanes_init(lanes *l, chunk_decoder *d)
     l->fast.limit = l->slow.limit = l->other.limit = 16u << 20;
     l->arena = &d->record_arena;
     l->d = d;
+    l->layouts = calloc(LANES_LAYOUTS, sizeof *l->layouts);
 }
 
 static inline void lanes_free(lanes *l)
@@ -51,6 +65,36 @@ static inline void lanes_free(lanes *l)
     free(l->fields.items);
     free(l->fast_fields.items);
     tpl_model_buf_free(&l->model);
+    free(l->layouts);
+}
+
+/* 0 when the event keeps its layout's promise (or has none). */
+static inline int lanes_check_layout(lanes *l, const ps_event *ev)
+{
+    if (!ev->layout || !l->layouts || ev->nfields > LANES_LAYOUT_FIELDS)
+        return 0;
+    l->with_layout++;
+    for (unsigned i = 0; i < l->nlayouts; i++) {
+        lanes_layout *k = &l->layouts[i];
+        if (k->id != ev->layout)
+            continue;
+        if (k->nfields != ev->nfields)
+            return -1;
+        for (uint32_t f = 0; f < ev->nfields; f++)
+            if (k->path[f] != ev->fields[f].path || k->name[f] != ev->fields[f].name)
+                return -1;
+        return 0;
+    }
+    if (l->nlayouts < LANES_LAYOUTS) {
+        lanes_layout *k = &l->layouts[l->nlayouts++];
+        k->id = ev->layout;
+        k->nfields = ev->nfields;
+        for (uint32_t f = 0; f < ev->nfields; f++) {
+            k->path[f] = ev->fields[f].path;
+            k->name[f] = ev->fields[f].name;
+        }
+    }
+    return 0;
 }
 
 static inline int same_str(const char *a, uint32_t alen, const char *b, uint32_t blen)
@@ -141,6 +185,8 @@ static inline int lanes_on_record(void *ctx, const record_info *ri, record_src *
         l->fast_model++;
         if (!same_events(&fast_ev, &ev))
             lanes_mismatch(l, ri, "event model");
+        if (lanes_check_layout(l, &fast_ev) != 0)
+            lanes_mismatch(l, ri, "event layout broken");
     } else if (model) {
         lanes_mismatch(l, ri, "fast event model of a record too large for the model");
     }

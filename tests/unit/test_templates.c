@@ -208,6 +208,9 @@ static void test_regular_records_take_the_fast_lane(void **state)
     assert_int_equal(r.l.fast_model, 16);
     assert_int_equal(r.l.fast_xml, 16);
     assert_int_equal(r.stats.classes, 2);
+    /* Every fast event model has a layout; the NULL patterns make several. */
+    assert_int_equal(r.l.with_layout, 16);
+    assert_true(r.l.nlayouts >= 4);
     /* Two optional attributes NULL or not, and nested data with a NULL or a
      * string in its last slot: each combination is its own variant, in
      * compact and in indented form. */
@@ -247,6 +250,7 @@ static void test_compiled_once_across_chunks(void **state)
     check_writer(w, &r);
     assert_int_equal(r.l.fast_compact, 12);
     assert_int_equal(r.stats.classes, 2);
+    assert_int_equal(r.l.nlayouts, 1); /* one shape, across chunks */
     assert_int_equal(r.stats.variants, 8); /* 2 templates x compact/indented/model/XML */
     result_free(&r);
     eg_writer_free(w);
