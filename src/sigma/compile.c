@@ -415,6 +415,16 @@ static int add_regex_value(sg_compile_ctx *cc, sg_value *v, const yt_node *node,
     (*cc->regexes)[(*cc->nregexes)++] = re;
     v->kind = SV_REGEX;
     v->re = re;
+    /* c.*c.*...c is "c so many times within a line": counted, when '.'
+     * means what the counting assumes (any character but LF). */
+    uint8_t c;
+    uint32_t nl = 0;
+    if (sg_regex_repeat(node->text, node->len, &c, &v->repeat_count) &&
+        pcre2_config(PCRE2_CONFIG_NEWLINE, &nl) >= 0 && nl == PCRE2_NEWLINE_LF) {
+        v->repeat_char = c;
+        v->repeat_caseless = (m & M_RE_I) != 0;
+        v->repeat_dotall = (m & M_RE_S) != 0;
+    }
     sg_need needs[SG_MAX_REGEX_NEEDS];
     int caseless;
     int n = sg_regex_needs(node->text, node->len, (m & M_RE_I) != 0, cc->arena, needs,

@@ -613,9 +613,38 @@ static int run_regex(ps_sigma_scratch *s, const sg_value *v, const char *t, size
     return pcre2_match(v->re, (PCRE2_SPTR)t, n, 0, 0, s->md, s->mctx) >= 0;
 }
 
+/* c.*c.*...c (sg_regex_repeat) on t[0..n): c at least repeat_count times in
+ * one line (in the whole text with the s modifier). -1 when the text is not
+ * plain ASCII: with PCRE2_MATCH_INVALID_UTF, '.' does not cross an invalid
+ * sequence, so such texts go to PCRE2 itself. */
+static int repeat_match(const sg_value *v, const char *t, size_t n)
+{
+    uint8_t c = v->repeat_char, alt = c;
+    if (v->repeat_caseless && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+        alt = c ^ 0x20;
+    uint32_t seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t x = (uint8_t)t[i];
+        if (x >= 0x80)
+            return -1;
+        if (x == c || x == alt) {
+            if (++seen >= v->repeat_count)
+                return 1;
+        } else if (x == '\n' && !v->repeat_dotall) {
+            seen = 0;
+        }
+    }
+    return 0;
+}
+
 /* The regex on t[0..n), through the memo for long values. */
 static int regex_match(ps_sigma_scratch *s, const sg_value *v, const char *t, size_t n)
 {
+    if (v->repeat_char) {
+        int r = repeat_match(v, t, n);
+        if (r >= 0)
+            return r;
+    }
     if (n < RE_MEMO_MIN_VALUE || n > RE_MEMO_MAX_VALUE)
         return run_regex(s, v, t, n);
     uint64_t h = path_hash(t, n) ^ (uint64_t)(uintptr_t)v->re * 0x9e3779b97f4a7c15ull;

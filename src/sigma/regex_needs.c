@@ -329,3 +329,48 @@ int sg_regex_needs(const char *re, size_t len, int caseless, ps_arena *arena, sg
     *out_caseless = r.caseless;
     return (int)r.nout;
 }
+
+/* One literal ASCII character at re[i]: a printable non-metacharacter, or a
+ * backslash before punctuation. Its length (1 or 2), 0 when not one. */
+static size_t literal_char(const char *re, size_t len, size_t i, uint8_t *c)
+{
+    static const char meta[] = "\\^$.|?*+()[]{}";
+    unsigned char x = (unsigned char)re[i];
+    if (x == '\\') {
+        if (i + 1 >= len)
+            return 0;
+        unsigned char y = (unsigned char)re[i + 1];
+        /* \ before a letter or digit is a class, an assertion or a
+         * reference, not the character itself */
+        if (y < 0x21 || y > 0x7E || is_alnum(y))
+            return 0;
+        *c = y;
+        return 2;
+    }
+    if (x < 0x20 || x > 0x7E || x == ' ' || strchr(meta, x))
+        return 0;
+    *c = x;
+    return 1;
+}
+
+int sg_regex_repeat(const char *re, size_t len, uint8_t *c, uint32_t *count)
+{
+    size_t i = 0;
+    uint8_t first = 0, next;
+    size_t l = literal_char(re, len, 0, &first);
+    if (!l)
+        return 0;
+    uint32_t n = 1;
+    for (i = l; i < len; i += l, n++) {
+        if (len - i < 3 || re[i] != '.' || re[i + 1] != '*')
+            return 0;
+        i += 2;
+        if (!(l = literal_char(re, len, i, &next)) || next != first)
+            return 0;
+    }
+    if (n < 2)
+        return 0;
+    *c = first;
+    *count = n;
+    return 1;
+}

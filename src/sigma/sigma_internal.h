@@ -67,6 +67,14 @@ typedef struct sg_value {
     uint32_t nneeds;
     uint8_t needs_caseless;
     uint8_t jit;         /* SV_REGEX: compiled by the JIT (pcre2_jit_match) */
+    /* SV_REGEX of the form c.*c.*...c (one literal character, repeat_count
+     * times; sg_regex_repeat): matched by counting c per line, exactly, in
+     * place of PCRE2's backtracking (which takes a millisecond per long
+     * command line that matches, or gives up at its limit). 0: none. */
+    uint8_t repeat_char;
+    uint8_t repeat_caseless;
+    uint8_t repeat_dotall;
+    uint32_t repeat_count;
 } sg_value;
 
 /* One `field|modifiers: values` item. sym < 0 is a keyword search. */
@@ -209,6 +217,10 @@ typedef struct sg_compile_ctx {
  * it cannot read gives none. Returns the number of runs (at most max) in
  * out (bytes in the arena), *out_caseless set when they are to be compared
  * with ASCII case folded (then lower-cased); -1 when out of memory. */
+/* Is `re` c.*c.* ... c for one ASCII character c (escaped or plain), with
+ * nothing else? Then *c and the count (2 or more); 0 when not. */
+int sg_regex_repeat(const char *re, size_t len, uint8_t *c, uint32_t *count);
+
 int sg_regex_needs(const char *re, size_t len, int caseless, ps_arena *arena, sg_need *out,
                    uint32_t max, int *out_caseless);
 
