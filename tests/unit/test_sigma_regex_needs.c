@@ -52,6 +52,7 @@ static void needs_text(const char *re, int caseless, char *out, size_t cap)
 static void test_runs(void **state)
 {
     (void)state;
+    rng = 0x9e3779b97f4a7c15ull; /* each test its own sequence, whatever ran before */
     static const struct { const char *re; int caseless; const char *want; } cases[] = {
         {"abc", 0, "abc"},
         {"a\\.exe.*-enc\\s", 0, "a.exe|-enc"},
@@ -197,6 +198,7 @@ static long check_sound(const char *re, size_t rlen, int caseless_flag, int roun
 static void test_sound_made_up(void **state)
 {
     (void)state;
+    rng = 0x9e3779b97f4a7c15ull; /* each test its own sequence, whatever ran before */
     static const char *const patterns[] = {
         "ab?c", "ab+c", "ab{2}c", "a.b", "a\\.b", "x(y|z)*w", "(?i)skip", "SeTk", "sk",
         "\\+.*\\+.*\\+", "^a.*b$", "a\\bb", "k\\s*s", "[ks]+ks", "a(?=bc)bc", "a(?!x)b",
@@ -215,6 +217,7 @@ static void test_sound_made_up(void **state)
 static void test_sound_sigmahq(void **state)
 {
     (void)state;
+    rng = 0x9e3779b97f4a7c15ull; /* each test its own sequence, whatever ran before */
     const char *corpus = getenv("PS_SHARED_CORPUS");
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/sigma/rules", corpus ? corpus : "../shared/corpus");
@@ -270,8 +273,13 @@ static void test_sound_sigmahq(void **state)
 static void test_matcher_agrees(void **state)
 {
     (void)state;
+    rng = 0x9e3779b97f4a7c15ull; /* each test its own sequence, whatever ran before */
     static const char *const patterns[] = {"\\+.*\\+.*\\+.*\\+", "(?i)se[t]k.*&&", "cmd.{0,5}/c",
                                            "https?://\\d", "^C:\\\\Win", "Mimi(katz)?\\.exe"};
+    /* One subject each surely matches, beside the random ones. */
+    static const char *const positives[] = {"a+b+c+d+", "x SETK y && z", "cmd.exe /c dir",
+                                            "get https://10.0.0.1/", "C:\\Windows\\x.exe",
+                                            "run mimikatz.exe now"};
     for (size_t p = 0; p < sizeof patterns / sizeof *patterns; p++) {
         char yaml[1024];
         snprintf(yaml, sizeof yaml,
@@ -293,10 +301,11 @@ static void test_matcher_agrees(void **state)
             pcre2_match_data *md = pcre2_match_data_create(1, NULL);
             const sg_value *v = &set->compiled[0].det.sel[0].maps[0].items[0].values[0];
             long agree = 0, hits = 0;
-            for (int r = 0; r < 3000; r++) {
+            for (int r = 0; r <= 3000; r++) {
                 char value[512];
-                size_t vl = random_subject(patterns[p], v->needs, (int)v->nneeds, value,
-                                           sizeof value);
+                size_t vl = r == 3000 ? (size_t)snprintf(value, sizeof value, "%s", positives[p])
+                                      : random_subject(patterns[p], v->needs, (int)v->nneeds,
+                                                       value, sizeof value);
                 ps_field f[2] = {
                     {.path = "Event.System.EventID", .name = "EventID", .value = "1",
                      .path_len = 20, .name_len = 7, .value_len = 1, .kind = PS_KIND_INT},
@@ -313,13 +322,98 @@ static void test_matcher_agrees(void **state)
                 agree++;
                 hits += want;
             }
-            assert_true(agree == 3000);
-            assert_true(hits > 0);
+            assert_true(agree == 3001);
+            if (hits == 0)
+                fail_msg("/%s/ (prefilter %s): no subject matched", patterns[p], nopf ? "off" : "on");
             pcre2_match_data_free(md);
             pcre2_code_free(code);
             ps_sigma_scratch_free(s);
             ps_sigma_free(set);
         }
+    }
+}
+
+static int repeat_of(const char *re, uint8_t *c, uint32_t *n)
+{
+    return sg_regex_repeat(re, strlen(re), c, n);
+}
+
+/* c.*c.*...c is counted (sg_regex_repeat): recognised exactly, and through
+ * the matcher the same as PCRE2 without its match limit, over texts with
+ * line ends, with the i and s modifiers, a letter for c, non-ASCII bytes. */
+static void test_repeated_character(void **state)
+{
+    (void)state;
+    rng = 0x9e3779b97f4a7c15ull; /* each test its own sequence, whatever ran before */
+    uint8_t c;
+    uint32_t n;
+    assert_int_equal(repeat_of("\\+.*\\+.*\\+", &c, &n), 1);
+    assert_int_equal(c, '+');
+    assert_int_equal(n, 3);
+    assert_int_equal(repeat_of("`.*`", &c, &n), 1);
+    assert_int_equal(repeat_of("a.*a.*a", &c, &n), 1);
+    assert_int_equal(repeat_of("\\+", &c, &n), 0);            /* once */
+    assert_int_equal(repeat_of("\\+.*\\-", &c, &n), 0);       /* two characters */
+    assert_int_equal(repeat_of("\\+.+\\+", &c, &n), 0);       /* .+ */
+    assert_int_equal(repeat_of("\\d.*\\d", &c, &n), 0);       /* a class */
+    assert_int_equal(repeat_of("\\+.*\\+.*", &c, &n), 0);     /* trailing .* */
+    assert_int_equal(repeat_of("^\\+.*\\+", &c, &n), 0);      /* anchor */
+    static const struct { const char *key, *re, *pcre; uint32_t flags; } cases[] = {
+        {"CommandLine|re", "\\+.*\\+.*\\+.*\\+.*\\+", "\\+.*\\+.*\\+.*\\+.*\\+", 0},
+        {"CommandLine|re|s", "\\^.*\\^.*\\^", "\\^.*\\^.*\\^", PCRE2_DOTALL},
+        {"CommandLine|re|i", "a.*a.*a.*a", "a.*a.*a.*a", PCRE2_CASELESS},
+        {"CommandLine|re", "a.*a.*a", "a.*a.*a", 0},
+    };
+    static const char alphabet[] = "+^aAb \n\t\xc3\xa9x";
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "title: t\nid: t\nlogsource: {product: windows, category: process_creation}\n"
+                 "detection:\n  sel:\n    %s: '%s'\n  condition: sel\n", cases[k].key,
+                 cases[k].re);
+        ps_sigma_set *set = NULL;
+        assert_int_equal(ps_sigma_load_text(yaml, strlen(yaml), "t.yml", NULL, &set, NULL), PS_OK);
+        assert_int_equal(ps_sigma_rule_count(set), 1);
+        if (!set->compiled[0].det.sel[0].maps[0].items[0].values[0].repeat_char)
+            fail_msg("%s '%s' not counted", cases[k].key, cases[k].re);
+        ps_sigma_scratch *s = ps_sigma_scratch_new(set);
+        int err;
+        PCRE2_SIZE off;
+        pcre2_code *code = pcre2_compile((PCRE2_SPTR)cases[k].pcre, PCRE2_ZERO_TERMINATED,
+                                         PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | cases[k].flags,
+                                         &err, &off, NULL);
+        assert_non_null(code);
+        pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+        long hits = 0;
+        for (int r = 0; r < 4000; r++) {
+            char value[96];
+            size_t vl = 1 + rnd(sizeof value - 2);
+            for (size_t i = 0; i < vl; i++)
+                value[i] = alphabet[rnd(sizeof alphabet - 1)];
+            if (rnd(8) == 0) /* a cut UTF-8 sequence: invalid text */
+                value[rnd((uint32_t)vl)] = '\xc3';
+            value[vl] = 0;
+            ps_field f[2] = {
+                {.path = "Event.System.EventID", .name = "EventID", .value = "1",
+                 .path_len = 20, .name_len = 7, .value_len = 1, .kind = PS_KIND_INT},
+                {.path = "Event.EventData.CommandLine", .name = "CommandLine", .value = value,
+                 .path_len = 27, .name_len = 11, .value_len = (uint32_t)vl,
+                 .kind = PS_KIND_STRING}};
+            ps_event ev = {.fields = f, .nfields = 2, .event_id = 1,
+                           .channel = "Microsoft-Windows-Sysmon/Operational", .computer = "",
+                           .provider = "", .source = ""};
+            int got = ps_sigma_match(set, s, &ev, NULL, NULL);
+            int want = pcre2_match(code, (PCRE2_SPTR)value, vl, 0, 0, md, NULL) >= 0;
+            if (got != want)
+                fail_msg("%s '%s' on '%s': matcher %d, PCRE2 %d", cases[k].key, cases[k].re,
+                         value, got, want);
+            hits += want;
+        }
+        assert_true(hits > 0);
+        pcre2_match_data_free(md);
+        pcre2_code_free(code);
+        ps_sigma_scratch_free(s);
+        ps_sigma_free(set);
     }
 }
 
@@ -330,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_sound_made_up),
         cmocka_unit_test(test_sound_sigmahq),
         cmocka_unit_test(test_matcher_agrees),
+        cmocka_unit_test(test_repeated_character),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
