@@ -192,7 +192,14 @@ typedef struct ps_sigma_corr_hit {
     uint32_t ngroup;
     const char *const *group_fields;   /* group-by field names as written in the rule */
     const char *const *group_values;   /* this window's values of them */
+    const char *value_field;           /* value_count: the counted field as written; else NULL */
+    uint32_t nvalues;                  /* value_count: how many distinct values are listed, at
+                                          most PS_SIGMA_CORR_LISTED (`count` has them all) */
+    const char *const *values;         /* ... in the order they first occur in the window */
 } ps_sigma_corr_hit;
+
+/* How many of a value_count window's distinct values a hit lists. */
+#define PS_SIGMA_CORR_LISTED 8
 
 /* Called once per detection; valid only during the call. Non-zero stops. */
 typedef int (*ps_sigma_corr_fn)(void *ctx, const ps_sigma_corr_hit *hit);

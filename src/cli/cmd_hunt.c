@@ -81,8 +81,9 @@ static const char HUNT_HELP[] =
     "Sigma correlation rules (event_count, value_count, temporal, temporal_ordered)\n"
     "are evaluated once every event is read. Their rows: the time of the window's\n"
     "first match, Computer if grouped by it, no Channel/EventID/RecordID/EvtxFile,\n"
-    "Details 'count=N window=FIRST..LAST Field=value...'. Base rules they use are\n"
-    "not reported themselves unless a correlation says 'generate: true'.\n"
+    "Details 'count=N window=FIRST..LAST Field=value...' (value_count adds the\n"
+    "counted field's first 8 distinct values). Base rules they use are not\n"
+    "reported themselves unless a correlation says 'generate: true'.\n"
     "\n"
     "examples:\n"
     "  # the built-in rules (service provider logons, LOLBins, lsass dumps, ...)\n"
@@ -316,7 +317,7 @@ static int is_computer_field(const char *name)
            !strcasecmp(name, "Event.System.Computer");
 }
 
-/* "count=N window=<first>..<last> Field=value ..." */
+/* "count=N window=<first>..<last> Field=value ... [Counted=v1 ¦ v2 ¦ +N more]" */
 static const char *correlation_details(const ps_sigma_corr_hit *hit, char buf[DETAILS_SIZE])
 {
     char first[64], last[64];
@@ -331,6 +332,19 @@ static const char *correlation_details(const ps_sigma_corr_hit *hit, char buf[DE
         if (w < 0)
             break;
         n += (size_t)w;
+    }
+    for (uint32_t v = 0; hit->value_field && v < hit->nvalues && n + 1 < DETAILS_SIZE; v++) {
+        w = v ? snprintf(buf + n, DETAILS_SIZE - n, " \xc2\xa6 %s", hit->values[v])
+              : snprintf(buf + n, DETAILS_SIZE - n, " %s=%s", hit->value_field, hit->values[v]);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    if (hit->value_field && hit->count > hit->nvalues && n + 1 < DETAILS_SIZE) {
+        w = snprintf(buf + n, DETAILS_SIZE - n, " \xc2\xa6 +%llu more",
+                     (unsigned long long)(hit->count - hit->nvalues));
+        if (w > 0)
+            n += (size_t)w;
     }
     return details_finish(buf, n, DETAILS_SIZE);
 }

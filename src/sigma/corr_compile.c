@@ -224,6 +224,9 @@ int sg_correlation_compile(sg_compile_ctx *cc, ps_sigma_set *set, const yt_node 
         return sg_compile_fail(cc, PS_SIGMA_SKIP_CORRELATION, cond->line, "value_count needs a field");
     if (out->type != CT_VALUE_COUNT)
         value_field = NULL;
+    if (value_field && !(out->value_name = ps_arena_strndup(cc->arena, value_field,
+                                                            strlen(value_field))))
+        return sg_compile_fail(cc, PS_SIGMA_SKIP_LIMIT, corr->line, "out of memory");
     const char *gen = yt_get_str(corr, "generate");
     out->generate = gen && strcmp(gen, "true") == 0;
     if (resolve_rules(cc, set, refs, out) != 0 || parse_group_by(cc, yt_get(corr, "group-by"), out) != 0)

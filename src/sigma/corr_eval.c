@@ -333,10 +333,32 @@ typedef struct eval_run {
     int stop;
 } eval_run;
 
+/* The first PS_SIGMA_CORR_LISTED distinct values of the window [first, last],
+ * for the analyst: which user names one address tried, say. */
+static uint32_t listed_values(const ps_sigma_corr *c, const corr_record *first,
+                              const corr_record *last, const char *out[PS_SIGMA_CORR_LISTED])
+{
+    uint32_t ids[PS_SIGMA_CORR_LISTED], n = 0;
+    for (const corr_record *r = first; r <= last && n < PS_SIGMA_CORR_LISTED; r++) {
+        if (r->value == NO_VALUE)
+            continue;
+        uint32_t k = 0;
+        while (k < n && ids[k] != r->value)
+            k++;
+        if (k == n) {
+            ids[n] = r->value;
+            out[n++] = str_at(&c->values, r->value);
+        }
+    }
+    return n;
+}
+
 static void emit(eval_run *run, const sg_correlation *corr, const corr_record *first,
                  const corr_record *last, uint64_t matches, uint64_t count)
 {
     const ps_sigma_set *set = run->c->set;
+    const char *listed[PS_SIGMA_CORR_LISTED];
+    uint32_t nlisted = corr->type == CT_VALUE_COUNT ? listed_values(run->c, first, last, listed) : 0;
     char key[MAX_KEY_LEN + 1];
     const char *values[SG_CORR_MAX_GROUP];
     uint32_t len = run->c->keys.lens[first->group];
@@ -353,7 +375,9 @@ static void emit(eval_run *run, const sg_correlation *corr, const corr_record *f
     ps_sigma_corr_hit hit = {
         .rule_index = corr->rule, .rule = &set->rules[corr->rule].info,
         .first_time = first->time, .last_time = last->time, .matches = matches, .count = count,
-        .ngroup = corr->ngroup, .group_fields = corr->group_names, .group_values = values};
+        .ngroup = corr->ngroup, .group_fields = corr->group_names, .group_values = values,
+        .value_field = corr->type == CT_VALUE_COUNT ? corr->value_name : NULL,
+        .nvalues = nlisted, .values = listed};
     run->hits++;
     if (run->fn && run->fn(run->ctx, &hit) != 0)
         run->stop = 1;

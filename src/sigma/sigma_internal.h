@@ -271,6 +271,7 @@ typedef struct sg_correlation {
     const char **group_names;
     sg_corr_field *group;         /* [slot * ngroup + g] */
     sg_corr_field *value;         /* [slot], value_count only */
+    const char *value_name;       /* value_count: the counted field as written */
 } sg_correlation;
 
 /* A referenced rule's part in a correlation. */

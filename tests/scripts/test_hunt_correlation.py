@@ -288,7 +288,35 @@ def main():
         page = open(html, encoding="utf-8").read() if os.path.exists(html) else ""
         c.check("--html holds correlation detections", rc == 1 and err == b"" and
                 "Password Guessing" in page and "Logon After Failures" in page, err)
+
+        # value_count: the distinct values counted are listed in Details.
+        spray = os.path.join(tmp, "spray.yml")
+        with open(spray, "w") as f:
+            f.write(RULES.split("---\ntitle: Password Guessing")[0] + SPRAY)
+        rc, out, err = pslib.run([exe, "hunt", "-r", spray, "-f", "csv", evtx], timeout=300)
+        rows = list(csv.reader(io.StringIO(out.decode("utf-8"), newline="")))[1:]
+        c.check("value_count: the users tried from each address, in Details",
+                rc == 1 and [(r[7], r[10]) for r in rows if r[7] == ID_SPRAY] ==
+                [(ID_SPRAY, "count=3 window=2024-05-01T09:01:00.000Z..2024-05-01T10:01:00.000Z"
+                            " TargetDomainName=CORP TargetUserName=carol \u00a6 alice \u00a6 bob"),
+                 (ID_SPRAY, "count=2 window=2024-05-01T10:01:10.000Z..2024-05-01T10:01:40.000Z"
+                            " TargetDomainName=CORP TargetUserName=bob \u00a6 alice")],
+                (rows, pslib.last_line(err)))
     pslib.finish(c.passed, c.failed)
+
+
+ID_SPRAY = "22222222-0000-4000-8000-0000000000c4"
+SPRAY = """---
+title: Users Tried From One Domain
+id: %s
+level: medium
+correlation:
+  type: value_count
+  rules: [failed_logon]
+  group-by: [TargetDomainName]
+  timespan: 1h
+  condition: {gte: 2, field: TargetUserName}
+""" % ID_SPRAY
 
 
 if __name__ == "__main__":

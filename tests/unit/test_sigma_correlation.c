@@ -29,6 +29,7 @@ typedef struct hit_log {
     int n;
     char title[16][64];
     char group[16][128];
+    char values[16][128];          /* value_count: Field=v1|v2... as the hit lists them */
     uint64_t first[16], last[16], count[16];
 } hit_log;
 
@@ -41,6 +42,10 @@ static int on_hit(void *ctx, const ps_sigma_corr_hit *hit)
         for (uint32_t g = 0; g < hit->ngroup && off < sizeof h->group[0]; g++)
             off += (size_t)snprintf(h->group[h->n] + off, sizeof h->group[0] - off, "%s%s",
                                     g ? "|" : "", hit->group_values[g]);
+        off = 0;
+        for (uint32_t v = 0; v < hit->nvalues && off < sizeof h->values[0]; v++)
+            off += (size_t)snprintf(h->values[h->n] + off, sizeof h->values[0] - off, "%s%s%s",
+                                    v ? "|" : hit->value_field, v ? "" : "=", hit->values[v]);
         h->first[h->n] = (hit->first_time - T0) / SEC;
         h->last[h->n] = (hit->last_time - T0) / SEC;
         h->count[h->n] = hit->count;
@@ -202,6 +207,30 @@ static void test_value_count(void **state)
     assert_int_equal(h.count[0], 3);
     assert_int_equal(h.first[0], 10);
     assert_int_equal(h.last[0], 3610);
+    assert_string_equal(h.values[0], "TargetUserName=u1|u2|u3"); /* distinct, first seen first */
+}
+
+/* A window with more distinct values than a hit lists: the first
+ * PS_SIGMA_CORR_LISTED, and the count has them all. */
+static void test_value_count_lists_first_values(void **state)
+{
+    (void)state;
+    run r;
+    run_start(&r, "title: Spray\nid: c0000000-0000-0000-0000-000000000014\n"
+                  "correlation:\n  type: value_count\n  rules: [failed_logon]\n"
+                  "  group-by: [IpAddress]\n  timespan: 1h\n"
+                  "  condition: {gte: 12, field: TargetUserName}\n", NULL);
+    char user[16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(user, sizeof user, "u%d", i);
+        send_event(&r.f, r.s, 4625, (uint64_t)i, "IpAddress", "a", "TargetUserName", user);
+        send_event(&r.f, r.s, 4625, (uint64_t)i, "IpAddress", "a", "TargetUserName", "u0");
+    }
+    hit_log h;
+    assert_int_equal(run_finish(&r, &h), 1);
+    assert_int_equal(h.count[0], 12);
+    assert_int_equal(PS_SIGMA_CORR_LISTED, 8);
+    assert_string_equal(h.values[0], "TargetUserName=u0|u1|u2|u3|u4|u5|u6|u7");
 }
 
 static void test_temporal_aliases(void **state)
@@ -342,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_event_count_burst_once),
         cmocka_unit_test(test_event_count_lt),
         cmocka_unit_test(test_value_count),
+        cmocka_unit_test(test_value_count_lists_first_values),
         cmocka_unit_test(test_temporal_aliases),
         cmocka_unit_test(test_temporal_ordered),
         cmocka_unit_test(test_generate_and_info),
