@@ -132,6 +132,12 @@ int ps_sigma_load_text(const char *yaml, size_t len, const char *name,
                        const ps_sigma_options *opt, ps_sigma_set **out,
                        ps_sigma_stats *stats);
 
+/* Both in one set: the rules under `paths`, then those of the YAML text (a
+ * correlation or filter in either may name rules of the other). */
+int ps_sigma_load_paths_and_text(const char *const *paths, size_t npaths, const char *yaml,
+                                 size_t len, const char *name, const ps_sigma_options *opt,
+                                 ps_sigma_set **out, ps_sigma_stats *stats);
+
 void ps_sigma_free(ps_sigma_set *set);
 
 size_t ps_sigma_rule_count(const ps_sigma_set *set);

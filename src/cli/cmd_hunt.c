@@ -33,6 +33,7 @@ static const char HUNT_HELP[] =
     "rules:\n"
     "  -r, --rules PATH     Sigma rule file or directory (repeatable); without it,\n"
     "                       the built-in Cloud Hopper rule pack is used\n"
+    "      --builtin        the built-in pack too, beside --rules or --iocs\n"
     "      --rule-id ID     only this rule (repeatable, or ID,ID,...)\n"
     "      --tags TAG       only rules with this tag or a sub-tag of it (repeatable,\n"
     "                       or TAG,TAG,...); 'attack.' may be left out:\n"
@@ -818,11 +819,12 @@ typedef struct hunt_args {
     int no_prefilter;           /* --no-prefilter: every rule on every event (debugging) */
     const char *cache_dir;      /* --cache-dir; NULL: the default */
     int no_cache;               /* --no-cache */
+    int builtin;                /* --builtin: the built-in pack beside --rules/--iocs */
     char default_cache[4096];
 } hunt_args;
 
 enum { OPT_FROM = 256, OPT_TO, OPT_RULE_ID, OPT_TAGS, OPT_STATUS, OPT_HTML, OPT_IOCS,
-       OPT_NO_PREFILTER, OPT_CACHE_DIR, OPT_NO_CACHE };
+       OPT_NO_PREFILTER, OPT_CACHE_DIR, OPT_NO_CACHE, OPT_BUILTIN };
 
 /* --from/--to: a date alone means its first (--from) or last (--to) instant. */
 static int parse_time_arg(const char *opt, const char *text, int end_of_day, uint64_t *out)
@@ -864,6 +866,7 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         {"no-prefilter", no_argument, NULL, OPT_NO_PREFILTER},
         {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+        {"builtin", no_argument, NULL, OPT_BUILTIN},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     a->format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
     a->rules = calloc((size_t)argc, sizeof *a->rules);
@@ -905,6 +908,7 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         case OPT_NO_PREFILTER: a->no_prefilter = 1; break;
         case OPT_CACHE_DIR: a->cache_dir = optarg; break;
         case OPT_NO_CACHE: a->no_cache = 1; break;
+        case OPT_BUILTIN: a->builtin = 1; break;
         case 'q': a->quiet = 1; break;
         case 'h': fputs(HUNT_HELP, stdout); exit(PS_EXIT_CLEAN);
         default: fputs(HUNT_HELP, stderr); return -1;
@@ -1278,11 +1282,12 @@ static ps_iocs *load_iocs(const hunt_args *a)
 }
 
 /* The Sigma rules: --rules, else the built-in pack, unless --iocs alone asks
- * for the indicators only (*set stays NULL then). */
+ * for the indicators only (*set stays NULL then); --builtin adds the pack to
+ * either. */
 static int load_rules(hunt_args *a, ps_sigma_set **set)
 {
     *set = NULL;
-    if (!a->nrules && a->nioc_dirs)
+    if (!a->nrules && a->nioc_dirs && !a->builtin)
         return 0;
     const char *cache = cli_cache_dir(a->cache_dir, a->no_cache, a->default_cache,
                                       sizeof a->default_cache);
@@ -1291,8 +1296,8 @@ static int load_rules(hunt_args *a, ps_sigma_set **set)
                            .threads = ps_evtx_threads(a->threads)};
     ps_sigma_stats st;
     double started = now_seconds();
-    int rc = a->nrules ? ps_sigma_load(a->rules, a->nrules, &so, set, &st)
-                       : ps_sigma_load_builtin(&so, set, &st);
+    int rc = a->nrules && !a->builtin ? ps_sigma_load(a->rules, a->nrules, &so, set, &st)
+                                      : ps_sigma_load_builtin(a->rules, a->nrules, &so, set, &st);
     a->load = st;
     a->load_seconds = now_seconds() - started;
     if (rc != PS_OK) {

@@ -8,9 +8,10 @@
 /* Name the built-in rules carry as their file in diagnostics and rule info. */
 #define PS_SIGMA_BUILTIN_NAME "<built-in rules>"
 
-/* Load the built-in rule pack, as ps_sigma_load_text would load it. */
-int ps_sigma_load_builtin(const ps_sigma_options *opt, ps_sigma_set **out,
-                          ps_sigma_stats *stats);
+/* Load the built-in rule pack, as ps_sigma_load_text would load it, after
+ * the rules under `paths` (npaths may be 0). */
+int ps_sigma_load_builtin(const char *const *paths, size_t npaths, const ps_sigma_options *opt,
+                          ps_sigma_set **out, ps_sigma_stats *stats);
 
 /* The pack's YAML text (several documents), NUL-terminated. */
 const char *ps_sigma_builtin_text(size_t *len);

@@ -698,6 +698,16 @@ int ps_sigma_load_text(const char *yaml, size_t len, const char *name,
     return load_all(&in, opt, out, stats);
 }
 
+int ps_sigma_load_paths_and_text(const char *const *paths, size_t npaths, const char *yaml,
+                                 size_t len, const char *name, const ps_sigma_options *opt,
+                                 ps_sigma_set **out, ps_sigma_stats *stats)
+{
+    if (!out || (npaths && !paths) || !yaml)
+        return PS_ERR_ARG;
+    load_input in = {.paths = paths, .npaths = npaths, .text = yaml, .len = len, .name = name};
+    return load_all(&in, opt, out, stats);
+}
+
 size_t ps_sigma_rule_count(const ps_sigma_set *set) { return set ? set->nrules : 0; }
 
 const ps_sigma_rule_info *ps_sigma_rule(const ps_sigma_set *set, size_t index)

@@ -2,7 +2,8 @@
 """plainsight demo end to end: it writes the story's logs, hunts them with the
 built-in rules, writes the report and says where; hunting the same logs with
 'plainsight hunt' and no --rules finds each step of the story with its rule
-(and, on these hosts, nothing else); --help, a bad --out and stray arguments.
+(and, on these hosts, nothing else), and beside an analyst's own rules with
+--builtin; --help, a bad --out and stray arguments.
 
 Works on a fresh clone (the demo needs nothing but the binary)."""
 
@@ -105,6 +106,51 @@ def check_hunt_builtin(t, exe, out):
         t.check(r["MitreTags"] != "", "rule %s has ATT&CK tags" % r["RuleTitle"])
 
 
+USER_RULE = """title: Security Log Cleared (Analyst's Own Rule)
+id: 0d3c5a7e-1b2f-4c6d-9e8a-7f6b5c4d3e2f
+level: high
+logsource: {product: windows, service: security}
+detection:
+  sel: {EventID: 1102}
+  condition: sel
+"""
+
+
+def check_builtin_beside_rules(t, exe, out, tmp):
+    """--builtin: the pack beside an analyst's own rules; without it, theirs alone."""
+    rule = os.path.join(tmp, "own.yml")
+    with open(rule, "w") as f:
+        f.write(USER_RULE)
+
+    def titles(*extra):
+        rc, stdout, stderr = pslib.run([exe, "hunt", "-q", "-f", "jsonl", "-r", rule] +
+                                       list(extra) + [out], timeout=120)
+        rows = [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+        return rc, {r["RuleTitle"] for r in rows}, stderr
+
+    own = "Security Log Cleared (Analyst's Own Rule)"
+    builtin = {item[2] for items in EXPECTED.values() for item in items}
+    rc, found, err = titles()
+    t.check(rc == 1 and found == {own}, "-r alone: the analyst's rule only (%s, %s)"
+            % (sorted(found), pslib.last_line(err)))
+    rc, found, err = titles("--builtin")
+    t.check(rc == 1 and found == builtin | {own}, "-r with --builtin: both (%s, %s)"
+            % (sorted(found ^ (builtin | {own})), pslib.last_line(err)))
+    rc, stdout, stderr = pslib.run([exe, "hunt", "-f", "jsonl", "-r", rule, "--builtin", out],
+                                   timeout=120)
+    t.check(b"rules: %d loaded" % (1 + builtin_count(exe)) in stderr,
+            "--builtin: the summary counts both: %s" % stderr[-400:])
+
+
+def builtin_count(exe):
+    rc, _, stderr = pslib.run([exe, "hunt", "-f", "jsonl", os.devnull], timeout=60)
+    for line in stderr.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line.startswith("rules: ") and " loaded" in line:
+            return int(line.split()[1])
+    return -1
+
+
 def check_usage(t, exe, tmp):
     rc, stdout, _ = pslib.run([exe, "demo", "--help"])
     t.check(rc == 0 and b"examples:" in stdout and b"--out" in stdout, "demo --help")
@@ -125,6 +171,7 @@ def main():
         out = os.path.join(tmp, "case")
         check_demo_run(t, args.plainsight, out)
         check_hunt_builtin(t, args.plainsight, out)
+        check_builtin_beside_rules(t, args.plainsight, out, tmp)
         check_usage(t, args.plainsight, tmp)
     pslib.finish(t.passed, t.failed)
 

@@ -30,7 +30,7 @@ static ps_sigma_set *load_pack(ps_sigma_stats *st)
     ps_sigma_options opt = {.diag = count_diag};
     ps_sigma_set *set = NULL;
     diag_count = 0;
-    assert_int_equal(ps_sigma_load_builtin(&opt, &set, st), PS_OK);
+    assert_int_equal(ps_sigma_load_builtin(NULL, 0, &opt, &set, st), PS_OK);
     assert_non_null(set);
     return set;
 }

@@ -180,7 +180,7 @@ static void test_story_is_detected(void **state)
 
     ps_sigma_set *set = NULL;
     ps_sigma_stats st;
-    assert_int_equal(ps_sigma_load_builtin(NULL, &set, &st), PS_OK);
+    assert_int_equal(ps_sigma_load_builtin(NULL, 0, NULL, &set, &st), PS_OK);
     assert_int_equal(st.rules_skipped, 0);
     hunt_state h = {.set = set, .scratch = ps_sigma_scratch_new(set), .story = story,
                     .nstory = nstory};
