@@ -921,10 +921,15 @@ static int parse_args(int argc, char **argv, hunt_args *a)
     return 0;
 }
 
-static void report_load(const ps_sigma_stats *st)
+static void report_load(const ps_sigma_stats *st, int builtin)
 {
-    fprintf(stderr, "plainsight: %u rules loaded from %u files, %u skipped\n", st->rules_loaded,
-            st->files, st->rules_skipped);
+    if (builtin && !st->files)
+        fprintf(stderr, "plainsight: %u rules loaded from the built-in pack, %u skipped\n",
+                st->rules_loaded, st->rules_skipped);
+    else
+        fprintf(stderr, "plainsight: %u rules loaded from %u files%s, %u skipped\n",
+                st->rules_loaded, st->files, builtin ? " and the built-in pack" : "",
+                st->rules_skipped);
     if (st->correlations_loaded)
         fprintf(stderr, "  and %u correlation rules\n", st->correlations_loaded);
     for (int r = 0; r < PS_SIGMA_SKIP__COUNT; r++)
@@ -1305,7 +1310,7 @@ static int load_rules(hunt_args *a, ps_sigma_set **set)
         return -1;
     }
     if (!a->quiet)
-        report_load(&st);
+        report_load(&st, !a->nrules || a->builtin);
     return 0;
 }
 
