@@ -270,6 +270,22 @@ static void test_sound_sigmahq(void **state)
 
 /* Through the matcher, with and without the prefilter: a rule with one
  * regex matches exactly the events PCRE2 alone matches. */
+/* How many rules of `set` match a Sysmon process creation (event 1) whose
+ * CommandLine is value[0..vl). */
+static int match_command_line(const ps_sigma_set *set, ps_sigma_scratch *s, const char *value,
+                              size_t vl)
+{
+    ps_field f[2] = {
+        {.path = "Event.System.EventID", .name = "EventID", .value = "1", .path_len = 20,
+         .name_len = 7, .value_len = 1, .kind = PS_KIND_INT},
+        {.path = "Event.EventData.CommandLine", .name = "CommandLine", .value = value,
+         .path_len = 27, .name_len = 11, .value_len = (uint32_t)vl, .kind = PS_KIND_STRING}};
+    ps_event ev = {.fields = f, .nfields = 2, .event_id = 1,
+                   .channel = "Microsoft-Windows-Sysmon/Operational", .computer = "",
+                   .provider = "", .source = ""};
+    return ps_sigma_match(set, s, &ev, NULL, NULL);
+}
+
 static void test_matcher_agrees(void **state)
 {
     (void)state;
@@ -306,16 +322,7 @@ static void test_matcher_agrees(void **state)
                 size_t vl = r == 3000 ? (size_t)snprintf(value, sizeof value, "%s", positives[p])
                                       : random_subject(patterns[p], v->needs, (int)v->nneeds,
                                                        value, sizeof value);
-                ps_field f[2] = {
-                    {.path = "Event.System.EventID", .name = "EventID", .value = "1",
-                     .path_len = 20, .name_len = 7, .value_len = 1, .kind = PS_KIND_INT},
-                    {.path = "Event.EventData.CommandLine", .name = "CommandLine", .value = value,
-                     .path_len = 27, .name_len = 11, .value_len = (uint32_t)vl,
-                     .kind = PS_KIND_STRING}};
-                ps_event ev = {.fields = f, .nfields = 2, .event_id = 1,
-                               .channel = "Microsoft-Windows-Sysmon/Operational", .computer = "",
-                               .provider = "", .source = ""};
-                int got = ps_sigma_match(set, s, &ev, NULL, NULL);
+                int got = match_command_line(set, s, value, vl);
                 int want = pcre2_match(code, (PCRE2_SPTR)value, vl, 0, 0, md, NULL) >= 0;
                 if (got != want)
                     fail_msg("/%s/ on '%s': matcher %d, PCRE2 %d", patterns[p], value, got, want);
@@ -393,16 +400,7 @@ static void test_repeated_character(void **state)
             if (rnd(8) == 0) /* a cut UTF-8 sequence: invalid text */
                 value[rnd((uint32_t)vl)] = '\xc3';
             value[vl] = 0;
-            ps_field f[2] = {
-                {.path = "Event.System.EventID", .name = "EventID", .value = "1",
-                 .path_len = 20, .name_len = 7, .value_len = 1, .kind = PS_KIND_INT},
-                {.path = "Event.EventData.CommandLine", .name = "CommandLine", .value = value,
-                 .path_len = 27, .name_len = 11, .value_len = (uint32_t)vl,
-                 .kind = PS_KIND_STRING}};
-            ps_event ev = {.fields = f, .nfields = 2, .event_id = 1,
-                           .channel = "Microsoft-Windows-Sysmon/Operational", .computer = "",
-                           .provider = "", .source = ""};
-            int got = ps_sigma_match(set, s, &ev, NULL, NULL);
+            int got = match_command_line(set, s, value, vl);
             int want = pcre2_match(code, (PCRE2_SPTR)value, vl, 0, 0, md, NULL) >= 0;
             if (got != want)
                 fail_msg("%s '%s' on '%s': matcher %d, PCRE2 %d", cases[k].key, cases[k].re,
