@@ -111,9 +111,22 @@ enum { FMT_TABLE, FMT_CSV, FMT_JSONL };
  * another size: the tests make it spill with a small one). */
 #define SORT_MEMORY_DEFAULT (8u << 20)
 
+struct hunt;
+
+/* One worker's view of the hunt: the callbacks of its events get this, so
+ * that its detections go through its own lane of the store and its flags
+ * are its own. */
+typedef struct hunt_lane {
+    struct hunt *h;
+    unsigned worker;
+    int oom;                     /* a detection was lost: out of memory */
+    int store_error;             /* ... or the temporary file could not be written */
+} hunt_lane;
+
 typedef struct hunt {
     const ps_sigma_set *set;     /* NULL when only --iocs is hunted */
     ps_sigma_scratch **scratch;  /* one per worker */
+    hunt_lane *lanes;            /* one per worker */
     const ps_iocs *iocs;         /* --iocs; NULL without it */
     int min_level;
     const uint8_t *enabled;      /* per rule: chosen by --status/--rule-id/--tags/--min-level */
@@ -236,18 +249,19 @@ static const char *event_details(const ps_event *ev, const ps_field *lead,
 }
 
 /* Keep a detection (the store copies what it needs). */
-static void add_detection(hunt *h, const detection *d, const char *level)
+static void add_detection(hunt_lane *lane, const detection *d, const char *level)
 {
-    int rc = det_store_add(h->store, d, level_rank(level));
+    int rc = det_store_add(lane->h->store, lane->worker, d, level_rank(level));
     if (rc == PS_ERR_IO)
-        h->store_error = 1;
+        lane->store_error = 1;
     else if (rc != PS_OK)
-        h->oom = 1;
+        lane->oom = 1;
 }
 
 static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index, const ps_event *ev)
 {
-    hunt *h = ctx;
+    hunt_lane *lane = ctx;
+    hunt *h = lane->h;
     /* Correlations count base matches whatever the filters say about the
      * base rule itself. */
     if (h->corr && ps_sigma_rule_correlated(h->set, index))
@@ -261,7 +275,7 @@ static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index
                    .event_id = ev->event_id, .rule = index, .computer = ev->computer,
                    .channel = ev->channel, .details = event_details(ev, NULL, details),
                    .file = ev->source};
-    add_detection(h, &d, rule->level);
+    add_detection(lane, &d, rule->level);
     return 0;
 }
 
@@ -271,16 +285,16 @@ static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index
 static int on_ioc_match(void *ctx, const ps_ioc_hit *hit, const ps_field *field,
                         const ps_event *ev)
 {
-    hunt *h = ctx;
+    hunt_lane *lane = ctx;
     const char *level = ps_ioc_level_for_score(hit->score);
-    if (level_rank(level) < h->min_level)
+    if (level_rank(level) < lane->h->min_level)
         return 0;
     char details[DETAILS_SIZE];
     detection d = {.time = ev->time_filetime, .record_id = ev->record_id,
                    .event_id = ev->event_id, .ioc = hit->ioc, .ioc_score = hit->score,
                    .computer = ev->computer, .channel = ev->channel,
                    .details = event_details(ev, field, details), .file = ev->source};
-    add_detection(h, &d, level);
+    add_detection(lane, &d, level);
     return 0;
 }
 
@@ -293,10 +307,11 @@ static int on_event(void *ctx, unsigned worker, const ps_event *ev)
     if (h->report && ps_report_add_event(h->report, ev) != PS_OK)
         return 1; /* out of memory: stop */
     if (h->iocs)
-        ps_iocs_match_event(h->iocs, ev, on_ioc_match, h);
+        ps_iocs_match_event(h->iocs, ev, on_ioc_match, &h->lanes[worker]);
     if (!h->set)
         return 0;
-    return ps_sigma_match(h->set, h->scratch[worker], ev, on_rule_match, h) == PS_ERR_NOMEM;
+    return ps_sigma_match(h->set, h->scratch[worker], ev, on_rule_match, &h->lanes[worker]) ==
+           PS_ERR_NOMEM;
 }
 
 static void format_time(uint64_t filetime, char *out, size_t len)
@@ -365,7 +380,7 @@ static int on_correlation_hit(void *ctx, const ps_sigma_corr_hit *hit)
     char details[DETAILS_SIZE];
     detection d = {.time = hit->first_time, .rule = hit->rule_index, .computer = computer,
                    .channel = "", .details = correlation_details(hit, details), .file = ""};
-    add_detection(h, &d, hit->rule->level);
+    add_detection(&h->lanes[0], &d, hit->rule->level); /* the workers are done */
     h->ncorrelated++;
     return 0;
 }
@@ -1156,14 +1171,17 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     hunt h = {.set = set, .iocs = iocs, .min_level = a->min_level, .from = a->from,
               .to = a->to};
     h.report = a->html ? ps_report_new() : NULL;
-    h.store = det_store_new(ps_sigma_rule_count(set), sort_memory(), temp_dir());
     size_t left_by_status = 0, left_by_filter = 0;
     uint8_t *enabled = select_rules(set, a, &left_by_status, &left_by_filter);
     h.enabled = enabled;
     unsigned workers = ps_evtx_threads(a->threads);
+    h.store = det_store_new(ps_sigma_rule_count(set), sort_memory(), temp_dir(), workers);
     h.scratch = calloc(workers, sizeof *h.scratch);
+    h.lanes = calloc(workers, sizeof *h.lanes);
     h.events = calloc(workers, sizeof *h.events);
-    int ok = h.scratch && h.events && enabled && h.store && (!a->html || h.report);
+    int ok = h.scratch && h.lanes && h.events && enabled && h.store && (!a->html || h.report);
+    for (unsigned i = 0; ok && i < workers; i++)
+        h.lanes[i] = (hunt_lane){.h = &h, .worker = i};
     for (unsigned i = 0; ok && set && i < workers; i++)
         ok = (h.scratch[i] = ps_sigma_scratch_new(set)) != NULL;
     if (ok && set && ps_sigma_correlation_count(set) > 0)
@@ -1178,6 +1196,10 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     clear_progress(&prog);
     if (h.corr && out) /* over what could be read, as the other detections */
         evaluate_correlations(&h);
+    for (unsigned i = 0; h.lanes && i < workers; i++) {
+        h.oom |= h.lanes[i].oom;
+        h.store_error |= h.lanes[i].store_error;
+    }
     det_totals found = {0};
     if (h.store)
         det_store_totals(h.store, &found);
@@ -1234,6 +1256,7 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     ps_sigma_corr_free(h.corr);
     ps_report_free(h.report);
     free(h.scratch);
+    free(h.lanes);
     free(h.events);
     det_store_free(h.store);
     free(enabled);

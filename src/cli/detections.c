@@ -11,14 +11,32 @@
 #define NO_RULE UINT32_MAX      /* a C2 detection's rule field */
 #define MAX_DETAILS 4096        /* Details are cut to 511 bytes before this */
 
-/* Each distinct string once, by id (open addressing over a hash of it). */
+/* Each distinct string once, by id (open addressing over a hash of it).
+ * Entries live in pages that never move: the lanes read the strings of the
+ * ids they hold (when sorting a run, when checking their recent ids)
+ * without the lock, while another lane may be adding strings under it. */
+#define STR_PAGE_BITS 10
+#define STR_PAGE (1u << STR_PAGE_BITS)
+#define STR_PAGES 65536u           /* 64 M distinct strings */
+
+typedef struct str_entry {
+    char *s;
+    uint32_t len;
+} str_entry;
+
 typedef struct strtab {
-    char **str;
-    uint32_t *len;
-    uint32_t n, cap;
+    str_entry *page[STR_PAGES];
+    uint32_t n;
     uint32_t *slot;           /* id + 1, or 0 */
     uint32_t nslots;          /* power of two */
 } strtab;
+
+static inline const str_entry *str_at(const strtab *t, uint32_t id)
+{
+    return &t->page[id >> STR_PAGE_BITS][id & (STR_PAGE - 1)];
+}
+
+static inline const char *str_of(const strtab *t, uint32_t id) { return str_at(t, id)->s; }
 
 /* Eight bytes at a time: file paths are long and every detection has one. */
 static uint64_t str_hash(const char *s, size_t n)
@@ -42,7 +60,8 @@ static int strtab_rehash(strtab *t, uint32_t nslots)
     if (!slot)
         return -1;
     for (uint32_t id = 0; id < t->n; id++) {
-        uint32_t k = (uint32_t)str_hash(t->str[id], t->len[id]) & (nslots - 1);
+        const str_entry *e = str_at(t, id);
+        uint32_t k = (uint32_t)str_hash(e->s, e->len) & (nslots - 1);
         while (slot[k])
             k = (k + 1) & (nslots - 1);
         slot[k] = id + 1;
@@ -53,40 +72,33 @@ static int strtab_rehash(strtab *t, uint32_t nslots)
     return 0;
 }
 
-/* The id of s, added when new; -1 when out of memory. */
-static int strtab_id(strtab *t, const char *s, uint32_t *id)
+/* The id of s[0..n), added when new; -1 when out of memory. Under the
+ * store's lock. */
+static int strtab_id(strtab *t, const char *s, size_t n, uint32_t *id)
 {
-    size_t n = strlen(s);
     if (n > UINT32_MAX)
         return -1;
     if (2 * (t->n + 1) > t->nslots && strtab_rehash(t, t->nslots ? t->nslots * 2 : 64) != 0)
         return -1;
     uint32_t k = (uint32_t)str_hash(s, n) & (t->nslots - 1);
     for (; t->slot[k]; k = (k + 1) & (t->nslots - 1)) {
-        uint32_t i = t->slot[k] - 1;
-        if (t->len[i] == n && memcmp(t->str[i], s, n) == 0) {
-            *id = i;
+        const str_entry *e = str_at(t, t->slot[k] - 1);
+        if (e->len == n && memcmp(e->s, s, n) == 0) {
+            *id = t->slot[k] - 1;
             return 0;
         }
     }
-    if (t->n == t->cap) {
-        uint32_t cap = t->cap ? t->cap * 2 : 64;
-        char **str = realloc(t->str, cap * sizeof *str);
-        if (str)
-            t->str = str;
-        uint32_t *len = realloc(t->len, cap * sizeof *len);
-        if (len)
-            t->len = len;
-        if (!str || !len)
-            return -1;
-        t->cap = cap;
-    }
+    uint32_t page = t->n >> STR_PAGE_BITS;
+    if (page >= STR_PAGES)
+        return -1;
+    if (!t->page[page] && !(t->page[page] = calloc(STR_PAGE, sizeof(str_entry))))
+        return -1;
     char *copy = malloc(n + 1);
     if (!copy)
         return -1;
-    memcpy(copy, s, n + 1);
-    t->str[t->n] = copy;
-    t->len[t->n] = (uint32_t)n;
+    memcpy(copy, s, n);
+    copy[n] = 0;
+    t->page[page][t->n & (STR_PAGE - 1)] = (str_entry){copy, (uint32_t)n};
     t->slot[k] = t->n + 1;
     *id = t->n++;
     return 0;
@@ -95,9 +107,9 @@ static int strtab_id(strtab *t, const char *s, uint32_t *id)
 static void strtab_free(strtab *t)
 {
     for (uint32_t i = 0; i < t->n; i++)
-        free(t->str[i]);
-    free(t->str);
-    free(t->len);
+        free(t->page[i >> STR_PAGE_BITS][i & (STR_PAGE - 1)].s);
+    for (uint32_t p = 0; p < STR_PAGES && t->page[p]; p++)
+        free(t->page[p]);
     free(t->slot);
 }
 
@@ -141,15 +153,26 @@ static int count_id(id_counts *c, uint32_t id, int score)
     return 0;
 }
 
-struct det_store {
-    pthread_mutex_t lock;
-    strtab strs;
+/* One adding thread's share: its own sorter (a run is sorted and written
+ * while the other threads go on), its own counts, and the ids of the
+ * strings it met last, so that most detections take no lock at all. */
+enum { ROLE_COMPUTER, ROLE_CHANNEL, ROLE_FILE, ROLE_IOC, ROLES };
+
+typedef struct det_lane {
     ps_extsort *sort;
-    char *tmpdir;
-    size_t nrules;
     size_t *rule_n;           /* detections per Sigma rule */
     id_counts iocs, hosts;
     det_totals tot;
+    uint32_t recent[ROLES];   /* id + 1 of the last string of each role, or 0 */
+} det_lane;
+
+struct det_store {
+    pthread_mutex_t lock;     /* over strs' additions */
+    strtab strs;
+    det_lane *lanes;
+    unsigned nlanes;
+    char *tmpdir;
+    size_t nrules;
 };
 
 /* The timeline's order; strings by their text. */
@@ -162,7 +185,7 @@ static int rec_cmp(void *ctx, const void *pa, size_t alen, const void *pb, size_
     if (a.time != b.time)
         return a.time < b.time ? -1 : 1;
     if (a.file != b.file) {
-        int c = strcmp(s->strs.str[a.file], s->strs.str[b.file]);
+        int c = strcmp(str_of(&s->strs, a.file), str_of(&s->strs, b.file));
         if (c)
             return c;
     }
@@ -174,7 +197,7 @@ static int rec_cmp(void *ctx, const void *pa, size_t alen, const void *pb, size_
     if ((a.rule == NO_RULE) != (b.rule == NO_RULE))
         return a.rule == NO_RULE ? 1 : -1;
     if (a.rule == NO_RULE && a.ioc != b.ioc) {
-        int c = strcmp(s->strs.str[a.ioc], s->strs.str[b.ioc]);
+        int c = strcmp(str_of(&s->strs, a.ioc), str_of(&s->strs, b.ioc));
         if (c)
             return c;
     } else if (a.rule != b.rule) {
@@ -188,17 +211,24 @@ static int rec_cmp(void *ctx, const void *pa, size_t alen, const void *pb, size_
     return c ? c : (al > bl) - (al < bl);
 }
 
-det_store *det_store_new(size_t nrules, size_t memory, const char *tmpdir)
+det_store *det_store_new(size_t nrules, size_t memory, const char *tmpdir, unsigned lanes)
 {
     det_store *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     pthread_mutex_init(&s->lock, NULL);
     s->nrules = nrules;
-    s->rule_n = calloc(nrules ? nrules : 1, sizeof *s->rule_n);
+    s->nlanes = lanes ? lanes : 1;
     s->tmpdir = strdup(tmpdir && *tmpdir ? tmpdir : "/tmp");
-    s->sort = s->tmpdir ? ps_extsort_new(memory, s->tmpdir, rec_cmp, s) : NULL;
-    if (!s->rule_n || !s->sort) {
+    s->lanes = calloc(s->nlanes, sizeof *s->lanes);
+    int ok = s->tmpdir && s->lanes;
+    for (unsigned i = 0; ok && i < s->nlanes; i++) {
+        det_lane *l = &s->lanes[i];
+        l->rule_n = calloc(nrules ? nrules : 1, sizeof *l->rule_n);
+        l->sort = ps_extsort_new(memory / s->nlanes, s->tmpdir, rec_cmp, s);
+        ok = l->rule_n && l->sort;
+    }
+    if (!ok) {
         det_store_free(s);
         return NULL;
     }
@@ -209,55 +239,77 @@ void det_store_free(det_store *s)
 {
     if (!s)
         return;
-    ps_extsort_free(s->sort);
+    for (unsigned i = 0; s->lanes && i < s->nlanes; i++) {
+        det_lane *l = &s->lanes[i];
+        ps_extsort_free(l->sort);
+        free(l->rule_n);
+        free(l->iocs.n), free(l->iocs.score);
+        free(l->hosts.n), free(l->hosts.score);
+    }
+    free(s->lanes);
     strtab_free(&s->strs);
-    free(s->rule_n);
-    free(s->iocs.n), free(s->iocs.score);
-    free(s->hosts.n), free(s->hosts.score);
     free(s->tmpdir);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
-int det_store_add(det_store *s, const detection *d, int level)
+/* The id of a detection's string: the lane's last one of this role when it
+ * is the same text (no lock), else the table's, under the lock. */
+static int lane_str_id(det_store *s, det_lane *l, int role, const char *str, uint32_t *id)
 {
+    size_t n = strlen(str);
+    if (l->recent[role]) {
+        const str_entry *e = str_at(&s->strs, l->recent[role] - 1);
+        if (e->len == n && memcmp(e->s, str, n) == 0) {
+            *id = l->recent[role] - 1;
+            return 0;
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    int rc = strtab_id(&s->strs, str, n, id);
+    pthread_mutex_unlock(&s->lock);
+    if (rc == 0)
+        l->recent[role] = *id + 1;
+    return rc;
+}
+
+int det_store_add(det_store *s, unsigned lane, const detection *d, int level)
+{
+    if (lane >= s->nlanes)
+        return PS_ERR_ARG;
+    det_lane *l = &s->lanes[lane];
     size_t dlen = strlen(d->details);
     if (dlen > MAX_DETAILS)
         dlen = MAX_DETAILS;
     char buf[sizeof(det_rec) + MAX_DETAILS];
     det_rec r = {.time = d->time, .record_id = d->record_id, .event_id = d->event_id,
                  .rule = d->ioc ? NO_RULE : (uint32_t)d->rule, .ioc_score = d->ioc_score};
+    if (lane_str_id(s, l, ROLE_COMPUTER, d->computer, &r.computer) != 0 ||
+        lane_str_id(s, l, ROLE_CHANNEL, d->channel, &r.channel) != 0 ||
+        lane_str_id(s, l, ROLE_FILE, d->file, &r.file) != 0 ||
+        (d->ioc && lane_str_id(s, l, ROLE_IOC, d->ioc, &r.ioc) != 0))
+        return PS_ERR_NOMEM;
+    memcpy(buf, &r, sizeof r);
     memcpy(buf + sizeof r, d->details, dlen);
-    pthread_mutex_lock(&s->lock);
-    int rc = PS_OK;
-    if (strtab_id(&s->strs, d->computer, &r.computer) != 0 ||
-        strtab_id(&s->strs, d->channel, &r.channel) != 0 ||
-        strtab_id(&s->strs, d->file, &r.file) != 0 ||
-        (d->ioc && strtab_id(&s->strs, d->ioc, &r.ioc) != 0))
-        rc = PS_ERR_NOMEM;
-    if (rc == PS_OK) {
-        memcpy(buf, &r, sizeof r);
-        rc = ps_extsort_add(s->sort, buf, sizeof r + dlen);
-    }
-    if (rc == PS_OK) {
-        det_totals *t = &s->tot;
-        if (!t->count || d->time < t->first)
-            t->first = d->time;
-        if (!t->count || d->time > t->last)
-            t->last = d->time;
-        t->count++;
-        t->by_level[level < 0 ? 0 : level > 4 ? 4 : level]++;
-        if (d->ioc) {
-            t->c2++;
-            if (count_id(&s->iocs, r.ioc, d->ioc_score) != 0)
-                rc = PS_ERR_NOMEM;
-        } else if (d->rule < s->nrules) {
-            s->rule_n[d->rule]++;
-        }
-        if (rc == PS_OK && count_id(&s->hosts, r.computer, 0) != 0)
+    int rc = ps_extsort_add(l->sort, buf, sizeof r + dlen);
+    if (rc != PS_OK)
+        return rc;
+    det_totals *t = &l->tot;
+    if (!t->count || d->time < t->first)
+        t->first = d->time;
+    if (!t->count || d->time > t->last)
+        t->last = d->time;
+    t->count++;
+    t->by_level[level < 0 ? 0 : level > 4 ? 4 : level]++;
+    if (d->ioc) {
+        t->c2++;
+        if (count_id(&l->iocs, r.ioc, d->ioc_score) != 0)
             rc = PS_ERR_NOMEM;
+    } else if (d->rule < s->nrules) {
+        l->rule_n[d->rule]++;
     }
-    pthread_mutex_unlock(&s->lock);
+    if (rc == PS_OK && count_id(&l->hosts, r.computer, 0) != 0)
+        rc = PS_ERR_NOMEM;
     return rc;
 }
 
@@ -278,23 +330,87 @@ static int emit(void *ctx, const void *p, size_t len)
     memcpy(details, (const char *)p + sizeof r, dlen);
     details[dlen] = 0;
     detection d = {.time = r.time, .record_id = r.record_id, .event_id = r.event_id,
-                   .rule = r.rule, .ioc = r.rule == NO_RULE ? t->str[r.ioc] : NULL,
-                   .ioc_score = r.ioc_score, .computer = t->str[r.computer],
-                   .channel = t->str[r.channel], .details = details, .file = t->str[r.file]};
+                   .rule = r.rule, .ioc = r.rule == NO_RULE ? str_of(t, r.ioc) : NULL,
+                   .ioc_score = r.ioc_score, .computer = str_of(t, r.computer),
+                   .channel = str_of(t, r.channel), .details = details,
+                   .file = str_of(t, r.file)};
     return f->fn(f->ctx, &d);
 }
 
 int det_store_finish(det_store *s, int (*fn)(void *ctx, const detection *d), void *ctx)
 {
     finish_ctx f = {s, fn, ctx};
-    return ps_extsort_finish(s->sort, emit, &f);
+    ps_extsort *sorts[64];
+    if (s->nlanes > sizeof sorts / sizeof *sorts)
+        return PS_ERR_ARG;
+    for (unsigned i = 0; i < s->nlanes; i++)
+        sorts[i] = s->lanes[i].sort;
+    return ps_extsort_finish_all(sorts, s->nlanes, emit, &f);
 }
 
-void det_store_totals(const det_store *s, det_totals *out) { *out = s->tot; }
+void det_store_totals(const det_store *s, det_totals *out)
+{
+    *out = (det_totals){0};
+    for (unsigned i = 0; i < s->nlanes; i++) {
+        const det_totals *t = &s->lanes[i].tot;
+        if (!t->count)
+            continue;
+        if (!out->count || t->first < out->first)
+            out->first = t->first;
+        if (!out->count || t->last > out->last)
+            out->last = t->last;
+        out->count += t->count;
+        out->c2 += t->c2;
+        for (int k = 0; k < 5; k++)
+            out->by_level[k] += t->by_level[k];
+    }
+}
 
-uint32_t det_store_runs(const det_store *s) { return ps_extsort_runs(s->sort); }
-int det_store_spill_errno(const det_store *s) { return ps_extsort_spill_errno(s->sort); }
+uint32_t det_store_runs(const det_store *s)
+{
+    uint32_t n = 0;
+    for (unsigned i = 0; i < s->nlanes; i++)
+        n += ps_extsort_runs(s->lanes[i].sort);
+    return n;
+}
+
+int det_store_spill_errno(const det_store *s)
+{
+    for (unsigned i = 0; i < s->nlanes; i++)
+        if (ps_extsort_spill_errno(s->lanes[i].sort))
+            return ps_extsort_spill_errno(s->lanes[i].sort);
+    return 0;
+}
+
 const char *det_store_tmpdir(const det_store *s) { return s->tmpdir; }
+
+/* The lanes' counts of one role summed, by string id: out[id] (calloc'ed,
+ * *n entries), and each id's score. NULL when out of memory. */
+static size_t *sum_counts(const det_store *s, int iocs, uint32_t *n, int **score)
+{
+    uint32_t cap = 0;
+    for (unsigned i = 0; i < s->nlanes; i++) {
+        const id_counts *c = iocs ? &s->lanes[i].iocs : &s->lanes[i].hosts;
+        cap = c->cap > cap ? c->cap : cap;
+    }
+    size_t *sum = calloc(cap ? cap : 1, sizeof *sum);
+    *score = calloc(cap ? cap : 1, sizeof **score);
+    if (!sum || !*score) {
+        free(sum), free(*score);
+        return NULL;
+    }
+    for (unsigned i = 0; i < s->nlanes; i++) {
+        const id_counts *c = iocs ? &s->lanes[i].iocs : &s->lanes[i].hosts;
+        for (uint32_t id = 0; id < c->cap; id++)
+            if (c->n[id]) {
+                if (!sum[id])
+                    (*score)[id] = c->score[id];
+                sum[id] += c->n[id];
+            }
+    }
+    *n = cap;
+    return sum;
+}
 
 static int by_count(const void *pa, const void *pb)
 {
@@ -310,26 +426,37 @@ static int by_count(const void *pa, const void *pb)
 
 size_t det_store_top_rules(const det_store *s, det_rule_count *out, size_t max)
 {
+    size_t *rules = calloc(s->nrules ? s->nrules : 1, sizeof *rules);
+    uint32_t nioc = 0;
+    int *score = NULL;
+    size_t *iocs = sum_counts(s, 1, &nioc, &score);
     size_t n = 0;
-    for (size_t i = 0; i < s->nrules; i++)
-        n += s->rule_n[i] != 0;
-    for (uint32_t i = 0; i < s->iocs.cap; i++)
-        n += s->iocs.n[i] != 0;
-    det_rule_count *all = calloc(n ? n : 1, sizeof *all);
-    if (!all)
-        return 0;
-    size_t k = 0;
-    for (size_t i = 0; i < s->nrules; i++)
-        if (s->rule_n[i])
-            all[k++] = (det_rule_count){.count = s->rule_n[i], .rule = i};
-    for (uint32_t i = 0; i < s->iocs.cap; i++)
-        if (s->iocs.n[i])
-            all[k++] = (det_rule_count){.count = s->iocs.n[i], .ioc = s->strs.str[i],
-                                        .ioc_score = s->iocs.score[i]};
-    qsort(all, n, sizeof *all, by_count);
-    size_t m = n < max ? n : max;
-    memcpy(out, all, m * sizeof *out);
+    for (size_t i = 0; rules && i < s->nrules; i++) {
+        for (unsigned k = 0; k < s->nlanes; k++)
+            rules[i] += s->lanes[k].rule_n[i];
+        n += rules[i] != 0;
+    }
+    for (uint32_t i = 0; iocs && i < nioc; i++)
+        n += iocs[i] != 0;
+    det_rule_count *all = rules && iocs ? calloc(n ? n : 1, sizeof *all) : NULL;
+    size_t m = 0;
+    if (all) {
+        size_t k = 0;
+        for (size_t i = 0; i < s->nrules; i++)
+            if (rules[i])
+                all[k++] = (det_rule_count){.count = rules[i], .rule = i};
+        for (uint32_t i = 0; i < nioc; i++)
+            if (iocs[i])
+                all[k++] = (det_rule_count){.count = iocs[i], .ioc = str_of(&s->strs, i),
+                                            .ioc_score = score[i]};
+        qsort(all, n, sizeof *all, by_count);
+        m = n < max ? n : max;
+        memcpy(out, all, m * sizeof *out);
+    }
     free(all);
+    free(rules);
+    free(iocs);
+    free(score);
     return m;
 }
 
@@ -343,20 +470,29 @@ static int by_host_count(const void *pa, const void *pb)
 
 size_t det_store_hosts(const det_store *s, det_host_count *out, size_t max, size_t *distinct)
 {
+    uint32_t nids = 0;
+    int *score = NULL;
+    size_t *hosts = sum_counts(s, 0, &nids, &score);
+    free(score);
+    *distinct = 0;
+    if (!hosts)
+        return 0;
     size_t n = 0;
-    for (uint32_t i = 0; i < s->hosts.cap; i++)
-        n += s->hosts.n[i] != 0;
+    for (uint32_t i = 0; i < nids; i++)
+        n += hosts[i] != 0;
     *distinct = n;
     det_host_count *all = calloc(n ? n : 1, sizeof *all);
-    if (!all)
-        return 0;
-    size_t k = 0;
-    for (uint32_t i = 0; i < s->hosts.cap; i++)
-        if (s->hosts.n[i])
-            all[k++] = (det_host_count){s->hosts.n[i], s->strs.str[i]};
-    qsort(all, n, sizeof *all, by_host_count);
-    size_t m = n < max ? n : max;
-    memcpy(out, all, m * sizeof *out);
+    size_t m = 0;
+    if (all) {
+        size_t k = 0;
+        for (uint32_t i = 0; i < nids; i++)
+            if (hosts[i])
+                all[k++] = (det_host_count){hosts[i], str_of(&s->strs, i)};
+        qsort(all, n, sizeof *all, by_host_count);
+        m = n < max ? n : max;
+        memcpy(out, all, m * sizeof *out);
+    }
     free(all);
+    free(hosts);
     return m;
 }

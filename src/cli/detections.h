@@ -30,16 +30,19 @@ typedef struct detection {
 
 typedef struct det_store det_store;
 
-/* nrules: Sigma rules in the set (for the counts per rule). NULL when out of
- * memory. */
-det_store *det_store_new(size_t nrules, size_t memory, const char *tmpdir);
+/* nrules: Sigma rules in the set (for the counts per rule); lanes: how many
+ * threads add at once (each adds through its own lane, with its own share
+ * of `memory` and its own runs, so that none waits for another's sorting or
+ * writing). NULL when out of memory. */
+det_store *det_store_new(size_t nrules, size_t memory, const char *tmpdir, unsigned lanes);
 void det_store_free(det_store *s);
 
 /* Keep a detection (its strings are copied); `level` is its level's rank
- * (0 informational .. 4 critical). Any thread. PS_OK, PS_ERR_NOMEM, or
- * PS_ERR_IO when the temporary file could not be written (detections are
- * lost then). */
-int det_store_add(det_store *s, const detection *d, int level);
+ * (0 informational .. 4 critical). Any thread, each through its own lane
+ * (0 .. lanes - 1): one lane is never used by two threads at once. PS_OK,
+ * PS_ERR_NOMEM, PS_ERR_ARG for a lane out of range, or PS_ERR_IO when the
+ * temporary file could not be written (detections are lost then). */
+int det_store_add(det_store *s, unsigned lane, const detection *d, int level);
 
 /* Every detection in timeline order (valid during the call); call once.
  * PS_OK, PS_ERR_STOP when fn returned non-zero, PS_ERR_IO, PS_ERR_NOMEM. */

@@ -32,6 +32,7 @@ struct ps_extsort {
     uint64_t file_len;
     run *runs;
     uint32_t nruns, runs_cap;
+    uint32_t first_run;   /* runs before it were merged into later ones */
     int spill_errno;      /* the file could not be made: memory only */
     int finished;
 };
@@ -279,11 +280,16 @@ int ps_extsort_add(ps_extsort *s, const void *rec, size_t len)
 
 /* ---- merging -------------------------------------------------------------------- */
 
+/* A source of sorted records for a merge: one run in a sorter's file, or
+ * the records a sorter still holds in memory, in the order of its sorted
+ * index (kept there at the end rather than written and read back). */
 typedef struct run_reader {
     int fd;
     uint64_t pos, end;    /* what is left of the run in the file */
     char *buf;
     size_t cap, at, len;  /* buf[at..len) is read but not consumed */
+    const ps_extsort *mem; /* the in-memory source, or NULL */
+    size_t mem_at;
     const char *rec;      /* the current record, or NULL at the end */
     uint32_t rec_len;
 } run_reader;
@@ -324,10 +330,18 @@ static int rr_fill(run_reader *r, size_t n)
     return 0;
 }
 
-/* The next record into r->rec (NULL at the end of the run); -1 on error. */
+/* The next record into r->rec (NULL at the end of the source); -1 on error. */
 static int rr_next(run_reader *r)
 {
     r->rec = NULL;
+    if (r->mem) {
+        if (r->mem_at < r->mem->nidx) {
+            const char *p = r->mem->recs.data + r->mem->idx[r->mem_at++];
+            r->rec = p + 4;
+            r->rec_len = rec_len(p);
+        }
+        return 0;
+    }
     if (r->at == r->len && r->pos == r->end)
         return 0;
     if (rr_fill(r, 4) != 0)
@@ -342,17 +356,26 @@ static int rr_next(run_reader *r)
 }
 
 typedef struct merger {
-    ps_extsort *s;
+    ps_extsort_cmp cmp;
+    void *cmp_ctx;
     run_reader *rd;
-    uint32_t n;
+    uint32_t n, cap;
     uint32_t *heap;       /* reader indices, smallest record on top */
     uint32_t nheap;
 } merger;
 
+static int merger_init(merger *m, const ps_extsort *s, uint32_t cap)
+{
+    *m = (merger){.cmp = s->cmp, .cmp_ctx = s->cmp_ctx, .cap = cap};
+    m->rd = calloc(cap ? cap : 1, sizeof *m->rd);
+    m->heap = calloc(cap ? cap : 1, sizeof *m->heap);
+    return m->rd && m->heap ? PS_OK : PS_ERR_NOMEM;
+}
+
 static int heap_less(const merger *m, uint32_t a, uint32_t b)
 {
     const run_reader *x = &m->rd[a], *y = &m->rd[b];
-    return m->s->cmp(m->s->cmp_ctx, x->rec, x->rec_len, y->rec, y->rec_len) < 0;
+    return m->cmp(m->cmp_ctx, x->rec, x->rec_len, y->rec, y->rec_len) < 0;
 }
 
 static void heap_down(merger *m, uint32_t i)
@@ -372,6 +395,29 @@ static void heap_down(merger *m, uint32_t i)
     }
 }
 
+/* Add a source, read its first record. PS_OK or a PS_ERR_*. */
+static int merger_add(merger *m, run_reader src)
+{
+    run_reader *r = &m->rd[m->n++];
+    *r = src;
+    if (!r->mem) {
+        r->buf = malloc(IO_CHUNK);
+        r->cap = IO_CHUNK;
+        if (!r->buf)
+            return PS_ERR_NOMEM;
+    }
+    if (rr_next(r) != 0)
+        return PS_ERR_IO;
+    if (r->rec)
+        m->heap[m->nheap++] = m->n - 1;
+    return PS_OK;
+}
+
+static int merger_add_run(merger *m, const ps_extsort *s, const run *ru)
+{
+    return merger_add(m, (run_reader){.fd = s->fd, .pos = ru->off, .end = ru->off + ru->len});
+}
+
 static void merger_free(merger *m)
 {
     for (uint32_t i = 0; m->rd && i < m->n; i++)
@@ -380,29 +426,14 @@ static void merger_free(merger *m)
     free(m->heap);
 }
 
-/* Merge runs [first, first + n) into `out`. PS_OK or a PS_ERR_*. */
-static int merge_runs(ps_extsort *s, uint32_t first, uint32_t n, ps_extsort_out out, void *ctx)
+/* Every record of the sources into `out`, in order; frees the merger.
+ * `rc` is the result of adding the sources. PS_OK or a PS_ERR_*. */
+static int merger_run(merger *m, int rc, ps_extsort_out out, void *ctx)
 {
-    merger m = {.s = s, .n = n};
-    m.rd = calloc(n, sizeof *m.rd);
-    m.heap = calloc(n, sizeof *m.heap);
-    int rc = m.rd && m.heap ? PS_OK : PS_ERR_NOMEM;
-    for (uint32_t i = 0; rc == PS_OK && i < n; i++) {
-        run_reader *r = &m.rd[i];
-        const run *ru = &s->runs[first + i];
-        *r = (run_reader){.fd = s->fd, .pos = ru->off, .end = ru->off + ru->len,
-                          .buf = malloc(IO_CHUNK), .cap = IO_CHUNK};
-        if (!r->buf)
-            rc = PS_ERR_NOMEM;
-        else if (rr_next(r) != 0)
-            rc = PS_ERR_IO;
-        else if (r->rec)
-            m.heap[m.nheap++] = i;
-    }
-    for (uint32_t i = m.nheap / 2; rc == PS_OK && i-- > 0;)
-        heap_down(&m, i);
-    while (rc == PS_OK && m.nheap) {
-        run_reader *r = &m.rd[m.heap[0]];
+    for (uint32_t i = m->nheap / 2; rc == PS_OK && i-- > 0;)
+        heap_down(m, i);
+    while (rc == PS_OK && m->nheap) {
+        run_reader *r = &m->rd[m->heap[0]];
         if (out(ctx, r->rec, r->rec_len) != 0) {
             rc = PS_ERR_STOP;
             break;
@@ -412,10 +443,10 @@ static int merge_runs(ps_extsort *s, uint32_t first, uint32_t n, ps_extsort_out 
             break;
         }
         if (!r->rec)
-            m.heap[0] = m.heap[--m.nheap];
-        heap_down(&m, 0);
+            m->heap[0] = m->heap[--m->nheap];
+        heap_down(m, 0);
     }
-    merger_free(&m);
+    merger_free(m);
     return rc;
 }
 
@@ -428,47 +459,78 @@ static int to_writer(void *ctx, const void *rec, size_t len)
     return w->failed;
 }
 
-int ps_extsort_finish(ps_extsort *s, ps_extsort_out out, void *out_ctx)
+/* Runs of s not yet merged into a longer one. */
+static uint32_t live_runs(const ps_extsort *s) { return s->nruns - s->first_run; }
+
+/* Merge s's oldest live runs (up to PS_EXTSORT_FAN_IN) into one new run at
+ * the end of its file. */
+static int merge_oldest(ps_extsort *s)
 {
-    if (!s || s->finished)
-        return PS_ERR_ARG;
-    s->finished = 1;
-    if (!s->nruns) { /* all in memory */
+    uint32_t k = live_runs(s) < PS_EXTSORT_FAN_IN ? live_runs(s) : PS_EXTSORT_FAN_IN;
+    run_writer w;
+    if (rw_begin(&w, s) != 0)
+        return PS_ERR_NOMEM;
+    merger m;
+    int rc = merger_init(&m, s, k);
+    for (uint32_t i = 0; rc == PS_OK && i < k; i++)
+        rc = merger_add_run(&m, s, &s->runs[s->first_run + i]);
+    rc = merger_run(&m, rc, to_writer, &w);
+    if (rc == PS_ERR_STOP)
+        rc = PS_ERR_IO;
+    if (rc != PS_OK) {
+        free(w.buf);
+        return rc;
+    }
+    if (rw_end(&w) != 0)
+        return PS_ERR_IO;
+    s->first_run += k;
+    return PS_OK;
+}
+
+int ps_extsort_finish_all(ps_extsort *const *sorts, size_t n, ps_extsort_out out, void *out_ctx)
+{
+    if (!n)
+        return PS_OK;
+    for (size_t i = 0; i < n; i++)
+        if (!sorts[i] || sorts[i]->finished || sorts[i]->cmp != sorts[0]->cmp ||
+            sorts[i]->cmp_ctx != sorts[0]->cmp_ctx)
+            return PS_ERR_ARG;
+    size_t sources = 0;
+    for (size_t i = 0; i < n; i++) {
+        ps_extsort *s = sorts[i];
+        s->finished = 1;
         if (sort_index(s) != 0)
             return PS_ERR_NOMEM;
-        for (size_t i = 0; i < s->nidx; i++) {
-            const char *p = s->recs.data + s->idx[i];
-            if (out(out_ctx, p + 4, rec_len(p)) != 0)
-                return PS_ERR_STOP;
-        }
-        return PS_OK;
+        sources += (s->nidx != 0) + live_runs(s);
     }
-    if (s->nidx) {
-        int rc = spill(s);
-        if (rc != 0)
-            return rc < 0 ? rc : PS_ERR_IO;
-    }
-    ps_buf_free(&s->recs);
-    free(s->idx);
-    s->idx = NULL;
-    s->nidx = s->idx_cap = 0;
-    /* Too many runs to read at once: merge the oldest ones into a longer
-     * run until few enough are left. */
-    uint32_t first = 0;
-    while (s->nruns - first > PS_EXTSORT_FAN_IN) {
-        run_writer w;
-        if (rw_begin(&w, s) != 0)
-            return PS_ERR_NOMEM;
-        int rc = merge_runs(s, first, PS_EXTSORT_FAN_IN, to_writer, &w);
-        if (rc == PS_ERR_STOP)
-            rc = PS_ERR_IO;
-        if (rc != PS_OK) {
-            free(w.buf);
+    /* Too many sources to read at once: merge the oldest runs of the sorter
+     * with the most into a longer run until few enough are left. */
+    while (sources > PS_EXTSORT_FAN_IN) {
+        ps_extsort *most = sorts[0];
+        for (size_t i = 1; i < n; i++)
+            if (live_runs(sorts[i]) > live_runs(most))
+                most = sorts[i];
+        if (live_runs(most) < 2)
+            break; /* one source per sorter: read them all at once */
+        uint32_t before = live_runs(most);
+        int rc = merge_oldest(most);
+        if (rc != PS_OK)
             return rc;
-        }
-        if (rw_end(&w) != 0)
-            return PS_ERR_IO;
-        first += PS_EXTSORT_FAN_IN;
+        sources -= before - live_runs(most);
     }
-    return merge_runs(s, first, s->nruns - first, out, out_ctx);
+    merger m;
+    int rc = merger_init(&m, sorts[0], (uint32_t)sources);
+    for (size_t i = 0; rc == PS_OK && i < n; i++) {
+        ps_extsort *s = sorts[i];
+        for (uint32_t r = s->first_run; rc == PS_OK && r < s->nruns; r++)
+            rc = merger_add_run(&m, s, &s->runs[r]);
+        if (rc == PS_OK && s->nidx)
+            rc = merger_add(&m, (run_reader){.fd = -1, .mem = s});
+    }
+    return merger_run(&m, rc, out, out_ctx);
+}
+
+int ps_extsort_finish(ps_extsort *s, ps_extsort_out out, void *out_ctx)
+{
+    return ps_extsort_finish_all(&s, 1, out, out_ctx);
 }

@@ -4,7 +4,8 @@
  * temporary file, and at the end the runs are merged (several passes when
  * there are more runs than PS_EXTSORT_FAN_IN), so memory stays bounded
  * whatever the number of records. With no spill, everything is sorted in
- * memory as before.
+ * memory as before; what is still in memory at the end is merged from there,
+ * not written first.
  *
  * The temporary file is made in the given directory with O_TMPFILE, or
  * created and unlinked at once, mode 0600: it has no name while in use and
@@ -43,6 +44,12 @@ int ps_extsort_add(ps_extsort *s, const void *rec, size_t len);
 /* Every record in order, once; call once. PS_OK, PS_ERR_STOP when `out`
  * stopped, PS_ERR_IO or PS_ERR_NOMEM. */
 int ps_extsort_finish(ps_extsort *s, ps_extsort_out out, void *out_ctx);
+
+/* The same over several sorters made with the same cmp and cmp_ctx (one per
+ * thread, say, so that no thread waits while another writes a run): every
+ * record of all of them in one order, once. Each sorter is finished by it. */
+int ps_extsort_finish_all(ps_extsort *const *sorts, size_t n, ps_extsort_out out,
+                          void *out_ctx);
 
 uint64_t ps_extsort_count(const ps_extsort *s);
 /* Runs written to the temporary file so far. */

@@ -1,7 +1,7 @@
 /* The external sorter must give what sorting everything in memory gives,
  * with any number of runs (one, many, more than one merge pass can read),
- * leave no file behind, and keep working in memory when its directory
- * cannot be written. */
+ * alone or several sorters finished together, leave no file behind, and
+ * keep working in memory when its directory cannot be written. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -151,6 +151,52 @@ static void test_unwritable_directory(void **state)
     assert_true(err != 0); /* said so, and sorted in memory */
 }
 
+/* Several sorters (one per thread in hunt) finished together: one order over
+ * all their records, whether a sorter kept everything in memory, wrote a few
+ * runs, or so many that together they are more than one merge reads; an
+ * empty sorter adds nothing. */
+static void test_several_sorters(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ps-extsort-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    enum { NSORT = 4, N = 90000 };
+    const size_t budget[NSORT] = {64u << 20, 64u << 10, 64u << 10, 64u << 10};
+    const unsigned share[NSORT] = {1, 4, 6, 0}; /* out of 11 records */
+    long cmps = 0;
+    ps_extsort *sorts[NSORT];
+    for (int k = 0; k < NSORT; k++)
+        assert_non_null(sorts[k] = ps_extsort_new(budget[k], dir, cmp_cb, &cmps));
+    rec *r = calloc(N, sizeof *r);
+    assert_non_null(r);
+    for (size_t i = 0; i < N; i++) {
+        r[i].n = rnd(4) == 0 ? rnd(300) : rnd(12);
+        r[i].p = malloc(r[i].n + 1);
+        for (size_t k = 0; k < r[i].n; k++)
+            r[i].p[k] = "abc\0"[rnd(4)];
+        unsigned pick = rnd(11), k = 0;
+        while (pick >= share[k])
+            pick -= share[k++];
+        assert_int_equal(ps_extsort_add(sorts[k], r[i].p, r[i].n), PS_OK);
+    }
+    assert_int_equal(ps_extsort_runs(sorts[0]), 0);
+    assert_int_equal(ps_extsort_runs(sorts[3]), 0);
+    assert_true(ps_extsort_runs(sorts[1]) + ps_extsort_runs(sorts[2]) > PS_EXTSORT_FAN_IN);
+    qsort(r, N, sizeof *r, rec_cmp);
+    checker c = {r, N, 0, 0, 0};
+    assert_int_equal(ps_extsort_finish_all(sorts, NSORT, check_out, &c), PS_OK);
+    assert_int_equal(c.at, N);
+    assert_false(c.bad);
+    assert_int_equal(ps_extsort_finish_all(sorts, NSORT, check_out, &c), PS_ERR_ARG);
+    for (int k = 0; k < NSORT; k++)
+        ps_extsort_free(sorts[k]);
+    for (size_t i = 0; i < N; i++)
+        free(r[i].p);
+    free(r);
+    assert_int_equal(dir_entries(dir), 0);
+    rmdir(dir);
+}
+
 static void test_stop_and_limits(void **state)
 {
     (void)state;
@@ -186,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_spilled_runs),
         cmocka_unit_test(test_unwritable_directory),
         cmocka_unit_test(test_stop_and_limits),
+        cmocka_unit_test(test_several_sorters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
