@@ -71,9 +71,9 @@ typedef struct ps_sigma_options {
      * that fail their checks are ignored and rewritten. Results never
      * depend on it. */
     const char *cache_dir;
-    /* Threads parsing rule files (compiling stays on the calling thread, in
-     * file order, so the set is the same for any number); 0 or 1: the
-     * calling thread only. */
+    /* Threads parsing rule files and compiling the prefilter's databases
+     * (compiling the rules stays on the calling thread, in file order, so
+     * the set is the same for any number); 0 or 1: the calling thread only. */
     unsigned threads;
 } ps_sigma_options;
 

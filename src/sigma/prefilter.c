@@ -35,10 +35,14 @@
  * run) is one of these knows its id, and when the scan did not see it the
  * value cannot match, so the matcher skips the comparison. */
 #include <hs/hs.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sigma/sigma_internal.h"
+
+#define PF_MAX_COMPILE_THREADS 16
+#define PF_COMPILE_LITERALS 8192 /* compiled at once, at most (but one database of more) */
 
 #define PF_MIN_LITERAL 3        /* shorter ASCII literals hit almost every event */
 /* Per clause; more alternatives: the clause is dropped. SigmaHQ's longest
@@ -733,17 +737,143 @@ static const sg_exact_table *exact_table(const pf_entry *e, size_t from, size_t 
     return t;
 }
 
+/* One database to compile: entries [from, to) into *db. */
+typedef struct compile_job {
+    size_t from, to;
+    hs_database_t **db;
+    uint32_t ndistinct;
+    int failed;
+} compile_job;
+
+typedef struct compile_pool {
+    const pf_entry *e;
+    compile_job *jobs;           /* the largest first */
+    size_t njobs;
+    const char *cache_dir;
+    pthread_mutex_t lock;
+    pthread_cond_t done;         /* a job ended */
+    uint8_t *taken;              /* per job */
+    size_t untaken;
+    uint64_t in_flight;          /* literals of the databases being compiled */
+} compile_pool;
+
+typedef struct compile_worker {
+    compile_pool *pool;
+    sg_hs_cache_stats st;
+    pthread_t tid;
+} compile_worker;
+
+/* The next job for a worker: the largest one not taken whose literals fit
+ * beside those in flight (a compile's memory grows with its literals; two
+ * of the largest at once would pass the peak-memory target), or any when
+ * nothing is in flight. SIZE_MAX when none is left; PF_NO_JOB_YET when
+ * none fits now (the worker waits for one in flight to end). Under the
+ * pool's lock. */
+#define PF_NO_JOB_YET (SIZE_MAX - 1)
+
+static size_t take_job(compile_pool *p)
+{
+    if (!p->untaken)
+        return SIZE_MAX;
+    for (size_t i = 0; i < p->njobs; i++)
+        if (!p->taken[i] &&
+            (!p->in_flight || p->in_flight + p->jobs[i].ndistinct <= PF_COMPILE_LITERALS)) {
+            p->taken[i] = 1;
+            p->untaken--;
+            p->in_flight += p->jobs[i].ndistinct;
+            return i;
+        }
+    return PF_NO_JOB_YET;
+}
+
+static void *compile_worker_main(void *arg)
+{
+    compile_worker *w = arg;
+    compile_pool *p = w->pool;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i; (i = take_job(p)) != SIZE_MAX;) {
+        if (i == PF_NO_JOB_YET) { /* something is in flight: wait for it to end */
+            pthread_cond_wait(&p->done, &p->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&p->lock);
+        compile_job *j = &p->jobs[i];
+        j->failed = compile_one(p->e, j->from, j->to, p->cache_dir, j->db, &w->st) != 0;
+        pthread_mutex_lock(&p->lock);
+        p->in_flight -= j->ndistinct;
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* The largest databases first, so that the threads finish together. */
+static int by_size_desc(const void *pa, const void *pb)
+{
+    const compile_job *a = pa, *b = pb;
+    return (a->ndistinct < b->ndistinct) - (a->ndistinct > b->ndistinct);
+}
+
+/* Compile (or read from the cache) every job's database, on up to `threads`
+ * threads: the databases do not depend on each other, and compiling them is
+ * most of a load with a cold cache. 0, or -1 when one failed. */
+static int compile_jobs(const pf_entry *e, compile_job *jobs, size_t njobs, unsigned threads,
+                        const char *cache_dir, sg_hs_cache_stats *st)
+{
+    if (threads > PF_MAX_COMPILE_THREADS)
+        threads = PF_MAX_COMPILE_THREADS;
+    if (threads > njobs)
+        threads = (unsigned)njobs;
+    qsort(jobs, njobs, sizeof *jobs, by_size_desc);
+    compile_pool pool = {.e = e, .jobs = jobs, .njobs = njobs, .cache_dir = cache_dir,
+                         .taken = calloc(njobs ? njobs : 1, 1), .untaken = njobs};
+    if (!pool.taken)
+        return -1;
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    compile_worker w[PF_MAX_COMPILE_THREADS] = {0};
+    unsigned started = 0;
+    for (unsigned t = 1; t < threads; t++, started++) {
+        w[t].pool = &pool;
+        if (pthread_create(&w[t].tid, NULL, compile_worker_main, &w[t]) != 0)
+            break; /* fewer helpers: this thread takes the rest */
+    }
+    w[0].pool = &pool;
+    compile_worker_main(&w[0]);
+    for (unsigned t = 1; t <= started; t++)
+        pthread_join(w[t].tid, NULL);
+    pthread_cond_destroy(&pool.done);
+    pthread_mutex_destroy(&pool.lock);
+    free(pool.taken);
+    int rc = 0;
+    for (unsigned t = 0; t <= started; t++) {
+        st->hits += w[t].st.hits;
+        st->compiled += w[t].st.compiled;
+        st->stored += w[t].st.stored;
+        st->store_failed += w[t].st.store_failed;
+    }
+    for (size_t i = 0; i < njobs; i++)
+        rc |= jobs[i].failed ? -1 : 0;
+    return rc;
+}
+
 static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint32_t nsyms,
-                             ps_arena *arena, const char *cache_dir, sg_hs_cache_stats *st)
+                             ps_arena *arena, const char *cache_dir, unsigned threads,
+                             sg_hs_cache_stats *st)
 {
     pf->field_db = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_db);
     pf->field_base = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_base);
     pf->field_nlits = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_nlits);
     pf->field_exact = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_exact);
-    if (!pf->field_db || !pf->field_base || !pf->field_nlits || !pf->field_exact)
+    compile_job *jobs = malloc((nsyms + 1) * sizeof *jobs);
+    if (!pf->field_db || !pf->field_base || !pf->field_nlits || !pf->field_exact || !jobs) {
+        free(jobs);
         return -1;
+    }
+    size_t njobs = 0;
     uint32_t id = 0;
-    for (size_t from = 0; from < n;) {
+    int rc = 0;
+    for (size_t from = 0; rc == 0 && from < n;) {
         size_t to = from;
         uint32_t ndistinct = 0;
         int exact = 1;
@@ -765,14 +895,20 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
             /* An entry merges equal literals of several values: the table
              * stands only when every one of them is an equality. */
             if (!(pf->field_exact[sym] = exact_table(e, from, to, ndistinct, arena)))
-                return -1;
-        } else if (compile_one(e, from, to, cache_dir, db, st) != 0)
-            return -1;
+                rc = -1;
+        } else if (njobs <= nsyms) { /* one per symbol and one for keywords */
+            jobs[njobs++] = (compile_job){from, to, db, ndistinct, 0};
+        } else {
+            rc = -1; /* cannot happen: entries are sorted by symbol */
+        }
         pf->ndbs++;
         id += ndistinct;
         from = to;
     }
-    return 0;
+    if (rc == 0)
+        rc = compile_jobs(e, jobs, njobs, threads, cache_dir, st);
+    free(jobs);
+    return rc;
 }
 
 /* ---- which fields to scan ---------------------------------------------------------- */
@@ -882,7 +1018,8 @@ static void clear_value_ids(ps_sigma_set *set)
     }
 }
 
-int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_stats *st)
+int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, unsigned threads,
+                       sg_hs_cache_stats *st)
 {
     sg_prefilter *pf = &set->prefilter;
     memset(pf, 0, sizeof *pf);
@@ -920,7 +1057,7 @@ int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_sta
     if (cache_dir && !sg_hs_cache_usable(cache_dir))
         cache_dir = NULL; /* compile, as without a cache */
     if (rc == 0 && pf->nlits &&
-        compile_databases(pf, es.e, es.n, set->syms.n, &set->arena, cache_dir, st) == 0) {
+        compile_databases(pf, es.e, es.n, set->syms.n, &set->arena, cache_dir, threads, st) == 0) {
         pf->gate = gate;
         for (uint32_t i = 0; i < set->ncompiled; i++)
             pf->ngated += gate[i] != 0;

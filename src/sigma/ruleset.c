@@ -659,8 +659,8 @@ static int load_all(const load_input *in, const ps_sigma_options *opt, ps_sigma_
         rc = sg_build_index(set, &ld.ls, opt && opt->match_unmapped);
         sg_hs_cache_stats cs = {0};
         if (rc == PS_OK && !(opt && opt->no_prefilter))
-            rc = sg_prefilter_build(set, opt ? opt->cache_dir : NULL, &cs) == 0 ? PS_OK
-                                                                                : PS_ERR_NOMEM;
+            rc = sg_prefilter_build(set, opt ? opt->cache_dir : NULL, opt ? opt->threads : 0,
+                                    &cs) == 0 ? PS_OK : PS_ERR_NOMEM;
         stats->prefilter_databases = set->prefilter.ndbs;
         stats->prefilter_cached = cs.hits;
         stats->prefilter_literals = set->prefilter.nlits;

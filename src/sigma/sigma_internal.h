@@ -467,8 +467,10 @@ struct ps_sigma_set {
 uint64_t sg_hash_lower(const char *s, size_t len);
 int sg_build_index(ps_sigma_set *set, const sg_logsources *ls, int match_unmapped);
 /* Build the prefilter of the compiled rules (0, or -1 when out of memory;
- * when Hyperscan cannot be used the set simply has none). */
-int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, sg_hs_cache_stats *st);
+ * when Hyperscan cannot be used the set simply has none). Its databases are
+ * compiled on up to `threads` threads (0 or 1: the calling one). */
+int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, unsigned threads,
+                       sg_hs_cache_stats *st);
 void sg_prefilter_free(sg_prefilter *pf);
 
 /* Field keys of event fields and of Sigma field names. */

@@ -101,14 +101,21 @@ typedef struct loaded {
     unsigned hits[NPROBES];
 } loaded;
 
-static void load(const char *rules, const char *cache_dir, int no_prefilter, loaded *out)
+static void load_threads(const char *rules, const char *cache_dir, int no_prefilter,
+                         unsigned threads, loaded *out)
 {
-    ps_sigma_options o = {.cache_dir = cache_dir, .no_prefilter = no_prefilter};
+    ps_sigma_options o = {.cache_dir = cache_dir, .no_prefilter = no_prefilter,
+                          .threads = threads};
     ps_sigma_set *set = NULL;
     assert_int_equal(ps_sigma_load_text(rules, strlen(rules), "t.yml", &o, &set, &out->st), PS_OK);
     assert_int_equal(out->st.rules_loaded, 4);
     hits(set, out->hits);
     ps_sigma_free(set);
+}
+
+static void load(const char *rules, const char *cache_dir, int no_prefilter, loaded *out)
+{
+    load_threads(rules, cache_dir, no_prefilter, 0, out);
 }
 
 /* The same rules without any cache, and without the prefilter at all. */
@@ -204,6 +211,65 @@ static void test_cold_then_warm(void **state)
 
 /* Changed rules: the databases of the changed field are compiled, the
  * others still come from the cache, and results follow the new rules. */
+/* rules_v1 with thousands more literals in CommandLine and Image: databases
+ * larger than the loader compiles side by side, and many small ones. */
+static char *rules_big(void)
+{
+    size_t cap = 1u << 20, n = 0;
+    char *r = malloc(cap);
+    assert_non_null(r);
+    n += (size_t)snprintf(r + n, cap - n, "title: cmd\nid: r-cmd\nlogsource: {product: windows, "
+                          "category: process_creation}\ndetection:\n  sel:\n    CommandLine|contains:\n"
+                          "      - 'mimikatz'\n");
+    for (int i = 0; i < 9000; i++)
+        n += (size_t)snprintf(r + n, cap - n, "      - 'tok%05dx'\n", i);
+    n += (size_t)snprintf(r + n, cap - n, "  condition: sel\n---\ntitle: image\nid: r-image\n"
+                          "logsource: {product: windows, category: process_creation}\n"
+                          "detection:\n  sel:\n    Image|endswith:\n      - '\\procdump64.exe'\n");
+    for (int i = 0; i < 9000; i++)
+        n += (size_t)snprintf(r + n, cap - n, "      - '\\bin%05d.exe'\n", i);
+    n += (size_t)snprintf(r + n, cap - n, "  condition: sel\n---\n%s",
+                          strstr(rules_v1, "title: parent"));
+    assert_true(n < cap);
+    return r;
+}
+
+/* Compiling the databases on several threads changes nothing: the same
+ * databases, literals and matches for any number, with and without a cache
+ * (cold and warm). */
+static void test_threads(void **state)
+{
+    (void)state;
+    char *big = rules_big();
+    const char *sets[2] = {rules_v1, big};
+    for (int k = 0; k < 2; k++) {
+        loaded one;
+        load_threads(sets[k], NULL, 0, 1, &one);
+        assert_same_as_uncached(sets[k], &one);
+        if (k == 1) /* two databases of 9,000 literals: never compiled side by side */
+            assert_true(one.st.prefilter_literals > 18000);
+        static const unsigned counts[] = {2, 3, 8, 64};
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+            tmpdir t;
+            tmpdir_make(&t);
+            loaded got, cold, warm;
+            load_threads(sets[k], NULL, 0, counts[c], &got);
+            load_threads(sets[k], t.path, 0, counts[c], &cold);
+            load_threads(sets[k], t.path, 0, counts[c], &warm);
+            assert_int_equal(warm.st.prefilter_cached, warm.st.prefilter_databases);
+            const loaded *all[3] = {&got, &cold, &warm};
+            for (int i = 0; i < 3; i++) {
+                assert_memory_equal(all[i]->hits, one.hits, sizeof one.hits);
+                assert_int_equal(all[i]->st.prefilter_databases, one.st.prefilter_databases);
+                assert_int_equal(all[i]->st.prefilter_literals, one.st.prefilter_literals);
+                assert_int_equal(all[i]->st.prefilter_gated, one.st.prefilter_gated);
+            }
+            tmpdir_remove(t.path);
+        }
+    }
+    free(big);
+}
+
 static void test_rules_change(void **state)
 {
     (void)state;
@@ -371,6 +437,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cold_then_warm),
         cmocka_unit_test(test_rules_change),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_damaged_files),
         cmocka_unit_test(test_symlinked_file),
         cmocka_unit_test(test_unusable_dirs),
