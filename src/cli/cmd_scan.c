@@ -1,6 +1,7 @@
 /* plainsight scan: sweep files with IOC lists and YARA rules. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,19 +382,48 @@ static const char *default_filetypes(const scan_cli *c, char *buf, size_t n)
     return NULL;
 }
 
-/* Builds the file-name database before the scan (from the cache when it can)
- * and says, with -v, where it came from. */
-static int prepare_iocs(scan_cli *c, ps_iocs *iocs)
+/* Building the file-name database (from the cache when it can): on a
+ * thread of its own while the YARA rules compile, unless the scan is to use
+ * one thread; with a cold cache both compiles take about as long. */
+typedef struct ioc_prep {
+    ps_iocs *iocs;
+    ps_ioc_cache_state state;
+    double secs;
+    pthread_t tid;
+    int threaded;
+} ioc_prep;
+
+static void *prepare_iocs_main(void *arg)
 {
-    char buf[4096];
-    const char *dir = cli_cache_dir(c->cache_dir, c->no_cache, buf, sizeof buf);
+    ioc_prep *p = arg;
+    double t0 = now_seconds();
+    p->state = ps_iocs_prepare(p->iocs);
+    p->secs = now_seconds() - t0;
+    return NULL;
+}
+
+static int start_iocs(scan_cli *c, ps_iocs *iocs, ioc_prep *p, char *dir_buf, size_t n)
+{
+    *p = (ioc_prep){.iocs = iocs};
+    const char *dir = cli_cache_dir(c->cache_dir, c->no_cache, dir_buf, n);
     if (ps_iocs_set_cache_dir(iocs, dir) != PS_OK)
         return -1;
-    double t0 = now_seconds();
-    ps_ioc_cache_state st = ps_iocs_prepare(iocs);
-    double secs = now_seconds() - t0;
+    if (c->threads != 1 && c->nyara && pthread_create(&p->tid, NULL, prepare_iocs_main, p) == 0)
+        p->threaded = 1;
+    else
+        prepare_iocs_main(p);
+    return 0;
+}
+
+/* Waits for the database and says, with -v, where it came from; then the
+ * counts of what was loaded. */
+static void finish_iocs(scan_cli *c, ioc_prep *p, const char *dir)
+{
+    if (p->threaded)
+        pthread_join(p->tid, NULL);
+    p->threaded = 0;
     const char *what = NULL;
-    switch (st) {
+    switch (p->state) {
     case PS_IOC_CACHE_LOADED: what = "loaded from the cache in"; break;
     case PS_IOC_CACHE_STORED: what = "compiled and cached in"; break;
     case PS_IOC_CACHE_UNWRITABLE: what = "compiled (cache not writable) in"; break;
@@ -403,9 +433,16 @@ static int prepare_iocs(scan_cli *c, ps_iocs *iocs)
     if (what && c->verbose && !c->quiet) {
         clear_progress(c);
         fprintf(stderr, "plainsight scan: note: file-name IOC database %s %.3f s (%s)\n", what,
-                secs, dir);
+                p->secs, dir ? dir : "no cache");
     }
-    return 0;
+    if (!c->quiet && c->niocs) {
+        ps_ioc_counts n;
+        ps_iocs_counts(p->iocs, &n);
+        fprintf(stderr,
+                "plainsight scan: IOCs: %zu MD5, %zu SHA1, %zu SHA256, %zu false-positive hashes, "
+                "%zu file-name patterns, %zu C2, %zu keywords (%zu bad lines skipped)\n",
+                n.md5, n.sha1, n.sha256, n.fp_hashes, n.filename, n.c2, n.keywords, n.bad_lines);
+    }
 }
 
 static int load_iocs(scan_cli *c, ps_iocs *iocs)
@@ -418,16 +455,6 @@ static int load_iocs(scan_cli *c, ps_iocs *iocs)
                     c->iocs_dir[i], ps_status_str(rc));
             return -1;
         }
-    }
-    if (prepare_iocs(c, iocs) != 0)
-        return -1;
-    if (!c->quiet && c->niocs) {
-        ps_ioc_counts n;
-        ps_iocs_counts(iocs, &n);
-        fprintf(stderr,
-                "plainsight scan: IOCs: %zu MD5, %zu SHA1, %zu SHA256, %zu false-positive hashes, "
-                "%zu file-name patterns, %zu C2, %zu keywords (%zu bad lines skipped)\n",
-                n.md5, n.sha1, n.sha256, n.fp_hashes, n.filename, n.c2, n.keywords, n.bad_lines);
     }
     return 0;
 }
@@ -530,7 +557,13 @@ int cmd_scan(int argc, char **argv)
         fprintf(stderr, "plainsight scan: out of memory\n");
         goto done;
     }
-    if (load_iocs(&c, iocs) != 0 || setup_rules(&c, s) != 0)
+    char cache_buf[4096];
+    ioc_prep prep = {0};
+    if (load_iocs(&c, iocs) != 0 || start_iocs(&c, iocs, &prep, cache_buf, sizeof cache_buf) != 0)
+        goto done;
+    int rules_ok = setup_rules(&c, s) == 0;
+    finish_iocs(&c, &prep, cli_cache_dir(c.cache_dir, c.no_cache, cache_buf, sizeof cache_buf));
+    if (!rules_ok)
         goto done;
     ps_scanner_set_iocs(s, iocs);
     c.out = c.output ? fopen(c.output, "w") : stdout;
