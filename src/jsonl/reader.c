@@ -6,6 +6,12 @@
  * jansson then parses each object on its own. Objects may be one per line or
  * pretty-printed over many lines; a '{' in the first column always starts a
  * new object, which is how the reader gets back in step after damage.
+ *
+ * With several threads, the thread reading a file cuts its objects into
+ * batches and queues them; any thread takes a batch and parses it (parsing
+ * is nearly all the cost, cutting a small part), so one large export keeps
+ * every thread busy. The queue is bounded: a reader that finds it full
+ * parses its batch itself. Events of one file then come in no fixed order.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -46,9 +52,15 @@ typedef struct run {
     void *ctx;
     char **files;
     size_t nfiles, cap, next_file;
-    pthread_mutex_t lock;       /* files, stats, diagnostics, progress */
+    pthread_mutex_t lock;       /* files, stats, diagnostics, progress, the queue */
     ps_jsonl_stats stats;
     int status;                 /* first error or stop, PS_OK otherwise */
+    /* Batches of cut objects waiting to be parsed (several threads only). */
+    struct batch *queue, *queue_tail, *spare;
+    size_t queued_bytes, max_queued_bytes;
+    unsigned readers;           /* threads reading a file now */
+    pthread_cond_t changed;     /* a batch was queued, or a reader finished */
+    int batching;
 } run;
 
 static void run_diag_locked(run *r, ps_severity sev, const char *path, uint64_t line,
@@ -181,15 +193,201 @@ static int run_stopped(run *r)
     return stopped;
 }
 
+/* --- parsing one object ----------------------------------------------------------- */
+
+/* What a thread needs to turn cut objects into events. */
+typedef struct parser {
+    run *r;
+    unsigned worker;
+    jl_builder builder;
+    ps_buf quoted;            /* the object with big integers quoted, when needed */
+    uint64_t records, skipped; /* not yet added to the run's stats */
+} parser;
+
+static void parser_init(parser *p, run *r, unsigned worker)
+{
+    memset(p, 0, sizeof *p);
+    p->r = r;
+    p->worker = worker;
+    jl_builder_init(&p->builder);
+    ps_buf_init(&p->quoted);
+}
+
+static void parser_free(parser *p)
+{
+    jl_builder_free(&p->builder);
+    ps_buf_free(&p->quoted);
+}
+
+static void skip_object(parser *p, const char *path, uint64_t line, const char *why)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "skipped: %s", why);
+    run_diag(p->r, PS_DIAG_WARNING, path, line, 1, msg);
+    p->skipped++;
+}
+
+/* Parse one whole object of `path` (its first byte at `offset`, on `line`)
+ * and pass its event on. PS_OK (also for an object reported and skipped),
+ * PS_ERR_NOMEM or PS_ERR_STOP. */
+static int parse_object(parser *p, const char *path, const char *data, size_t len,
+                        uint64_t line, uint64_t offset)
+{
+    json_error_t err;
+    json_t *root = json_loadb(data, len, JSON_ALLOW_NUL, &err);
+    p->builder.big_ints = 0;
+    if (!root && !strncmp(err.text, "too big", 7) &&
+        jl_quote_big_ints(data, len, &p->quoted) == 0) {
+        json_error_t err2;
+        if ((root = json_loadb(p->quoted.data, p->quoted.len, JSON_ALLOW_NUL, &err2)) != NULL)
+            p->builder.big_ints = 1;
+    }
+    if (!root) {
+        char why[240];
+        snprintf(why, sizeof why, "invalid JSON: %s", err.text);
+        skip_object(p, path, line + (err.line > 0 ? (uint64_t)err.line - 1 : 0), why);
+        return PS_OK;
+    }
+    ps_event ev;
+    const char *why = NULL;
+    int rc = jl_build_event(&p->builder, root, &ev, &why);
+    json_decref(root);
+    if (rc == -2)
+        return PS_ERR_NOMEM;
+    if (rc == -1) {
+        skip_object(p, path, line, why);
+        return PS_OK;
+    }
+    ev.source = path;
+    ev.offset = offset;
+    p->records++;
+    return p->r->fn(p->r->ctx, p->worker, &ev) ? PS_ERR_STOP : PS_OK;
+}
+
+static void flush_parser(parser *p)
+{
+    run *r = p->r;
+    pthread_mutex_lock(&r->lock);
+    r->stats.records += p->records;
+    r->stats.skipped += p->skipped;
+    p->records = p->skipped = 0;
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* --- batches of cut objects ---------------------------------------------------------- */
+
+#define BATCH_BYTES (512u << 10)
+#define QUEUED_BYTES_PER_THREAD (2u << 20)
+#define STOP_CHECK_EVERY 64       /* objects parsed between looks at the run's status */
+
+typedef struct batch_object {
+    size_t at, len;
+    uint64_t line, offset;
+} batch_object;
+
+typedef struct batch {
+    const char *path;
+    ps_buf bytes;
+    batch_object *objs;
+    size_t n, cap;
+    struct batch *next;
+} batch;
+
+static void batch_free(batch *b)
+{
+    if (!b)
+        return;
+    ps_buf_free(&b->bytes);
+    free(b->objs);
+    free(b);
+}
+
+/* A batch from the spare list, or a new one; NULL when out of memory.
+ * Under the run's lock. */
+static batch *batch_get_locked(run *r, const char *path)
+{
+    batch *b = r->spare;
+    if (b)
+        r->spare = b->next;
+    else if ((b = calloc(1, sizeof *b)) != NULL)
+        ps_buf_init(&b->bytes);
+    if (b) {
+        b->path = path;
+        b->n = 0;
+        b->next = NULL;
+        ps_buf_reset(&b->bytes);
+    }
+    return b;
+}
+
+static void batch_put_locked(run *r, batch *b)
+{
+    b->next = r->spare;
+    r->spare = b;
+}
+
+static int batch_add(batch *b, const char *data, size_t len, uint64_t line, uint64_t offset)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        batch_object *objs = realloc(b->objs, cap * sizeof *objs);
+        if (!objs)
+            return PS_ERR_NOMEM;
+        b->objs = objs;
+        b->cap = cap;
+    }
+    b->objs[b->n++] = (batch_object){b->bytes.len, len, line, offset};
+    ps_buf_add(&b->bytes, data, len);
+    return b->bytes.failed ? PS_ERR_NOMEM : PS_OK;
+}
+
+/* Every object of the batch through the parser (until the run stops), then
+ * the batch back to the spare list. */
+static int parse_batch(parser *p, batch *b)
+{
+    int rc = PS_OK;
+    for (size_t i = 0; i < b->n && rc == PS_OK; i++) {
+        if (i % STOP_CHECK_EVERY == 0 && run_stopped(p->r))
+            break;
+        rc = parse_object(p, b->path, b->bytes.data + b->objs[i].at, b->objs[i].len,
+                          b->objs[i].line, b->objs[i].offset);
+    }
+    flush_parser(p);
+    pthread_mutex_lock(&p->r->lock);
+    batch_put_locked(p->r, b);
+    pthread_mutex_unlock(&p->r->lock);
+    return rc;
+}
+
+/* Queue a full batch for any thread, or parse it here when the queue holds
+ * its share of bytes already (memory stays bounded whatever the file). */
+static int hand_over(parser *p, batch *b)
+{
+    run *r = p->r;
+    pthread_mutex_lock(&r->lock);
+    if (!r->queue || r->queued_bytes + b->bytes.len <= r->max_queued_bytes) {
+        if (r->queue_tail)
+            r->queue_tail->next = b;
+        else
+            r->queue = b;
+        r->queue_tail = b;
+        r->queued_bytes += b->bytes.len;
+        pthread_cond_signal(&r->changed);
+        pthread_mutex_unlock(&r->lock);
+        return PS_OK;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return parse_batch(p, b);
+}
+
 /* --- the object scanner ---------------------------------------------------------- */
 
 typedef struct scanner {
     run *r;
-    unsigned worker;
+    parser *parser;           /* parses what this scanner cuts, or batches it */
+    batch *batch;             /* the batch being filled (several threads), or NULL */
     const char *path;
-    jl_builder builder;
     ps_buf object;            /* bytes of the object being read */
-    ps_buf quoted;            /* the object with big integers quoted, when needed */
     uint64_t object_offset;   /* its first byte in the file */
     uint64_t object_line;     /* its first line (1-based) */
     uint64_t offset;          /* file offset of the next byte fed */
@@ -198,24 +396,20 @@ typedef struct scanner {
     int in_string, escaped;
     int at_line_start;
     int resyncing;            /* after damage: skip to a line starting with '{' */
-    uint64_t records, skipped; /* not yet added to the run's stats */
+    uint64_t skipped;         /* not yet added to the run's stats */
 } scanner;
 
-static void scanner_init(scanner *s, run *r, unsigned worker)
+static void scanner_init(scanner *s, run *r, parser *p)
 {
     memset(s, 0, sizeof *s);
     s->r = r;
-    s->worker = worker;
-    jl_builder_init(&s->builder);
+    s->parser = p;
     ps_buf_init(&s->object);
-    ps_buf_init(&s->quoted);
 }
 
 static void scanner_free(scanner *s)
 {
-    jl_builder_free(&s->builder);
     ps_buf_free(&s->object);
-    ps_buf_free(&s->quoted);
 }
 
 static void scanner_start_file(scanner *s, const char *path)
@@ -240,39 +434,36 @@ static void reject(scanner *s, uint64_t line, const char *why)
     s->resyncing = 1;
 }
 
+/* A whole object was cut: parse it now, or add it to the batch (handed
+ * over when full). */
 static int deliver(scanner *s)
 {
-    json_error_t err;
-    json_t *root = json_loadb(s->object.data, s->object.len, JSON_ALLOW_NUL, &err);
-    s->builder.big_ints = 0;
-    if (!root && !strncmp(err.text, "too big", 7) &&
-        jl_quote_big_ints(s->object.data, s->object.len, &s->quoted) == 0) {
-        json_error_t err2;
-        if ((root = json_loadb(s->quoted.data, s->quoted.len, JSON_ALLOW_NUL, &err2)) != NULL)
-            s->builder.big_ints = 1;
+    if (!s->r->batching)
+        return parse_object(s->parser, s->path, s->object.data, s->object.len, s->object_line,
+                            s->object_offset);
+    if (!s->batch) {
+        pthread_mutex_lock(&s->r->lock);
+        s->batch = batch_get_locked(s->r, s->path);
+        pthread_mutex_unlock(&s->r->lock);
+        if (!s->batch)
+            return PS_ERR_NOMEM;
     }
-    if (!root) {
-        char why[240];
-        snprintf(why, sizeof why, "invalid JSON: %s", err.text);
-        reject(s, s->object_line + (err.line > 0 ? (uint64_t)err.line - 1 : 0), why);
-        s->resyncing = 0; /* the object had its end; the next one is in step */
-        return PS_OK;
+    int rc = batch_add(s->batch, s->object.data, s->object.len, s->object_line,
+                       s->object_offset);
+    if (rc == PS_OK && s->batch->bytes.len >= BATCH_BYTES) {
+        batch *b = s->batch;
+        s->batch = NULL;
+        rc = hand_over(s->parser, b);
     }
-    ps_event ev;
-    const char *why = NULL;
-    int rc = jl_build_event(&s->builder, root, &ev, &why);
-    json_decref(root);
-    if (rc == -2)
-        return PS_ERR_NOMEM;
-    if (rc == -1) {
-        reject(s, s->object_line, why);
-        s->resyncing = 0;
-        return PS_OK;
-    }
-    ev.source = s->path;
-    ev.offset = s->object_offset;
-    s->records++;
-    return s->r->fn(s->r->ctx, s->worker, &ev) ? PS_ERR_STOP : PS_OK;
+    return rc;
+}
+
+/* The end of a file: its last objects go too. */
+static int deliver_rest(scanner *s)
+{
+    batch *b = s->batch;
+    s->batch = NULL;
+    return b ? (b->n ? hand_over(s->parser, b) : parse_batch(s->parser, b)) : PS_OK;
 }
 
 static void begin_object(scanner *s, uint64_t offset)
@@ -397,11 +588,12 @@ static void scanner_end_file(scanner *s)
 static void flush_stats(scanner *s, uint64_t bytes)
 {
     run *r = s->r;
+    parser *p = s->parser;
     pthread_mutex_lock(&r->lock);
     r->stats.bytes += bytes;
-    r->stats.records += s->records;
-    r->stats.skipped += s->skipped;
-    s->records = s->skipped = 0;
+    r->stats.records += p->records;
+    r->stats.skipped += s->skipped + p->skipped;
+    s->skipped = p->records = p->skipped = 0;
     if (r->opt->progress)
         r->opt->progress(r->opt->progress_ctx, &r->stats);
     pthread_mutex_unlock(&r->lock);
@@ -441,6 +633,9 @@ static int read_file(scanner *s, const char *path, char *block)
     }
     if (rc == PS_OK)
         scanner_end_file(s);
+    int rest = deliver_rest(s);
+    if (rc == PS_OK)
+        rc = rest;
     flush_stats(s, 0);
     close(fd);
     return rc;
@@ -451,28 +646,73 @@ typedef struct worker {
     unsigned index;
 } worker;
 
+/* What a thread does next: parse a queued batch, else read the next file,
+ * else wait while others still read; NULL for both when all is done. Under
+ * the run's lock. */
+static void next_task_locked(run *r, batch **b, const char **path)
+{
+    *b = NULL;
+    *path = NULL;
+    for (;;) {
+        if (r->status != PS_OK)
+            return;
+        if (r->queue) {
+            *b = r->queue;
+            if (!(r->queue = (*b)->next))
+                r->queue_tail = NULL;
+            r->queued_bytes -= (*b)->bytes.len;
+            return;
+        }
+        if (r->next_file < r->nfiles) {
+            *path = r->files[r->next_file++];
+            r->readers++;
+            return;
+        }
+        if (!r->readers)
+            return;
+        pthread_cond_wait(&r->changed, &r->lock);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     run *r = w->r;
+    parser p;
+    parser_init(&p, r, w->index);
     scanner s;
-    scanner_init(&s, r, w->index);
+    scanner_init(&s, r, &p);
     char *block = malloc(READ_BLOCK);
     if (!block)
         run_fail(r, PS_ERR_NOMEM);
     while (block) {
+        batch *b;
+        const char *path;
         pthread_mutex_lock(&r->lock);
-        const char *path = r->status == PS_OK && r->next_file < r->nfiles
-                               ? r->files[r->next_file++] : NULL;
+        next_task_locked(r, &b, &path);
         pthread_mutex_unlock(&r->lock);
-        if (!path)
+        int rc = PS_OK;
+        if (b) {
+            rc = parse_batch(&p, b);
+        } else if (path) {
+            rc = read_file(&s, path, block);
+            pthread_mutex_lock(&r->lock);
+            r->readers--;
+            pthread_cond_broadcast(&r->changed);
+            pthread_mutex_unlock(&r->lock);
+        } else {
             break;
-        int rc = read_file(&s, path, block);
-        if (rc != PS_OK)
+        }
+        if (rc != PS_OK) {
             run_fail(r, rc);
+            pthread_mutex_lock(&r->lock);
+            pthread_cond_broadcast(&r->changed); /* waiting threads see the stop */
+            pthread_mutex_unlock(&r->lock);
+        }
     }
     free(block);
     scanner_free(&s);
+    parser_free(&p);
     return NULL;
 }
 
@@ -487,6 +727,7 @@ static void run_init(run *r, const ps_jsonl_options *opt, ps_event_fn fn, void *
     r->fn = fn;
     r->ctx = ctx;
     pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->changed, NULL);
 }
 
 static int run_finish(run *r, ps_jsonl_stats *stats)
@@ -494,6 +735,17 @@ static int run_finish(run *r, ps_jsonl_stats *stats)
     for (size_t i = 0; i < r->nfiles; i++)
         free(r->files[i]);
     free(r->files);
+    while (r->queue) { /* left by a stop */
+        batch *b = r->queue;
+        r->queue = b->next;
+        batch_free(b);
+    }
+    while (r->spare) {
+        batch *b = r->spare;
+        r->spare = b->next;
+        batch_free(b);
+    }
+    pthread_cond_destroy(&r->changed);
     pthread_mutex_destroy(&r->lock);
     if (stats)
         *stats = r->stats;
@@ -503,8 +755,8 @@ static int run_finish(run *r, ps_jsonl_stats *stats)
 static void run_workers(run *r)
 {
     size_t n = ps_evtx_threads(r->opt->threads);
-    if (n > r->nfiles)
-        n = r->nfiles ? r->nfiles : 1;
+    r->batching = n > 1;
+    r->max_queued_bytes = n * QUEUED_BYTES_PER_THREAD;
     worker *ws = calloc(n, sizeof *ws);
     pthread_t *tids = calloc(n, sizeof *tids);
     if (!ws || !tids) {
@@ -548,8 +800,10 @@ int ps_jsonl_events_mem(const char *text, size_t len, const char *name,
         return PS_ERR_ARG;
     run r;
     run_init(&r, opt, fn, ctx);
+    parser p;
+    parser_init(&p, &r, 0);
     scanner s;
-    scanner_init(&s, &r, 0);
+    scanner_init(&s, &r, &p);
     scanner_start_file(&s, name ? name : "");
     r.stats.files = 1;
     int rc = scanner_feed(&s, text, len);
@@ -557,6 +811,7 @@ int ps_jsonl_events_mem(const char *text, size_t len, const char *name,
         scanner_end_file(&s);
     flush_stats(&s, len);
     scanner_free(&s);
+    parser_free(&p);
     r.status = rc;
     return run_finish(&r, stats);
 }

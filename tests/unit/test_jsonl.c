@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,6 +378,128 @@ static void test_files_and_dirs(void **state)
     unlink(p), unlink(q), unlink(txt), rmdir(sub), rmdir(dir);
 }
 
+/* One large export read with several threads: the reading thread hands its
+ * objects over in batches to the others, so events come in another order,
+ * but each comes once, with its byte offset, and each damaged line is
+ * reported with its own line number, as with one thread. */
+#define BIG_OBJECTS 20000
+#define BIG_BAD_EVERY 997
+
+typedef struct big_seen {
+    pthread_mutex_t lock;
+    uint8_t *seen;            /* per record id: times seen */
+    uint64_t *offset;         /* per record id: the offset reported */
+    uint64_t bad_lines[BIG_OBJECTS / BIG_BAD_EVERY + 2];
+    size_t nbad, events, max_worker;
+    size_t stop_after;
+} big_seen;
+
+static int on_big_event(void *ctx, unsigned worker, const ps_event *ev)
+{
+    big_seen *b = ctx;
+    pthread_mutex_lock(&b->lock);
+    if (ev->record_id < BIG_OBJECTS) {
+        b->seen[ev->record_id]++;
+        b->offset[ev->record_id] = ev->offset;
+    }
+    b->events++;
+    if (worker > b->max_worker)
+        b->max_worker = worker;
+    int stop = b->stop_after && b->events >= b->stop_after;
+    pthread_mutex_unlock(&b->lock);
+    return stop;
+}
+
+static void on_big_diag(void *ctx, const ps_diag *d)
+{
+    big_seen *b = ctx;
+    pthread_mutex_lock(&b->lock);
+    if (d->is_line && b->nbad < sizeof b->bad_lines / sizeof *b->bad_lines)
+        b->bad_lines[b->nbad++] = d->offset;
+    pthread_mutex_unlock(&b->lock);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The file: object i on line i + 1 (record id i), every BIG_BAD_EVERY-th
+ * line damaged instead; want_offset[i] is where object i starts. */
+static void write_big(const char *path, uint64_t *want_offset)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < BIG_OBJECTS; i++) {
+        want_offset[i] = (uint64_t)ftell(f);
+        if (i % BIG_BAD_EVERY == BIG_BAD_EVERY - 1)
+            fprintf(f, "{\"Event\": {\"System\": nope}}\n");
+        else
+            fprintf(f, "{\"Event\":{\"System\":{\"EventID\":4688,\"EventRecordID\":%d,"
+                       "\"Channel\":\"Security\"},\"EventData\":{\"CommandLine\":"
+                       "\"cmd.exe /c echo %d padding padding padding padding padding\"}}}\n", i, i);
+    }
+    fclose(f);
+}
+
+static void read_big(const char *path, unsigned threads, big_seen *b, ps_jsonl_stats *st)
+{
+    memset(b->seen, 0, BIG_OBJECTS);
+    b->nbad = b->events = b->max_worker = 0;
+    ps_jsonl_options o = {.threads = threads, .diag = on_big_diag, .diag_ctx = b};
+    int rc = ps_jsonl_events((const char *[]){path}, 1, &o, on_big_event, b, st);
+    assert_int_equal(rc, b->stop_after ? PS_ERR_STOP : PS_OK);
+}
+
+static void test_one_big_file_threads(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ps_jsonl_big_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    uint64_t *want_offset = calloc(BIG_OBJECTS, sizeof *want_offset);
+    big_seen b = {.seen = calloc(BIG_OBJECTS, 1), .offset = calloc(BIG_OBJECTS, sizeof(uint64_t))};
+    assert_non_null(want_offset);
+    assert_non_null(b.seen);
+    assert_non_null(b.offset);
+    pthread_mutex_init(&b.lock, NULL);
+    write_big(path, want_offset);
+    const unsigned threads[] = {1, 2, 4};
+    for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+        ps_jsonl_stats st;
+        read_big(path, threads[t], &b, &st);
+        size_t bad = 0;
+        for (int i = 0; i < BIG_OBJECTS; i++) {
+            int damaged = i % BIG_BAD_EVERY == BIG_BAD_EVERY - 1;
+            bad += damaged;
+            assert_int_equal(b.seen[i], damaged ? 0 : 1);
+            if (!damaged)
+                assert_true(b.offset[i] == want_offset[i]);
+        }
+        assert_int_equal(b.events, BIG_OBJECTS - bad);
+        assert_int_equal(st.records, BIG_OBJECTS - bad);
+        assert_int_equal(st.skipped, bad);
+        assert_int_equal(st.files, 1);
+        assert_int_equal(b.nbad, bad);
+        qsort(b.bad_lines, b.nbad, sizeof *b.bad_lines, cmp_u64);
+        for (size_t k = 0; k < b.nbad; k++)
+            assert_true(b.bad_lines[k] == (k + 1) * BIG_BAD_EVERY);
+        assert_true(b.max_worker < threads[t]);
+    }
+    /* a stop ends every thread's work soon: far from every event is seen */
+    b.stop_after = 10;
+    ps_jsonl_stats st;
+    read_big(path, 2, &b, &st);
+    assert_true(b.events >= 10 && b.events < BIG_OBJECTS / 2);
+    pthread_mutex_destroy(&b.lock);
+    free(b.seen);
+    free(b.offset);
+    free(want_offset);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,7 +508,7 @@ int main(void)
         cmocka_unit_test(test_winlogbeat_nested), cmocka_unit_test(test_winlogbeat_flat_and_user_data),
         cmocka_unit_test(test_bad_lines),         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_stop),              cmocka_unit_test(test_time_parse),
-        cmocka_unit_test(test_files_and_dirs),
+        cmocka_unit_test(test_files_and_dirs),    cmocka_unit_test(test_one_big_file_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
