@@ -12,7 +12,9 @@
 # the events alone (the command less the load time hunt reports). Hunt runs
 # with its prefilter cache in bench/work/hunt-cache, emptied first: one run
 # without the cache (--no-cache) gives the cold load, the warm-up fills the
-# cache and the timed runs read it. Peak RSS target: under 64 MiB. The merged
+# cache and the timed runs read it. Peak RSS target: under 64 MiB. One more
+# row hunts the same events as JSON lines (plainsight dump's output, cached
+# beside the merged file), the input of logs exported from a SIEM. The merged
 # file is built by bench/make-corpus.py and cached under bench/work/dump/,
 # shared with bench/dump.sh. --smoke runs on a 2 MB file, one run each, in
 # seconds. Never run by CI. Set PLAINSIGHT=/path/to/plainsight to measure an
@@ -96,16 +98,26 @@ def measure(*cmds):
     return [summary(x) for x in samples]
 
 
+# The same events as JSON lines (plainsight's dump, evtx_dump's layout: what
+# hunt reads from a SIEM export), made once beside the merged file.
+jsonl = meta["path"] + ".jsonl"
+if not os.path.exists(jsonl) or os.path.getmtime(jsonl) < os.path.getmtime(meta["path"]):
+    with open(jsonl + ".tmp", "wb") as out:
+        subprocess.run([ps, "dump", "-q", meta["path"]], stdout=out, check=True)
+    os.replace(jsonl + ".tmp", jsonl)
+jsonl_mb = os.path.getsize(jsonl) / 1e6
+
 loads = [os.getloadavg()[0]]
 rows = []
 for threads in (1, 2):
     hunt = [ps, "hunt", "-r", rules, "-t", str(threads), "-f", "csv", "-o", "/dev/null"]
-    d, warm, cold = measure([ps, "dump", "-q", "-t", str(threads), "-o", "/dev/null", meta["path"]],
-                            hunt + ["--cache-dir", cache, meta["path"]],
-                            hunt + ["--no-cache", meta["path"]])
+    d, warm, cold, js = measure([ps, "dump", "-q", "-t", str(threads), "-o", "/dev/null", meta["path"]],
+                                hunt + ["--cache-dir", cache, meta["path"]],
+                                hunt + ["--no-cache", meta["path"]],
+                                hunt + ["--cache-dir", cache, jsonl])
     _, loaded, skipped = load_seconds(warm["err"])
     found = re.search(r"hunt: (\d+) detections", warm["err"])
-    rows.append((threads, d, cold, warm, loaded, skipped, int(found.group(1)) if found else -1))
+    rows.append((threads, d, cold, warm, loaded, skipped, int(found.group(1)) if found else -1, js))
 loads.append(os.getloadavg()[0])
 
 mb, rec = meta["bytes"] / 1e6, meta["records"]
@@ -120,7 +132,7 @@ print()
 print("| threads | command | seconds | user s | events/s | MB/s | peak RSS MiB | rule load s | "
       "events only: events/s, MB/s |")
 print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
-for threads, d, cold, warm, loaded, skipped, found in rows:
+for threads, d, cold, warm, loaded, skipped, found, js in rows:
     print("| %d | dump --format jsonl > /dev/null | %.3f | %.2f | %.0f | %.1f | %.1f | | |" % (
         threads, d["s"], d["user"], rec / d["s"], mb / d["s"], d["rss"]))
     for label, h in (("hunt, prefilter cache warm", warm), ("hunt --no-cache (cold)", cold)):
@@ -129,6 +141,11 @@ for threads, d, cold, warm, loaded, skipped, found in rows:
               "%.1f | %.3f | %.0f, %.1f |" % (
                   threads, label, loaded, skipped, found, h["s"], h["user"], rec / h["s"],
                   mb / h["s"], h["rss"], h["load"], rec / ev, mb / ev))
+    ev = max(js["s"] - js["load"], 1e-9)
+    print("| %d | hunt of the same events as JSON lines (%.0f MB; MB/s of JSON) | %.3f | %.2f | "
+          "%.0f | %.1f | %.1f | %.3f | %.0f, %.1f |" % (
+              threads, jsonl_mb, js["s"], js["user"], rec / js["s"], jsonl_mb / js["s"],
+              js["rss"], js["load"], rec / ev, jsonl_mb / ev))
 print()
 for threads, d, cold, warm, *_ in rows:
     whole, events = d["s"] / warm["s"], d["s"] / max(warm["s"] - warm["load"], 1e-9)
