@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ typedef struct run {
     pthread_mutex_t lock;       /* files, stats, diagnostics, progress, the queue */
     ps_jsonl_stats stats;
     int status;                 /* first error or stop, PS_OK otherwise */
+    atomic_int halted;          /* status is not PS_OK: read without the lock */
     /* Batches of cut objects waiting to be parsed (several threads only). */
     struct batch *queue, *queue_tail, *spare;
     size_t queued_bytes, max_queued_bytes;
@@ -182,6 +184,7 @@ static void run_fail(run *r, int status)
     pthread_mutex_lock(&r->lock);
     if (r->status == PS_OK || status == PS_ERR_NOMEM)
         r->status = status;
+    atomic_store(&r->halted, 1);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -278,7 +281,6 @@ static void flush_parser(parser *p)
 
 #define BATCH_BYTES (512u << 10)
 #define QUEUED_BYTES_PER_THREAD (2u << 20)
-#define STOP_CHECK_EVERY 64       /* objects parsed between looks at the run's status */
 
 typedef struct batch_object {
     size_t at, len;
@@ -347,11 +349,13 @@ static int parse_batch(parser *p, batch *b)
 {
     int rc = PS_OK;
     for (size_t i = 0; i < b->n && rc == PS_OK; i++) {
-        if (i % STOP_CHECK_EVERY == 0 && run_stopped(p->r))
+        if (atomic_load_explicit(&p->r->halted, memory_order_relaxed))
             break;
         rc = parse_object(p, b->path, b->bytes.data + b->objs[i].at, b->objs[i].len,
                           b->objs[i].line, b->objs[i].offset);
     }
+    if (rc != PS_OK)
+        run_fail(p->r, rc); /* at once: no other thread calls fn after a stop */
     flush_parser(p);
     pthread_mutex_lock(&p->r->lock);
     batch_put_locked(p->r, b);
@@ -458,12 +462,20 @@ static int deliver(scanner *s)
     return rc;
 }
 
-/* The end of a file: its last objects go too. */
-static int deliver_rest(scanner *s)
+/* The end of a file: its last objects go too, unless the run is stopping
+ * (the batch is only given back then). */
+static int deliver_rest(scanner *s, int rc)
 {
     batch *b = s->batch;
     s->batch = NULL;
-    return b ? (b->n ? hand_over(s->parser, b) : parse_batch(s->parser, b)) : PS_OK;
+    if (!b)
+        return PS_OK;
+    if (rc == PS_OK && b->n)
+        return hand_over(s->parser, b);
+    pthread_mutex_lock(&s->r->lock);
+    batch_put_locked(s->r, b);
+    pthread_mutex_unlock(&s->r->lock);
+    return PS_OK;
 }
 
 static void begin_object(scanner *s, uint64_t offset)
@@ -633,7 +645,7 @@ static int read_file(scanner *s, const char *path, char *block)
     }
     if (rc == PS_OK)
         scanner_end_file(s);
-    int rest = deliver_rest(s);
+    int rest = deliver_rest(s, rc);
     if (rc == PS_OK)
         rc = rest;
     flush_stats(s, 0);
@@ -720,6 +732,7 @@ static void run_init(run *r, const ps_jsonl_options *opt, ps_event_fn fn, void *
 {
     static const ps_jsonl_options defaults = {0};
     memset(r, 0, sizeof *r);
+    atomic_init(&r->halted, 0);
     r->opt = opt ? opt : &defaults;
     r->max_object = r->opt->max_object_bytes ? r->opt->max_object_bytes
                                              : PS_JSONL_DEFAULT_MAX_OBJECT;

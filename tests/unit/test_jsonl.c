@@ -391,13 +391,15 @@ typedef struct big_seen {
     uint64_t *offset;         /* per record id: the offset reported */
     uint64_t bad_lines[BIG_OBJECTS / BIG_BAD_EVERY + 2];
     size_t nbad, events, max_worker;
-    size_t stop_after;
+    size_t stop_after, after_stop;   /* calls once a stop was asked for */
 } big_seen;
 
 static int on_big_event(void *ctx, unsigned worker, const ps_event *ev)
 {
     big_seen *b = ctx;
     pthread_mutex_lock(&b->lock);
+    if (b->stop_after && b->events >= b->stop_after)
+        b->after_stop++;
     if (ev->record_id < BIG_OBJECTS) {
         b->seen[ev->record_id]++;
         b->offset[ev->record_id] = ev->offset;
@@ -493,6 +495,7 @@ static void test_one_big_file_threads(void **state)
     ps_jsonl_stats st;
     read_big(path, 2, &b, &st);
     assert_true(b.events >= 10 && b.events < BIG_OBJECTS / 2);
+    assert_true(b.after_stop <= 1); /* at most the other thread's event in flight */
     pthread_mutex_destroy(&b.lock);
     free(b.seen);
     free(b.offset);
