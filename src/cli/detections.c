@@ -340,12 +340,14 @@ static int emit(void *ctx, const void *p, size_t len)
 int det_store_finish(det_store *s, int (*fn)(void *ctx, const detection *d), void *ctx)
 {
     finish_ctx f = {s, fn, ctx};
-    ps_extsort *sorts[64];
-    if (s->nlanes > sizeof sorts / sizeof *sorts)
-        return PS_ERR_ARG;
+    ps_extsort **sorts = malloc(s->nlanes * sizeof *sorts);
+    if (!sorts)
+        return PS_ERR_NOMEM;
     for (unsigned i = 0; i < s->nlanes; i++)
         sorts[i] = s->lanes[i].sort;
-    return ps_extsort_finish_all(sorts, s->nlanes, emit, &f);
+    int rc = ps_extsort_finish_all(sorts, s->nlanes, emit, &f);
+    free(sorts);
+    return rc;
 }
 
 void det_store_totals(const det_store *s, det_totals *out)
