@@ -65,7 +65,9 @@ int ps_jsonl_is_json_name(const char *name);
  * for the names above, without following symbolic links) and pass it to fn,
  * as ps_evtx_events does: `worker` is the calling thread's index, the event
  * is valid only during the call, ev->offset is the byte offset of the
- * object in its file. Returns PS_OK, PS_ERR_STOP when fn asked to stop, or
+ * object in its file. With more than one thread the objects of one file are
+ * parsed by all of them (the reading thread hands them over in batches), so
+ * events come in no fixed order; with one, in file order. Returns PS_OK, PS_ERR_STOP when fn asked to stop, or
  * PS_ERR_NOMEM. `stats` may be NULL. */
 int ps_jsonl_events(const char *const *paths, size_t npaths, const ps_jsonl_options *opt,
                     ps_event_fn fn, void *ctx, ps_jsonl_stats *stats);
