@@ -384,9 +384,12 @@ static const char *default_filetypes(const scan_cli *c, char *buf, size_t n)
 
 /* Building the file-name database (from the cache when it can): on a
  * thread of its own while the YARA rules compile, unless the scan is to use
- * one thread; with a cold cache both compiles take about as long. */
+ * one thread (with a cold cache it takes 0.4 s on signature-base, the YARA
+ * compile under 0.1 s). */
 typedef struct ioc_prep {
     ps_iocs *iocs;
+    const char *dir;             /* the cache directory, or NULL */
+    char dir_buf[4096];
     ps_ioc_cache_state state;
     double secs;
     pthread_t tid;
@@ -402,11 +405,11 @@ static void *prepare_iocs_main(void *arg)
     return NULL;
 }
 
-static int start_iocs(scan_cli *c, ps_iocs *iocs, ioc_prep *p, char *dir_buf, size_t n)
+static int start_iocs(scan_cli *c, ps_iocs *iocs, ioc_prep *p)
 {
-    *p = (ioc_prep){.iocs = iocs};
-    const char *dir = cli_cache_dir(c->cache_dir, c->no_cache, dir_buf, n);
-    if (ps_iocs_set_cache_dir(iocs, dir) != PS_OK)
+    p->iocs = iocs;
+    p->dir = cli_cache_dir(c->cache_dir, c->no_cache, p->dir_buf, sizeof p->dir_buf);
+    if (ps_iocs_set_cache_dir(iocs, p->dir) != PS_OK)
         return -1;
     if (c->threads != 1 && c->nyara && pthread_create(&p->tid, NULL, prepare_iocs_main, p) == 0)
         p->threaded = 1;
@@ -417,7 +420,7 @@ static int start_iocs(scan_cli *c, ps_iocs *iocs, ioc_prep *p, char *dir_buf, si
 
 /* Waits for the database and says, with -v, where it came from; then the
  * counts of what was loaded. */
-static void finish_iocs(scan_cli *c, ioc_prep *p, const char *dir)
+static void finish_iocs(scan_cli *c, ioc_prep *p)
 {
     if (p->threaded)
         pthread_join(p->tid, NULL);
@@ -433,7 +436,7 @@ static void finish_iocs(scan_cli *c, ioc_prep *p, const char *dir)
     if (what && c->verbose && !c->quiet) {
         clear_progress(c);
         fprintf(stderr, "plainsight scan: note: file-name IOC database %s %.3f s (%s)\n", what,
-                p->secs, dir ? dir : "no cache");
+                p->secs, p->dir ? p->dir : "no cache");
     }
     if (!c->quiet && c->niocs) {
         ps_ioc_counts n;
@@ -557,12 +560,11 @@ int cmd_scan(int argc, char **argv)
         fprintf(stderr, "plainsight scan: out of memory\n");
         goto done;
     }
-    char cache_buf[4096];
     ioc_prep prep = {0};
-    if (load_iocs(&c, iocs) != 0 || start_iocs(&c, iocs, &prep, cache_buf, sizeof cache_buf) != 0)
+    if (load_iocs(&c, iocs) != 0 || start_iocs(&c, iocs, &prep) != 0)
         goto done;
     int rules_ok = setup_rules(&c, s) == 0;
-    finish_iocs(&c, &prep, cli_cache_dir(c.cache_dir, c.no_cache, cache_buf, sizeof cache_buf));
+    finish_iocs(&c, &prep);
     if (!rules_ok)
         goto done;
     ps_scanner_set_iocs(s, iocs);
