@@ -56,7 +56,7 @@ typedef struct run {
     pthread_mutex_t lock;       /* files, stats, diagnostics, progress, the queue */
     ps_jsonl_stats stats;
     int status;                 /* first error or stop, PS_OK otherwise */
-    atomic_int halted;          /* status is not PS_OK: read without the lock */
+    atomic_int halted;          /* run_fail was called: status is not PS_OK */
     /* Batches of cut objects waiting to be parsed (several threads only). */
     struct batch *queue, *queue_tail, *spare;
     size_t queued_bytes, max_queued_bytes;
@@ -188,12 +188,10 @@ static void run_fail(run *r, int status)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* Has a worker failed or stopped? Cheap enough to ask before each object. */
 static int run_stopped(run *r)
 {
-    pthread_mutex_lock(&r->lock);
-    int stopped = r->status != PS_OK;
-    pthread_mutex_unlock(&r->lock);
-    return stopped;
+    return atomic_load_explicit(&r->halted, memory_order_relaxed);
 }
 
 /* --- parsing one object ----------------------------------------------------------- */
@@ -349,7 +347,7 @@ static int parse_batch(parser *p, batch *b)
 {
     int rc = PS_OK;
     for (size_t i = 0; i < b->n && rc == PS_OK; i++) {
-        if (atomic_load_explicit(&p->r->halted, memory_order_relaxed))
+        if (run_stopped(p->r))
             break;
         rc = parse_object(p, b->path, b->bytes.data + b->objs[i].at, b->objs[i].len,
                           b->objs[i].line, b->objs[i].offset);
