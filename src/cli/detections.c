@@ -107,7 +107,7 @@ static int strtab_id(strtab *t, const char *s, size_t n, uint32_t *id)
 static void strtab_free(strtab *t)
 {
     for (uint32_t i = 0; i < t->n; i++)
-        free(t->page[i >> STR_PAGE_BITS][i & (STR_PAGE - 1)].s);
+        free(str_at(t, i)->s);
     for (uint32_t p = 0; p < STR_PAGES && t->page[p]; p++)
         free(t->page[p]);
     free(t->slot);
