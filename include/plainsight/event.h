@@ -39,6 +39,11 @@ typedef struct ps_field {
     uint32_t name_len;
     uint32_t value_len;
     uint8_t kind;       /* ps_kind */
+    /* 1: the text of a binary value that is not a string (an integer, hex
+     * number, GUID, SID, time or bytes), so made only of digits, the
+     * letters a-f, A-F, x, S, T and Z, and - { } : . , -- whatever the
+     * bytes were. 0: any text (strings, template text, JSON input). */
+    uint8_t typed;
 } ps_field;
 
 typedef struct ps_event {

@@ -210,6 +210,7 @@ typedef struct model_op {
     uint8_t system_time; /* the key is SystemTime: a FILETIME value is the
                             event's time */
     uint16_t slot;
+    uint8_t field_typed; /* MOP_STATIC: ps_field.typed */
     uint32_t aux;        /* MOP_PARTS: first part; MOP_SPLICE: splice index */
     uint32_t nparts;
     const char *path;    /* NUL-terminated */

@@ -90,7 +90,7 @@ static void ms_scalar(json_sink *s, const char *key, size_t klen, const bx_node 
         m->path.len = mark;
         return;
     }
-    bx_value single;
+    bx_value single = {0}; /* set when the text is one value alone */
     ps_kind kind = parts_kind(parts, &single);
     if (kind == PS_KIND_NULL && empty_is_string)
         kind = PS_KIND_STRING;
@@ -115,6 +115,7 @@ static void ms_scalar(json_sink *s, const char *key, size_t klen, const bx_node 
         f->value = value;
         f->value_len = (uint32_t)m->value.len;
         f->kind = (uint8_t)kind;
+        f->typed = (uint8_t)value_is_typed(&single);
     }
     m->path.len = mark;
 }
@@ -242,7 +243,7 @@ static void rec_scalar(model_sink *m, const char *key, size_t klen, const bx_nod
     unsigned count;
     const bx_node *only = last_text_part(parts, &count);
     if (!has_value_hole(parts)) {
-        bx_value single;
+        bx_value single = {0};
         ps_kind kind = parts_kind(parts, &single);
         if (kind == PS_KIND_NULL && empty_is_string)
             kind = PS_KIND_STRING;
@@ -250,6 +251,7 @@ static void rec_scalar(model_sink *m, const char *key, size_t klen, const bx_nod
         put_parts(&m->value, parts, ESC_NONE, &STYLE_JSON);
         op->kind = MOP_STATIC;
         op->field_kind = (uint8_t)kind;
+        op->field_typed = (uint8_t)value_is_typed(&single);
         op->text = ps_arena_strndup(r->tmp, m->value.data ? m->value.data : "", m->value.len);
         op->text_len = (uint32_t)m->value.len;
         if (!op->text || m->value.failed)

@@ -641,6 +641,7 @@ static int run_model(render_ctx *r, const model_program *prog, const bx_instance
             f->value = op->text;
             f->value_len = op->text_len;
             f->kind = op->field_kind;
+            f->typed = op->field_typed;
             continue;
         }
         if (op->slot >= in->nvals && op->kind != MOP_PARTS)
@@ -652,10 +653,12 @@ static int run_model(render_ctx *r, const model_program *prog, const bx_instance
         }
         size_t at = text->len;
         ps_kind kind = PS_KIND_STRING;
+        int typed = 0;
         if (op->kind == MOP_VALUE) {
             const bx_value *v = &in->vals[op->slot];
             put_value(text, v, ESC_NONE, &STYLE_JSON);
             kind = value_kind(v);
+            typed = value_is_typed(v);
             if (op->system_time && v->type == BX_T_FILETIME && v->size == 8)
                 memcpy(&r->filetime, v->data, 8);
         } else {
@@ -678,6 +681,7 @@ static int run_model(render_ctx *r, const model_program *prog, const bx_instance
             return -1;
         f->value_len = (uint32_t)len;
         f->kind = (uint8_t)kind;
+        f->typed = (uint8_t)typed;
     }
     return 0;
 }

@@ -51,6 +51,19 @@ static inline int well_sized(const bx_value *v)
     return 1;
 }
 
+int value_is_typed(const bx_value *v)
+{
+    switch (v->type & ~BX_T_ARRAY) {
+    case BX_T_INT8: case BX_T_UINT8: case BX_T_INT16: case BX_T_UINT16:
+    case BX_T_INT32: case BX_T_UINT32: case BX_T_INT64: case BX_T_UINT64:
+    case BX_T_BINARY: case BX_T_GUID: case BX_T_SIZET: case BX_T_FILETIME:
+    case BX_T_SYSTIME: case BX_T_SID: case BX_T_HEX32: case BX_T_HEX64:
+        return 1;
+    default:
+        return 0; /* strings, reals (NaN, inf), booleans, null, the rest */
+    }
+}
+
 ps_kind value_kind(const bx_value *v)
 {
     if (v->type == BX_T_NULL)

@@ -27,6 +27,9 @@ void put_json_scalar(ps_buf *b, const bx_value *v);
 
 /* How the value prints in JSON (bare number/bool, string or null). */
 ps_kind value_kind(const bx_value *v);
+/* Is v's text made by a formatter of numbers, GUIDs, SIDs, times or bytes
+ * (ps_field.typed)? Arrays of such values too (joined by commas). */
+int value_is_typed(const bx_value *v);
 
 /* Append a FILETIME as ISO-8601 UTC with `digits` fraction digits (0-7). */
 void put_filetime(ps_buf *b, uint64_t ft, unsigned digits);

@@ -54,6 +54,7 @@ static void add_field(jl_builder *b, const char *path, size_t plen, const char *
     f->value = v;
     f->value_len = (uint32_t)vlen;
     f->kind = (uint8_t)kind;
+    f->typed = 0;
 }
 
 /* The text and kind of a scalar JSON value, in b->text. */

@@ -1049,11 +1049,15 @@ static int scan_keywords(ps_sigma_scratch *s)
     ps_buf *kb = &s->kw_buf;
     ps_buf_reset(kb);
     /* A value shorter than every keyword literal cannot hold one (a literal
-     * found across two values only costs an evaluation): left out. */
+     * found across two values only costs an evaluation), nor, mostly, a
+     * typed value (see db_skips_typed): left out. */
     uint32_t min = pf->db_min_len ? pf->db_min_len : 1;
+    uint8_t skip_typed = pf->db_skips_typed;
     size_t total = 0;
-    for (uint32_t i = 0; i < s->ev->nfields; i++)
-        total += s->ev->fields[i].value_len >= min ? (size_t)s->ev->fields[i].value_len + 1 : 0;
+    for (uint32_t i = 0; i < s->ev->nfields; i++) {
+        const ps_field *f = &s->ev->fields[i];
+        total += f->value_len >= min && !(f->typed & skip_typed) ? (size_t)f->value_len + 1 : 0;
+    }
     if (!total)
         return 0;
     if (ps_buf_reserve(kb, total) != 0)
@@ -1061,7 +1065,7 @@ static int scan_keywords(ps_sigma_scratch *s)
     char *p = kb->data;
     for (uint32_t i = 0; i < s->ev->nfields; i++) { /* room made once, then plain copies */
         const ps_field *f = &s->ev->fields[i];
-        if (f->value_len >= min) {
+        if (f->value_len >= min && !(f->typed & skip_typed)) {
             memcpy(p, f->value, f->value_len);
             p += f->value_len;
             *p++ = 0;

@@ -814,6 +814,23 @@ static int by_size_desc(const void *pa, const void *pb)
     return (a->ndistinct < b->ndistinct) - (a->ndistinct > b->ndistinct);
 }
 
+/* Could literal l occur in the text of a typed value (ps_field.typed:
+ * digits, a-f, A-F, x, S, T, Z, - { } : . ,)? Case folded either way, to be
+ * sure. When no keyword literal could, the keyword scan leaves such values
+ * out: in most events they are most of the bytes (IDs, times, GUIDs). */
+static int typed_text_may_hold(const pf_lit *l)
+{
+    static const char typed_folded[] = "abcdefxstz-{}:.,";
+    for (uint32_t i = 0; i < l->len; i++) {
+        unsigned char c = (unsigned char)l->bytes[i];
+        if (c >= '0' && c <= '9')
+            continue;
+        if (c == 0 || c >= 0x80 || !strchr(typed_folded, c | 0x20))
+            return 0;
+    }
+    return 1;
+}
+
 /* Compile (or read from the cache) every job's database, on up to `threads`
  * threads: the databases do not depend on each other, and compiling them is
  * most of a load with a cold cache. 0, or -1 when one failed. */
@@ -885,12 +902,16 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
         int32_t sym = e[from].lit.sym;
         hs_database_t **db = sym < 0 ? &pf->db : &pf->field_db[sym];
         *(sym < 0 ? &pf->db_base : &pf->field_base[sym]) = id;
-        if (sym >= 0)
+        if (sym >= 0) {
             pf->field_nlits[sym] = ndistinct;
-        else
-            for (size_t i = from; i < to; i++)
+        } else {
+            pf->db_skips_typed = 1;
+            for (size_t i = from; i < to; i++) {
                 if (!pf->db_min_len || e[i].lit.len < pf->db_min_len)
                     pf->db_min_len = e[i].lit.len;
+                pf->db_skips_typed &= !typed_text_may_hold(&e[i].lit);
+            }
+        }
         if (sym >= 0 && exact) {
             /* An entry merges equal literals of several values: the table
              * stands only when every one of them is an equality. */

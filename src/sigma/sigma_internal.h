@@ -330,6 +330,9 @@ typedef struct sg_channel_bucket {
 typedef struct sg_prefilter {
     hs_database_t *db;            /* keyword searches' literals; NULL: none */
     uint32_t db_min_len;          /* ... the shortest of them */
+    /* ... none of them can occur in a typed value's text (ps_field.typed):
+     * the keyword scan leaves typed values out */
+    uint8_t db_skips_typed;
     hs_database_t **field_db;     /* per symbol: its values' literals, or NULL */
     uint32_t db_base;             /* a database reports id - base of its literals */
     uint32_t *field_base;

@@ -112,7 +112,7 @@ static inline int same_events(const ps_event *a, const ps_event *b)
         return 0;
     for (uint32_t i = 0; i < a->nfields; i++) {
         const ps_field *x = &a->fields[i], *y = &b->fields[i];
-        if (x->kind != y->kind || !same_str(x->path, x->path_len, y->path, y->path_len) ||
+        if (x->kind != y->kind || x->typed != y->typed || !same_str(x->path, x->path_len, y->path, y->path_len) ||
             !same_str(x->name, x->name_len, y->name, y->name_len) ||
             !same_str(x->value, x->value_len, y->value, y->value_len))
             return 0;

@@ -428,6 +428,54 @@ static void test_memos(void **state)
     twin_free(&t);
 }
 
+/* ---- keyword scans and typed values ---------------------------------------------- */
+
+static const char typed_keyword_rules[] =
+    "title: tool words\nid: r-tool\nlogsource: {product: windows}\n"
+    "detection:\n  keywords: ['lsadump::', 'sekurlsa::']\n  condition: keywords\n";
+
+static const char sid_keyword_rules[] =
+    "title: system sid\nid: r-sid\nlogsource: {product: windows}\n"
+    "detection:\n  keywords: ['lsadump::', 's-1-5-18']\n  condition: keywords\n";
+
+/* One event: a typed SID field and a string command line. */
+static void typed_event(ev_builder *b, const char *sid, const char *cmd)
+{
+    eb_init(b, "Security", 4688);
+    eb_data(b, "SubjectUserSid", sid);
+    b->f[b->ev.nfields - 1].typed = 1;
+    eb_data(b, "CommandLine", cmd);
+}
+
+/* The keyword scan leaves typed values (numbers, SIDs, GUIDs, times) out
+ * only when no keyword literal could occur in such text; either way the
+ * results are those without the prefilter. */
+static void test_typed_values(void **state)
+{
+    (void)state;
+    twin t;
+    ev_builder b;
+    twin_load(&t, NULL, 0, typed_keyword_rules);
+    assert_int_equal(t.with->prefilter.db_skips_typed, 1);
+    typed_event(&b, "S-1-5-18", "x.exe lsadump::sam");
+    assert_int_equal(twin_match(&t, &b.ev), 1);
+    typed_event(&b, "S-1-5-18", "x.exe");
+    assert_int_equal(twin_match(&t, &b.ev), 0);
+    assert_int_equal(t.differences, 0);
+    twin_free(&t);
+
+    twin_load(&t, NULL, 0, sid_keyword_rules); /* 's-1-5-18' can be a typed text */
+    assert_int_equal(t.with->prefilter.db_skips_typed, 0);
+    typed_event(&b, "S-1-5-18", "x.exe");
+    assert_int_equal(twin_match(&t, &b.ev), 1);
+    typed_event(&b, "S-1-5-20", "x.exe lsadump::sam");
+    assert_int_equal(twin_match(&t, &b.ev), 1);
+    typed_event(&b, "S-1-5-20", "x.exe");
+    assert_int_equal(twin_match(&t, &b.ev), 0);
+    assert_int_equal(t.differences, 0);
+    twin_free(&t);
+}
+
 static void test_random_events(void **state)
 {
     (void)state;
@@ -559,6 +607,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_semantics),
         cmocka_unit_test(test_memos),
+        cmocka_unit_test(test_typed_values),
         cmocka_unit_test(test_exact_fields),
         cmocka_unit_test(test_random_events),
         cmocka_unit_test(test_regression_both_ways),
