@@ -121,6 +121,10 @@ typedef struct hunt_lane {
     unsigned worker;
     int oom;                     /* a detection was lost: out of memory */
     int store_error;             /* ... or the temporary file could not be written */
+    uint64_t events;             /* events in the --from/--to range, matched */
+    /* Lanes are written on every event by their own workers: two lanes never
+     * share a cache line (at least 128 bytes apart, whatever the alignment). */
+    char pad[128 - sizeof(void *) - 3 * sizeof(int) - sizeof(uint64_t)];
 } hunt_lane;
 
 typedef struct hunt {
@@ -131,7 +135,6 @@ typedef struct hunt {
     int min_level;
     const uint8_t *enabled;      /* per rule: chosen by --status/--rule-id/--tags/--min-level */
     uint64_t from, to;           /* --from/--to as FILETIME; 0: open */
-    uint64_t *events;            /* per worker: events in the time range, matched */
     det_store *store;            /* the detections, sorted at the end */
     int oom;                     /* a detection was lost: out of memory */
     int store_error;             /* ... or the temporary file could not be written */
@@ -303,7 +306,7 @@ static int on_event(void *ctx, unsigned worker, const ps_event *ev)
     hunt *h = ctx;
     if ((h->from && ev->time_filetime < h->from) || (h->to && ev->time_filetime > h->to))
         return 0;
-    h->events[worker]++;
+    h->lanes[worker].events++;
     if (h->report && ps_report_add_event(h->report, ev) != PS_OK)
         return 1; /* out of memory: stop */
     if (h->iocs)
@@ -1178,8 +1181,7 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     h.store = det_store_new(ps_sigma_rule_count(set), sort_memory(), temp_dir(), workers);
     h.scratch = calloc(workers, sizeof *h.scratch);
     h.lanes = calloc(workers, sizeof *h.lanes);
-    h.events = calloc(workers, sizeof *h.events);
-    int ok = h.scratch && h.lanes && h.events && enabled && h.store && (!a->html || h.report);
+    int ok = h.scratch && h.lanes && enabled && h.store && (!a->html || h.report);
     for (unsigned i = 0; ok && i < workers; i++)
         h.lanes[i] = (hunt_lane){.h = &h, .worker = i};
     for (unsigned i = 0; ok && set && i < workers; i++)
@@ -1244,8 +1246,8 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
         write_html_report(&h, a, &prog, now_seconds() - a->started, tl.report_rc) != 0)
         exit_code = PS_EXIT_ERROR;
     uint64_t in_range = 0;
-    for (unsigned i = 0; h.events && i < workers; i++)
-        in_range += h.events[i];
+    for (unsigned i = 0; h.lanes && i < workers; i++)
+        in_range += h.lanes[i].events;
     if (!a->quiet && h.store) {
         print_summary(&h, &prog, in_range, now_seconds() - a->started);
         summary_sources(&h, a, left_by_status, left_by_filter);
@@ -1257,7 +1259,6 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     ps_report_free(h.report);
     free(h.scratch);
     free(h.lanes);
-    free(h.events);
     det_store_free(h.store);
     free(enabled);
     return exit_code;
