@@ -133,7 +133,7 @@ struct ps_sigma_scratch {
     hs_scratch_t *hs;
     int scanned;             /* the event's values were scanned (its lists' scan maps) */
     int scan_failed;         /* ... but a scan failed: evaluate every rule */
-    uint32_t *scan_stamp;    /* per symbol (nsyms: keywords): epoch when its values were scanned */
+    uint32_t *scan_stamp;    /* per symbol (nsyms, nsyms + 1: keywords): epoch when scanned */
     uint32_t *part;          /* gated rules whose clause 0 was seen */
     uint32_t npart;
     /* Per compiled rule: epoch << 8 | the clauses of it seen in the event
@@ -195,14 +195,15 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
         s->seen = calloc(set->ncompiled + 1, sizeof *s->seen);
         s->cand = calloc(set->ncompiled + 1, sizeof *s->cand);
         s->part = calloc(set->ncompiled + 1, sizeof *s->part);
-        s->scan_stamp = calloc(s->nsyms + 1, sizeof *s->scan_stamp);
+        s->scan_stamp = calloc(s->nsyms + 2, sizeof *s->scan_stamp);
         s->lit_stamp = calloc(pf->nlits + 1, sizeof *s->lit_stamp);
         s->memo = calloc(MEMO_SLOTS, sizeof *s->memo);
         s->memo_ring = malloc(MEMO_RING);
         /* one scratch serves every database (it grows to the largest need) */
         int ok = s->seen && s->cand && s->part && s->scan_stamp && s->lit_stamp && s->memo &&
                  s->memo_ring &&
-                 (!pf->db || hs_alloc_scratch(pf->db, &s->hs) == HS_SUCCESS);
+                 (!pf->kw[0].db || hs_alloc_scratch(pf->kw[0].db, &s->hs) == HS_SUCCESS) &&
+                 (!pf->kw[1].db || hs_alloc_scratch(pf->kw[1].db, &s->hs) == HS_SUCCESS);
         for (uint32_t i = 0; ok && i < pf->nsyms; i++)
             ok = !pf->field_db[i] || hs_alloc_scratch(pf->field_db[i], &s->hs) == HS_SUCCESS;
         if (!ok) {
@@ -663,7 +664,7 @@ static int regex_match(ps_sigma_scratch *s, const sg_value *v, const char *t, si
 }
 
 /* Does field i's value satisfy v? `db` is the symbol whose database holds
- * v's literal (nsyms: the keywords'). */
+ * v's literal (nsyms and above: a keyword database, see keyword_db). */
 static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i, uint32_t db)
 {
     const ps_field *f = &s->ev->fields[i];
@@ -723,11 +724,22 @@ static int chain_match(ps_sigma_scratch *s, const sg_value *v, int32_t first)
     return 0;
 }
 
+/* The keyword database that holds v's literal (as scan_db numbers it). */
+static uint32_t keyword_db(const ps_sigma_scratch *s, const sg_value *v)
+{
+    const sg_keyword_db *every = &s->set->prefilter.kw[SG_KW_EVERY];
+    uint32_t id = v->pf_id - 1; /* (not used without an id) */
+    return s->nsyms + (v->pf_id && id >= every->base && id - every->base < every->nlits
+                           ? SG_KW_EVERY
+                           : SG_KW_LISTED);
+}
+
 /* Keyword search: any field's value. */
 static int keyword_match(ps_sigma_scratch *s, const sg_value *v)
 {
+    uint32_t db = keyword_db(s, v);
     for (uint32_t i = 0; i < s->ev->nfields; i++)
-        if (value_match(s, v, i, s->nsyms))
+        if (value_match(s, v, i, db))
             return 1;
     return 0;
 }
@@ -942,7 +954,7 @@ static int union_scan_map(ps_sigma_scratch *s)
         s->scan_map = mc->bits;
         return 0;
     }
-    size_t words = s->nsyms / 64 + 1;
+    size_t words = (s->nsyms + 1) / 64 + 1;
     if (!mc->bits && !(mc->bits = malloc(words * sizeof *mc->bits)))
         return -1;
     memcpy(mc->key, key, sizeof key);
@@ -1039,20 +1051,21 @@ static int scan_value(ps_sigma_scratch *s, int32_t sym, uint32_t i)
     return scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len);
 }
 
-/* Every value (as one NUL-separated buffer) with the keyword database. */
-static int scan_keywords(ps_sigma_scratch *s)
+/* Every value (as one NUL-separated buffer) with keyword database `which`
+ * (SG_KW_LISTED or SG_KW_EVERY). */
+static int scan_keywords(ps_sigma_scratch *s, unsigned which)
 {
-    const sg_prefilter *pf = &s->set->prefilter;
-    s->scan_stamp[s->nsyms] = s->epoch;
-    if (!pf->db)
+    const sg_keyword_db *kw = &s->set->prefilter.kw[which];
+    s->scan_stamp[s->nsyms + which] = s->epoch;
+    if (!kw->db)
         return 0;
     ps_buf *kb = &s->kw_buf;
     ps_buf_reset(kb);
     /* A value shorter than every keyword literal cannot hold one (a literal
      * found across two values only costs an evaluation), nor, mostly, a
-     * typed value (see db_skips_typed): left out. */
-    uint32_t min = pf->db_min_len ? pf->db_min_len : 1;
-    uint8_t skip_typed = pf->db_skips_typed;
+     * typed value (see skips_typed): left out. */
+    uint32_t min = kw->min_len ? kw->min_len : 1;
+    uint8_t skip_typed = kw->skips_typed;
     size_t total = 0;
     for (uint32_t i = 0; i < s->ev->nfields; i++) {
         const ps_field *f = &s->ev->fields[i];
@@ -1072,17 +1085,17 @@ static int scan_keywords(ps_sigma_scratch *s)
         }
     }
     kb->len = total;
-    return scan(s, pf->db, pf->db_base, kb->data, kb->len);
+    return scan(s, kw->db, kw->base, kb->data, kb->len);
 }
 
-/* The values of one field (db < nsyms) or the keyword scan (db == nsyms),
- * unless done for this event already. */
+/* The values of one field (db < nsyms) or a keyword scan (db == nsyms +
+ * SG_KW_LISTED or SG_KW_EVERY), unless done for this event already. */
 static int scan_db(ps_sigma_scratch *s, uint32_t db)
 {
     if (s->scan_stamp[db] == s->epoch)
         return 0;
-    if (db == s->nsyms)
-        return scan_keywords(s);
+    if (db >= s->nsyms)
+        return scan_keywords(s, db - s->nsyms);
     s->scan_stamp[db] = s->epoch;
     if (!s->set->prefilter.field_db[db] && !s->set->prefilter.field_exact[db])
         return 0;
@@ -1114,7 +1127,10 @@ static int scan_event(ps_sigma_scratch *s)
         if (scan_db(s, (uint32_t)sym) != 0)
             return -1;
     }
-    return map_has(s->scan_map, s->nsyms) ? scan_db(s, s->nsyms) : 0;
+    for (uint32_t db = s->nsyms; db <= s->nsyms + SG_KW_EVERY; db++)
+        if (map_has(s->scan_map, db) && scan_db(s, db) != 0)
+            return -1;
+    return 0;
 }
 
 /* Has the scan told what literals the event holds? (Scans on first use.) */
@@ -1310,7 +1326,7 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
         if (s->seen)
             memset(s->seen, 0, set->ncompiled * sizeof *s->seen);
         if (s->scan_stamp)
-            memset(s->scan_stamp, 0, (s->nsyms + 1) * sizeof *s->scan_stamp);
+            memset(s->scan_stamp, 0, (s->nsyms + 2) * sizeof *s->scan_stamp);
         if (s->lit_stamp)
             memset(s->lit_stamp, 0, set->prefilter.nlits * sizeof *s->lit_stamp);
         s->epoch = 1;

@@ -57,8 +57,11 @@
  * cost every scan of their field most of its time. */
 #define PF_STRONG_LITERAL 5
 
-/* A literal looked for in the values of field symbol `sym` (-1: in every
- * value, for keyword searches). */
+/* A literal looked for in the values of field symbol `sym` (PF_SYM_KW and
+ * PF_SYM_KW_EVERY: in every value, for keyword searches; see sg_prefilter.kw). */
+#define PF_SYM_KW (-1)
+#define PF_SYM_KW_EVERY (-2)
+
 typedef struct pf_lit {
     const char *bytes;
     uint32_t len;
@@ -509,7 +512,8 @@ static int push_sym(rule_syms *rs, size_t from, int32_t sym)
 /* Every (literal, compiled rule, clause) of the gated rules, with the mask
  * of each gated rule's clauses in `gate` and the fields of its clauses.
  * Clause 0 is the best one (pf_better): the one scanned for every event. */
-static int collect_entries(ps_sigma_set *set, uint8_t *gate, pf_entries *es, rule_syms *rs)
+static int collect_entries(ps_sigma_set *set, uint8_t *gate, const uint8_t *rule_every,
+                           pf_entries *es, rule_syms *rs)
 {
     sg_prefilter *pf = &set->prefilter;
     for (uint32_t i = 0; i < set->ncompiled && !es->failed && !rs->failed; i++) {
@@ -529,9 +533,14 @@ static int collect_entries(ps_sigma_set *set, uint8_t *gate, pf_entries *es, rul
             /* clause 0's fields, then the others' not among them */
             size_t from = k == 0 ? rs->n : pf->syms_first[i];
             for (uint32_t j = 0; j < req.c[k].n; j++) {
-                int32_t sym = req.c[k].lits[j].sym;
-                add_entry(es, req.c[k].lits[j], i, k);
-                int added = push_sym(rs, from, sym < 0 ? (int32_t)set->syms.n : sym);
+                pf_lit *lit = &req.c[k].lits[j];
+                if (lit->sym < 0 && rule_every[c->rule])
+                    lit->sym = PF_SYM_KW_EVERY;
+                int32_t sym = lit->sym;
+                add_entry(es, *lit, i, k);
+                int added = push_sym(rs, from, sym == PF_SYM_KW_EVERY ? (int32_t)set->syms.n + 1
+                                               : sym < 0              ? (int32_t)set->syms.n
+                                                                      : sym);
                 if (added > 0 && k == 0)
                     pf->syms0_n[i]++;
                 else if (added > 0)
@@ -619,6 +628,19 @@ static void lit_table_free(lit_table *t)
     free(t->id);
 }
 
+/* The id of the probe's literal + 1, or 0. */
+static uint32_t lit_table_find(const lit_table *t, const pf_entry *probe)
+{
+    for (uint32_t s = (uint32_t)lit_hash(&probe->lit) & t->mask; t->slot[s];
+         s = (s + 1) & t->mask)
+        if (same_literal(&t->e[t->slot[s] - 1], probe))
+            return t->id[s] + 1;
+    return 0;
+}
+
+/* A keyword value's literal may be in either keyword database (a value can
+ * be shared by rules of both kinds): whichever holds it, the matcher scans
+ * that one before it trusts the id (match.c, keyword_db). */
 static void give_map_ids(const lit_table *t, const sg_map *m)
 {
     for (uint32_t i = 0; i < m->n; i++)
@@ -627,12 +649,11 @@ static void give_map_ids(const lit_table *t, const sg_map *m)
             pf_entry probe = {{0}, 0};
             if (!value_literal(v, m->items[i].sym, &probe.lit))
                 continue;
-            for (uint32_t s = (uint32_t)lit_hash(&probe.lit) & t->mask; t->slot[s];
-                 s = (s + 1) & t->mask)
-                if (same_literal(&t->e[t->slot[s] - 1], &probe)) {
-                    v->pf_id = t->id[s] + 1;
-                    break;
-                }
+            v->pf_id = lit_table_find(t, &probe);
+            if (!v->pf_id && probe.lit.sym < 0) {
+                probe.lit.sym = PF_SYM_KW_EVERY;
+                v->pf_id = lit_table_find(t, &probe);
+            }
         }
 }
 
@@ -882,7 +903,7 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
     pf->field_base = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_base);
     pf->field_nlits = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_nlits);
     pf->field_exact = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_exact);
-    compile_job *jobs = malloc((nsyms + 1) * sizeof *jobs);
+    compile_job *jobs = malloc((nsyms + 2) * sizeof *jobs);
     if (!pf->field_db || !pf->field_base || !pf->field_nlits || !pf->field_exact || !jobs) {
         free(jobs);
         return -1;
@@ -900,16 +921,20 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
             to++;
         }
         int32_t sym = e[from].lit.sym;
-        hs_database_t **db = sym < 0 ? &pf->db : &pf->field_db[sym];
-        *(sym < 0 ? &pf->db_base : &pf->field_base[sym]) = id;
-        if (sym >= 0) {
+        sg_keyword_db *kw = sym == PF_SYM_KW_EVERY ? &pf->kw[SG_KW_EVERY]
+                            : sym < 0              ? &pf->kw[SG_KW_LISTED]
+                                                   : NULL;
+        hs_database_t **db = kw ? &kw->db : &pf->field_db[sym];
+        *(kw ? &kw->base : &pf->field_base[sym]) = id;
+        if (!kw) {
             pf->field_nlits[sym] = ndistinct;
         } else {
-            pf->db_skips_typed = 1;
+            kw->nlits = ndistinct;
+            kw->skips_typed = 1;
             for (size_t i = from; i < to; i++) {
-                if (!pf->db_min_len || e[i].lit.len < pf->db_min_len)
-                    pf->db_min_len = e[i].lit.len;
-                pf->db_skips_typed &= !typed_text_may_hold(&e[i].lit);
+                if (!kw->min_len || e[i].lit.len < kw->min_len)
+                    kw->min_len = e[i].lit.len;
+                kw->skips_typed &= !typed_text_may_hold(&e[i].lit);
             }
         }
         if (sym >= 0 && exact) {
@@ -917,7 +942,7 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
              * stands only when every one of them is an equality. */
             if (!(pf->field_exact[sym] = exact_table(e, from, to, ndistinct, arena)))
                 rc = -1;
-        } else if (njobs <= nsyms) { /* one per symbol and one for keywords */
+        } else if (njobs <= nsyms + 1) { /* one per symbol and two for keywords */
             jobs[njobs++] = (compile_job){from, to, db, ndistinct, 0};
         } else {
             rc = -1; /* cannot happen: entries are sorted by symbol */
@@ -946,8 +971,8 @@ static int list_scan_map(ps_sigma_set *set, uint32_t first, uint32_t n, sg_scan_
     *out = NULL;
     if (!n)
         return 0;
-    uint32_t all_bit = set->syms.n;
-    uint64_t *bits = ps_arena_zalloc(&set->arena, (all_bit / 64 + 1) * sizeof *bits);
+    uint32_t last_bit = set->syms.n + 1; /* the keywords of every event */
+    uint64_t *bits = ps_arena_zalloc(&set->arena, (last_bit / 64 + 1) * sizeof *bits);
     if (!bits)
         return -1;
     int any = 0;
@@ -1054,9 +1079,17 @@ int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, unsigned thread
     pf->syms_more_n = ps_arena_zalloc(&set->arena, set->ncompiled * sizeof *pf->syms_more_n);
     if (!gate || !pf->syms_first || !pf->syms0_n || !pf->syms_more_n)
         return -1;
+    /* The rules of the every list: their keywords are scanned over every event. */
+    uint8_t *rule_every = calloc(set->nrules + 1, 1);
+    if (!rule_every)
+        return -1;
+    for (uint32_t k = set->every_first; k < set->every_first + set->every_n; k++)
+        rule_every[set->posting_rules[k]] = 1;
     pf_entries es = {0};
     rule_syms rs = {0};
-    if (collect_entries(set, gate, &es, &rs) != 0) {
+    int collected = collect_entries(set, gate, rule_every, &es, &rs);
+    free(rule_every);
+    if (collected != 0) {
         free(es.e);
         free(rs.s);
         return -1;
@@ -1094,12 +1127,13 @@ int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, unsigned thread
 
 void sg_prefilter_free(sg_prefilter *pf)
 {
-    if (pf->db)
-        hs_free_database(pf->db);
+    for (int k = 0; k < 2; k++)
+        if (pf->kw[k].db)
+            hs_free_database(pf->kw[k].db);
     for (uint32_t i = 0; pf->field_db && i < pf->nsyms; i++)
         if (pf->field_db[i])
             hs_free_database(pf->field_db[i]);
-    pf->db = NULL;
+    memset(pf->kw, 0, sizeof pf->kw);
     pf->field_db = NULL;
     pf->field_base = NULL;
     pf->ndbs = 0;

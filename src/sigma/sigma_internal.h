@@ -286,8 +286,9 @@ const char *sg_field_mapped_name(const sg_logsources *ls, const sg_variant_def *
                                  const char *name);
 
 /* Which event fields the prefilter scans for the rules of one posting list:
- * a bitmap over field symbols (bit syms.n: every field, for keyword
- * searches), NULL when none of the rules' values has a literal. Fields no
+ * a bitmap over field symbols and bits syms.n and syms.n + 1 (every field,
+ * for keyword searches; see sg_prefilter.kw), (syms.n + 1) / 64 + 1 words;
+ * NULL when none of the rules' values has a literal. Fields no
  * rule of the event's lists reads cannot decide a match. */
 typedef const uint64_t *sg_scan_map;
 
@@ -327,15 +328,28 @@ typedef struct sg_channel_bucket {
  * every value's literal, one per field symbol, scanned over the event's
  * values of that field, and one for keyword searches, scanned over every
  * value. The set has a prefilter when ndbs > 0. */
+/* One keyword database (see sg_prefilter.kw). */
+typedef struct sg_keyword_db {
+    hs_database_t *db;            /* NULL: none */
+    uint32_t base, nlits;         /* its literals' ids: [base, base + nlits) */
+    uint32_t min_len;             /* the shortest of them */
+    /* none of them can occur in a typed value's text (ps_field.typed): the
+     * keyword scan leaves typed values out */
+    uint8_t skips_typed;
+} sg_keyword_db;
+
+#define SG_KW_LISTED 0   /* keywords of rules of some channels' lists: symbol nsyms */
+#define SG_KW_EVERY 1    /* keywords of rules of every event (the every list): nsyms + 1 */
+
 typedef struct sg_prefilter {
-    hs_database_t *db;            /* keyword searches' literals; NULL: none */
-    uint32_t db_min_len;          /* ... the shortest of them */
-    /* ... none of them can occur in a typed value's text (ps_field.typed):
-     * the keyword scan leaves typed values out */
-    uint8_t db_skips_typed;
+    /* Keyword searches' literals, in two databases: those of rules that
+     * apply to every event (product: windows alone, such as mimikatz's
+     * keywords) are scanned over every event; the others only over events
+     * of the lists that hold their rules. In scan maps, stamps and
+     * rule_syms they are symbols nsyms + SG_KW_LISTED / SG_KW_EVERY. */
+    sg_keyword_db kw[2];
     hs_database_t **field_db;     /* per symbol: its values' literals, or NULL */
-    uint32_t db_base;             /* a database reports id - base of its literals */
-    uint32_t *field_base;
+    uint32_t *field_base;         /* a database reports id - base of its literals */
     uint32_t *field_nlits;        /* per symbol: literals in its database */
     /* Per symbol: its literals in a hash table instead of a database, when
      * every one of them is a whole value compared for equality (Status:
@@ -357,7 +371,7 @@ typedef struct sg_prefilter {
     uint32_t *always;             /* the lists' sg_split entries */
     uint32_t *gated_post;
     /* Per gated compiled rule: the fields its clauses read (symbols; nsyms
-     * for keyword searches, which read every field), those of clause 0 (its
+     * and nsyms + 1 for keyword searches, which read every field), those of clause 0 (its
      * best) first: rule_syms[syms_first[c] .. + syms0_n[c]) are clause 0's,
      * then syms_more_n[c] others. Only clause 0's fields are scanned for
      * every event of a list; the others when a rule's clause 0 held. */

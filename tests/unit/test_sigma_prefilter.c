@@ -53,7 +53,8 @@ static void twin_load(twin *t, const char *const *paths, size_t npaths, const ch
         assert_int_equal(ps_sigma_load(paths, npaths, &on, &t->with, NULL), PS_OK);
         assert_int_equal(ps_sigma_load(paths, npaths, &off, &t->without, NULL), PS_OK);
     }
-    assert_null(t->without->prefilter.db);
+    assert_null(t->without->prefilter.kw[SG_KW_LISTED].db);
+    assert_null(t->without->prefilter.kw[SG_KW_EVERY].db);
     t->sw = ps_sigma_scratch_new(t->with);
     t->so = ps_sigma_scratch_new(t->without);
     assert_non_null(t->sw);
@@ -218,7 +219,7 @@ static void test_semantics(void **state)
     };
     twin t;
     twin_load(&t, NULL, 0, semantics_rules);
-    assert_non_null(t.with->prefilter.db);
+    assert_non_null(t.with->prefilter.kw[SG_KW_LISTED].db);
     /* an AND keeps a clause per branch, an OR of ANDs pairs them up; a
      * clause of short literals beside a better one is dropped */
     static const struct { const char *id; unsigned clauses; } gates[] = {
@@ -456,7 +457,7 @@ static void test_typed_values(void **state)
     twin t;
     ev_builder b;
     twin_load(&t, NULL, 0, typed_keyword_rules);
-    assert_int_equal(t.with->prefilter.db_skips_typed, 1);
+    assert_int_equal(t.with->prefilter.kw[SG_KW_EVERY].skips_typed, 1);
     typed_event(&b, "S-1-5-18", "x.exe lsadump::sam");
     assert_int_equal(twin_match(&t, &b.ev), 1);
     typed_event(&b, "S-1-5-18", "x.exe");
@@ -465,7 +466,7 @@ static void test_typed_values(void **state)
     twin_free(&t);
 
     twin_load(&t, NULL, 0, sid_keyword_rules); /* 's-1-5-18' can be a typed text */
-    assert_int_equal(t.with->prefilter.db_skips_typed, 0);
+    assert_int_equal(t.with->prefilter.kw[SG_KW_EVERY].skips_typed, 0);
     typed_event(&b, "S-1-5-18", "x.exe");
     assert_int_equal(twin_match(&t, &b.ev), 1);
     typed_event(&b, "S-1-5-20", "x.exe lsadump::sam");
@@ -473,6 +474,44 @@ static void test_typed_values(void **state)
     typed_event(&b, "S-1-5-20", "x.exe");
     assert_int_equal(twin_match(&t, &b.ev), 0);
     assert_int_equal(t.differences, 0);
+    twin_free(&t);
+}
+
+static const char two_keyword_dbs_rules[] =
+    "title: everywhere\nid: r-every\nlogsource: {product: windows}\n"
+    "detection:\n  keywords: ['lsadump::']\n  filter: {EventID: 15}\n"
+    "  condition: keywords and not filter\n---\n"
+    "title: in process creation\nid: r-proc\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n  keywords: ['lsadump::', 'mimikatz']\n  condition: keywords\n";
+
+/* Keywords of rules of every event and of one category's rules go to two
+ * databases (a literal of both kinds to both); events of the category and
+ * of other channels match as without the prefilter. */
+static void test_two_keyword_dbs(void **state)
+{
+    (void)state;
+    twin t;
+    twin_load(&t, NULL, 0, two_keyword_dbs_rules);
+    assert_non_null(t.with->prefilter.kw[SG_KW_EVERY].db);
+    assert_non_null(t.with->prefilter.kw[SG_KW_LISTED].db);
+    static const char *const cmds[] = {"x lsadump::sam", "mimikatz.exe", "x", "MIMIKATZ lsadump::"};
+    static const struct { const char *channel; uint32_t eid; } where[] = {
+        {"Microsoft-Windows-Sysmon/Operational", 1}, {"Security", 4688},
+        {"Microsoft-Windows-Sysmon/Operational", 15}, {"System", 7045}};
+    long matches = 0;
+    for (size_t w = 0; w < sizeof where / sizeof where[0]; w++)
+        for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+            ev_builder b;
+            char eid[16];
+            eb_init(&b, where[w].channel, where[w].eid);
+            snprintf(eid, sizeof eid, "%u", where[w].eid);
+            eb_add(&b, "Event.System.EventID", eid, strlen(eid));
+            eb_data(&b, "CommandLine", cmds[c]);
+            matches += twin_match(&t, &b.ev);
+        }
+    assert_int_equal(t.differences, 0);
+    assert_true(matches >= 6);
     twin_free(&t);
 }
 
@@ -608,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_semantics),
         cmocka_unit_test(test_memos),
         cmocka_unit_test(test_typed_values),
+        cmocka_unit_test(test_two_keyword_dbs),
         cmocka_unit_test(test_exact_fields),
         cmocka_unit_test(test_random_events),
         cmocka_unit_test(test_regression_both_ways),
