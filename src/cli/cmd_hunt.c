@@ -1116,7 +1116,7 @@ static void summary_sources(const hunt *h, const hunt_args *a, size_t left_by_st
                             size_t left_by_filter)
 {
     if (h->set)
-        fprintf(stderr, "  rules: %u loaded in %.2f s (%u skipped), %zu used (%zu left out by "
+        fprintf(stderr, "  rules: %u loaded in %.3f s (%u skipped), %zu used (%zu left out by "
                 "--status, %zu by --rule-id/--tags/--min-level)\n", a->load.rules_loaded,
                 a->load_seconds, a->load.rules_skipped,
                 (size_t)a->load.rules_loaded - left_by_status - left_by_filter, left_by_status,
