@@ -579,25 +579,32 @@ void tpl_model_buf_free(tpl_model_buf *mb)
 
 #define NO_OFFSET UINT32_MAX
 
-static ps_field *add_field(render_ctx *r, const model_op *op, uint32_t offset)
+/* Room for more fields (and their offsets); kept out of add_field, which
+ * runs for every field of every event and so stays small enough to inline. */
+static __attribute__((noinline)) int grow_fields(render_ctx *r)
 {
     field_vec *v = r->fields;
-    if (v->len == v->cap || v->len == r->mb->cap) {
-        uint32_t cap = (v->cap > r->mb->cap ? v->cap : r->mb->cap);
-        cap = cap ? cap * 2 : 64;
-        ps_field *items = realloc(v->items, cap * sizeof *items);
-        if (items) {
-            v->items = items;
-            v->cap = cap;
-        }
-        uint32_t *offs = realloc(r->mb->offsets, cap * sizeof *offs);
-        if (offs) {
-            r->mb->offsets = offs;
-            r->mb->cap = cap;
-        }
-        if (!items || !offs)
-            return NULL;
+    uint32_t cap = (v->cap > r->mb->cap ? v->cap : r->mb->cap);
+    cap = cap ? cap * 2 : 64;
+    ps_field *items = realloc(v->items, cap * sizeof *items);
+    if (items) {
+        v->items = items;
+        v->cap = cap;
     }
+    uint32_t *offs = realloc(r->mb->offsets, cap * sizeof *offs);
+    if (offs) {
+        r->mb->offsets = offs;
+        r->mb->cap = cap;
+    }
+    return items && offs ? 0 : -1;
+}
+
+static inline __attribute__((always_inline)) ps_field *add_field(render_ctx *r, const model_op *op,
+                                                                uint32_t offset)
+{
+    field_vec *v = r->fields;
+    if ((v->len >= v->cap || v->len >= r->mb->cap) && grow_fields(r) != 0)
+        return NULL;
     if (op->quick && r->quick[op->quick] < 0)
         r->quick[op->quick] = (int32_t)v->len;
     r->mb->offsets[v->len] = offset;
@@ -679,6 +686,7 @@ static int run_model(render_ctx *r, const model_program *prog, const bx_instance
         ps_field *f = add_field(r, op, (uint32_t)at);
         if (!f)
             return -1;
+        f->value = text->data + at; /* tpl_build_event redoes it if text moved */
         f->value_len = (uint32_t)len;
         f->kind = (uint8_t)kind;
         f->typed = (uint8_t)typed;
@@ -729,6 +737,17 @@ static const char *quick_text(const render_ctx *r, int which)
     return i >= 0 ? r->fields->items[i].value : "";
 }
 
+/* strtoull(t, NULL, 10), without its locale and sign handling when t is
+ * plain digits (EventID, EventRecordID: every record). */
+static unsigned long long quick_number(const char *t)
+{
+    unsigned long long n = 0;
+    int k = 0;
+    for (; k < 19 && t[k] >= '0' && t[k] <= '9'; k++)
+        n = n * 10 + (unsigned)(t[k] - '0');
+    return k > 0 && t[k] == 0 ? n : strtoull(t, NULL, 10);
+}
+
 int tpl_build_event(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end,
                     field_vec *fields, tpl_model_buf *mb, ps_event *ev)
 {
@@ -738,6 +757,7 @@ int tpl_build_event(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end,
     fields->len = 0;
     fields->failed = 0;
     ps_buf_reset(&mb->text);
+    const char *text_was = mb->text.data;
     variant_key key = {.out = OUT_MODEL, .level = 0};
     bx_instance in;
     const model_program *prog = resolve(&r, start, end, 0, &key, &in);
@@ -747,17 +767,18 @@ int tpl_build_event(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end,
         return 0;
     }
     ev->layout = layout_id(&r, root);
-    for (uint32_t i = 0; i < fields->len; i++)
-        if (mb->offsets[i] != NO_OFFSET)
-            fields->items[i].value = mb->text.data + mb->offsets[i];
+    if (mb->text.data != text_was) /* it grew: the values set before moved */
+        for (uint32_t i = 0; i < fields->len; i++)
+            if (mb->offsets[i] != NO_OFFSET)
+                fields->items[i].value = mb->text.data + mb->offsets[i];
     ev->fields = fields->items;
     ev->nfields = fields->len;
     int id = r.quick[MQ_EVENT_ID] >= 0 ? MQ_EVENT_ID : MQ_EVENT_ID_TEXT;
-    ev->event_id = (uint32_t)strtoul(quick_text(&r, id), NULL, 10);
+    ev->event_id = (uint32_t)quick_number(quick_text(&r, id));
     ev->channel = quick_text(&r, MQ_CHANNEL);
     ev->computer = quick_text(&r, MQ_COMPUTER);
     ev->provider = quick_text(&r, MQ_PROVIDER);
-    ev->record_id = strtoull(quick_text(&r, MQ_RECORD_ID), NULL, 10);
+    ev->record_id = quick_number(quick_text(&r, MQ_RECORD_ID));
     if (r.filetime)
         ev->time_filetime = r.filetime;
     else

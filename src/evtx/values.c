@@ -39,44 +39,6 @@ static void put_string16(ps_buf *b, const uint8_t *p, uint32_t size, text_escape
 
 static const char HEX_UPPER[] = "0123456789ABCDEF";
 
-static inline int well_sized(const bx_value *v)
-{
-    uint32_t want = bx_fixed_size(v->type);
-    if (want)
-        return v->size == want;
-    if (v->type == BX_T_SIZET)
-        return v->size == 4 || v->size == 8;
-    if (v->type == BX_T_SID)
-        return v->size >= 8 && v->size >= 8 + 4u * v->data[1];
-    return 1;
-}
-
-int value_is_typed(const bx_value *v)
-{
-    switch (v->type & ~BX_T_ARRAY) {
-    case BX_T_INT8: case BX_T_UINT8: case BX_T_INT16: case BX_T_UINT16:
-    case BX_T_INT32: case BX_T_UINT32: case BX_T_INT64: case BX_T_UINT64:
-    case BX_T_BINARY: case BX_T_GUID: case BX_T_SIZET: case BX_T_FILETIME:
-    case BX_T_SYSTIME: case BX_T_SID: case BX_T_HEX32: case BX_T_HEX64:
-        return 1;
-    default:
-        return 0; /* strings, reals (NaN, inf), booleans, null, the rest */
-    }
-}
-
-ps_kind value_kind(const bx_value *v)
-{
-    if (v->type == BX_T_NULL)
-        return PS_KIND_NULL;
-    if (!well_sized(v))
-        return PS_KIND_STRING;
-    if (v->type >= BX_T_INT8 && v->type <= BX_T_UINT64)
-        return PS_KIND_INT;
-    if (v->type == BX_T_BOOL)
-        return PS_KIND_BOOL;
-    return PS_KIND_STRING;
-}
-
 /* "00".."99": digits are produced two at a time. */
 static const char DIGIT_PAIRS[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
@@ -343,7 +305,7 @@ void put_value(ps_buf *b, const bx_value *v, text_escape esc, const value_style 
         put_array(b, v, esc, st);
         return;
     }
-    if (!well_sized(v)) { /* damaged descriptor: show the bytes, not garbage */
+    if (!value_well_sized(v)) { /* damaged descriptor: show the bytes, not garbage */
         put_hex_bytes(b, p, v->size);
         return;
     }
