@@ -82,6 +82,10 @@ struct tpl_store {
     tpl_stats stats;
     atomic_int full;             /* the arena refused: compile nothing more */
     uint32_t next_layout;        /* under the lock; layout ids start at 1 */
+    /* class_new: which u16 substitution slots a definition uses, zero
+     * between compiles (each clears what it set: a new 64 KiB table per
+     * definition was a tenth of reading a small file of many templates) */
+    uint8_t *slot_used;
     uint64_t run_tag;            /* random, high half of every layout */
 };
 
@@ -114,6 +118,7 @@ void tpl_store_free(tpl_store *st)
         return;
     ps_arena_free(&st->arena);
     ps_arena_free(&st->tmp);
+    free(st->slot_used);
     pthread_mutex_destroy(&st->lock);
     free(st);
 }
@@ -238,13 +243,13 @@ static bx_node *tree_copy(copy_ctx *cc, const bx_node *n)
 /* A new class for a definition not seen before (under the lock). */
 static tpl_class *class_new(tpl_store *st, const bx_node *root, uint64_t hash)
 {
-    uint8_t *used = ps_arena_zalloc(&st->tmp, 65536); /* by u16 slot index */
-    copy_ctx cc = {.arena = &st->arena, .used = used};
-    tpl_class *cls = used ? ps_arena_zalloc(&st->arena, sizeof *cls) : NULL;
-    if (!cls) {
-        ps_arena_reset(&st->tmp);
+    if (!st->slot_used && !(st->slot_used = calloc(65536, 1))) /* by u16 slot index */
         return NULL;
-    }
+    uint8_t *used = st->slot_used;
+    copy_ctx cc = {.arena = &st->arena, .used = used};
+    tpl_class *cls = ps_arena_zalloc(&st->arena, sizeof *cls);
+    if (!cls)
+        return NULL;
     cls->root = tree_copy(&cc, root);
     uint32_t nused = 0;
     for (uint32_t i = 0; i < cc.nslots; i++)
@@ -254,6 +259,7 @@ static tpl_class *class_new(tpl_store *st, const bx_node *root, uint64_t hash)
     for (uint32_t i = 0; i < cc.nslots && slots; i++)
         if (used[i])
             slots[k++] = (uint16_t)i;
+    memset(used, 0, cc.nslots); /* every slot set is below nslots */
     ps_arena_reset(&st->tmp);
     if (cc.failed || !slots)
         return NULL;
