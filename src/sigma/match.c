@@ -1066,26 +1066,17 @@ static int scan_keywords(ps_sigma_scratch *s, unsigned which)
      * typed value (see skips_typed): left out. */
     uint32_t min = kw->min_len ? kw->min_len : 1;
     uint8_t skip_typed = kw->skips_typed;
-    size_t total = 0;
-    for (uint32_t i = 0; i < s->ev->nfields; i++) {
+    for (uint32_t i = 0; i < s->ev->nfields; i++) { /* one pass: the room is mostly there */
         const ps_field *f = &s->ev->fields[i];
-        total += f->value_len >= min && !(f->typed & skip_typed) ? (size_t)f->value_len + 1 : 0;
+        if (f->value_len < min || (f->typed & skip_typed))
+            continue;
+        if (ps_buf_reserve(kb, (size_t)f->value_len + 1) != 0)
+            return -1;
+        memcpy(kb->data + kb->len, f->value, f->value_len);
+        kb->len += f->value_len;
+        kb->data[kb->len++] = 0;
     }
-    if (!total)
-        return 0;
-    if (ps_buf_reserve(kb, total) != 0)
-        return -1;
-    char *p = kb->data;
-    for (uint32_t i = 0; i < s->ev->nfields; i++) { /* room made once, then plain copies */
-        const ps_field *f = &s->ev->fields[i];
-        if (f->value_len >= min && !(f->typed & skip_typed)) {
-            memcpy(p, f->value, f->value_len);
-            p += f->value_len;
-            *p++ = 0;
-        }
-    }
-    kb->len = total;
-    return scan(s, kw->db, kw->base, kb->data, kb->len);
+    return kb->len ? scan(s, kw->db, kw->base, kb->data, kb->len) : 0;
 }
 
 /* The values of one field (db < nsyms) or a keyword scan (db == nsyms +
