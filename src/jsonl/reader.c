@@ -178,13 +178,15 @@ static int expand_inputs(run *r, const char *const *paths, size_t npaths)
     return PS_OK;
 }
 
-/* Record the first error; a stop or error ends every worker's loop. */
+/* Record the first error; a stop or error ends every worker's loop (those
+ * waiting for a batch are woken to see it). */
 static void run_fail(run *r, int status)
 {
     pthread_mutex_lock(&r->lock);
     if (r->status == PS_OK || status == PS_ERR_NOMEM)
         r->status = status;
     atomic_store(&r->halted, 1);
+    pthread_cond_broadcast(&r->changed);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -220,11 +222,17 @@ static void parser_free(parser *p)
     ps_buf_free(&p->quoted);
 }
 
-static void skip_object(parser *p, const char *path, uint64_t line, const char *why)
+/* The warning for an object left out (the caller counts it). */
+static void warn_skipped(run *r, const char *path, uint64_t line, const char *why)
 {
     char msg[300];
     snprintf(msg, sizeof msg, "skipped: %s", why);
-    run_diag(p->r, PS_DIAG_WARNING, path, line, 1, msg);
+    run_diag(r, PS_DIAG_WARNING, path, line, 1, msg);
+}
+
+static void skip_object(parser *p, const char *path, uint64_t line, const char *why)
+{
+    warn_skipped(p->r, path, line, why);
     p->skipped++;
 }
 
@@ -293,13 +301,16 @@ typedef struct batch {
     struct batch *next;
 } batch;
 
-static void batch_free(batch *b)
+/* A list of batches (chained by next). */
+static void batch_free_list(batch *b)
 {
-    if (!b)
-        return;
-    ps_buf_free(&b->bytes);
-    free(b->objs);
-    free(b);
+    while (b) {
+        batch *next = b->next;
+        ps_buf_free(&b->bytes);
+        free(b->objs);
+        free(b);
+        b = next;
+    }
 }
 
 /* A batch from the spare list, or a new one; NULL when out of memory.
@@ -328,14 +339,8 @@ static void batch_put_locked(run *r, batch *b)
 
 static int batch_add(batch *b, const char *data, size_t len, uint64_t line, uint64_t offset)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        batch_object *objs = realloc(b->objs, cap * sizeof *objs);
-        if (!objs)
-            return PS_ERR_NOMEM;
-        b->objs = objs;
-        b->cap = cap;
-    }
+    if (ps_grow_array((void **)&b->objs, &b->cap, b->n, sizeof *b->objs) != 0)
+        return PS_ERR_NOMEM;
     b->objs[b->n++] = (batch_object){b->bytes.len, len, line, offset};
     ps_buf_add(&b->bytes, data, len);
     return b->bytes.failed ? PS_ERR_NOMEM : PS_OK;
@@ -428,9 +433,7 @@ static void scanner_start_file(scanner *s, const char *path)
 /* Report the current object (or line) as bad and skip it. */
 static void reject(scanner *s, uint64_t line, const char *why)
 {
-    char msg[300];
-    snprintf(msg, sizeof msg, "skipped: %s", why);
-    run_diag(s->r, PS_DIAG_WARNING, s->path, line, 1, msg);
+    warn_skipped(s->r, s->path, line, why);
     s->skipped++;
     s->depth = 0;
     s->resyncing = 1;
@@ -713,12 +716,8 @@ static void *worker_main(void *arg)
         } else {
             break;
         }
-        if (rc != PS_OK) {
+        if (rc != PS_OK)
             run_fail(r, rc);
-            pthread_mutex_lock(&r->lock);
-            pthread_cond_broadcast(&r->changed); /* waiting threads see the stop */
-            pthread_mutex_unlock(&r->lock);
-        }
     }
     free(block);
     scanner_free(&s);
@@ -746,16 +745,8 @@ static int run_finish(run *r, ps_jsonl_stats *stats)
     for (size_t i = 0; i < r->nfiles; i++)
         free(r->files[i]);
     free(r->files);
-    while (r->queue) { /* left by a stop */
-        batch *b = r->queue;
-        r->queue = b->next;
-        batch_free(b);
-    }
-    while (r->spare) {
-        batch *b = r->spare;
-        r->spare = b->next;
-        batch_free(b);
-    }
+    batch_free_list(r->queue); /* left by a stop */
+    batch_free_list(r->spare);
     pthread_cond_destroy(&r->changed);
     pthread_mutex_destroy(&r->lock);
     if (stats)

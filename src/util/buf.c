@@ -12,6 +12,21 @@ void ps_buf_free(ps_buf *b)
     memset(b, 0, sizeof *b);
 }
 
+int ps_grow_array(void **items, size_t *cap, size_t len, size_t size)
+{
+    if (len < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    if (ncap <= *cap || !size || ncap > SIZE_MAX / size)
+        return -1;
+    void *n = realloc(*items, ncap * size);
+    if (!n)
+        return -1;
+    *items = n;
+    *cap = ncap;
+    return 0;
+}
+
 int ps_buf_grow(ps_buf *b, size_t extra)
 {
     if (b->failed)

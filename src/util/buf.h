@@ -22,6 +22,11 @@ void ps_buf_free(ps_buf *b);
 int ps_buf_grow(ps_buf *b, size_t extra);
 void ps_buf_printf(ps_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Room in a malloc'ed array for item `len` (len < *cap after): the capacity
+ * doubles (from 16). 0, or -1 when out of memory (the array is kept). For
+ * arrays in an arena, see ps_arena_grow_array. */
+int ps_grow_array(void **items, size_t *cap, size_t len, size_t size);
+
 static inline void ps_buf_reset(ps_buf *b) { b->len = 0; b->failed = 0; }
 
 static inline int ps_buf_reserve(ps_buf *b, size_t extra)

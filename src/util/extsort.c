@@ -253,14 +253,8 @@ int ps_extsort_add(ps_extsort *s, const void *rec, size_t len)
         if (rc < 0)
             return rc;
     }
-    if (s->nidx == s->idx_cap) {
-        size_t cap = s->idx_cap ? s->idx_cap * 2 : 1024;
-        uint64_t *idx = realloc(s->idx, cap * sizeof *idx);
-        if (!idx)
-            return PS_ERR_NOMEM;
-        s->idx = idx;
-        s->idx_cap = cap;
-    }
+    if (ps_grow_array((void **)&s->idx, &s->idx_cap, s->nidx, sizeof *s->idx) != 0)
+        return PS_ERR_NOMEM;
     if (!s->recs.cap && !s->spill_errno)
         ps_buf_reserve(&s->recs, s->budget); /* once: pages count only as they fill */
     uint32_t n32 = (uint32_t)len;
