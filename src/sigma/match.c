@@ -133,7 +133,7 @@ struct ps_sigma_scratch {
     hs_scratch_t *hs;
     int scanned;             /* the event's values were scanned (its lists' scan maps) */
     int scan_failed;         /* ... but a scan failed: evaluate every rule */
-    uint32_t *scan_stamp;    /* per symbol (nsyms, nsyms + 1: keywords): epoch when scanned */
+    uint32_t *scan_stamp;    /* per symbol (and keyword database): epoch when scanned */
     uint32_t *part;          /* gated rules whose clause 0 was seen */
     uint32_t npart;
     /* Per compiled rule: epoch << 8 | the clauses of it seen in the event
@@ -195,15 +195,15 @@ ps_sigma_scratch *ps_sigma_scratch_new(const ps_sigma_set *set)
         s->seen = calloc(set->ncompiled + 1, sizeof *s->seen);
         s->cand = calloc(set->ncompiled + 1, sizeof *s->cand);
         s->part = calloc(set->ncompiled + 1, sizeof *s->part);
-        s->scan_stamp = calloc(s->nsyms + 2, sizeof *s->scan_stamp);
+        s->scan_stamp = calloc(s->nsyms + SG_KW_COUNT, sizeof *s->scan_stamp);
         s->lit_stamp = calloc(pf->nlits + 1, sizeof *s->lit_stamp);
         s->memo = calloc(MEMO_SLOTS, sizeof *s->memo);
         s->memo_ring = malloc(MEMO_RING);
         /* one scratch serves every database (it grows to the largest need) */
         int ok = s->seen && s->cand && s->part && s->scan_stamp && s->lit_stamp && s->memo &&
-                 s->memo_ring &&
-                 (!pf->kw[0].db || hs_alloc_scratch(pf->kw[0].db, &s->hs) == HS_SUCCESS) &&
-                 (!pf->kw[1].db || hs_alloc_scratch(pf->kw[1].db, &s->hs) == HS_SUCCESS);
+                 s->memo_ring;
+        for (int k = 0; ok && k < SG_KW_COUNT; k++)
+            ok = !pf->kw[k].db || hs_alloc_scratch(pf->kw[k].db, &s->hs) == HS_SUCCESS;
         for (uint32_t i = 0; ok && i < pf->nsyms; i++)
             ok = !pf->field_db[i] || hs_alloc_scratch(pf->field_db[i], &s->hs) == HS_SUCCESS;
         if (!ok) {
@@ -954,7 +954,7 @@ static int union_scan_map(ps_sigma_scratch *s)
         s->scan_map = mc->bits;
         return 0;
     }
-    size_t words = (s->nsyms + 1) / 64 + 1;
+    size_t words = (s->nsyms + SG_KW_COUNT - 1) / 64 + 1; /* as list_scan_map makes them */
     if (!mc->bits && !(mc->bits = malloc(words * sizeof *mc->bits)))
         return -1;
     memcpy(mc->key, key, sizeof key);
@@ -1118,7 +1118,7 @@ static int scan_event(ps_sigma_scratch *s)
         if (scan_db(s, (uint32_t)sym) != 0)
             return -1;
     }
-    for (uint32_t db = s->nsyms; db <= s->nsyms + SG_KW_EVERY; db++)
+    for (uint32_t db = s->nsyms; db < s->nsyms + SG_KW_COUNT; db++)
         if (map_has(s->scan_map, db) && scan_db(s, db) != 0)
             return -1;
     return 0;
@@ -1317,7 +1317,7 @@ int ps_sigma_match(const ps_sigma_set *set, ps_sigma_scratch *s, const ps_event 
         if (s->seen)
             memset(s->seen, 0, set->ncompiled * sizeof *s->seen);
         if (s->scan_stamp)
-            memset(s->scan_stamp, 0, (s->nsyms + 2) * sizeof *s->scan_stamp);
+            memset(s->scan_stamp, 0, (s->nsyms + SG_KW_COUNT) * sizeof *s->scan_stamp);
         if (s->lit_stamp)
             memset(s->lit_stamp, 0, set->prefilter.nlits * sizeof *s->lit_stamp);
         s->epoch = 1;

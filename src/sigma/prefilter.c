@@ -62,6 +62,12 @@
 #define PF_SYM_KW (-1)
 #define PF_SYM_KW_EVERY (-2)
 
+/* Which of sg_prefilter.kw holds a keyword literal (sym < 0). */
+static unsigned keyword_db_of(int32_t sym)
+{
+    return sym == PF_SYM_KW_EVERY ? SG_KW_EVERY : SG_KW_LISTED;
+}
+
 typedef struct pf_lit {
     const char *bytes;
     uint32_t len;
@@ -538,9 +544,8 @@ static int collect_entries(ps_sigma_set *set, uint8_t *gate, const uint8_t *rule
                     lit->sym = PF_SYM_KW_EVERY;
                 int32_t sym = lit->sym;
                 add_entry(es, *lit, i, k);
-                int added = push_sym(rs, from, sym == PF_SYM_KW_EVERY ? (int32_t)set->syms.n + 1
-                                               : sym < 0              ? (int32_t)set->syms.n
-                                                                      : sym);
+                int added = push_sym(
+                    rs, from, sym < 0 ? (int32_t)(set->syms.n + keyword_db_of(sym)) : sym);
                 if (added > 0 && k == 0)
                     pf->syms0_n[i]++;
                 else if (added > 0)
@@ -835,23 +840,6 @@ static int by_size_desc(const void *pa, const void *pb)
     return (a->ndistinct < b->ndistinct) - (a->ndistinct > b->ndistinct);
 }
 
-/* Could literal l occur in the text of a typed value (ps_field.typed:
- * digits, a-f, A-F, x, S, T, Z, - { } : . ,)? Case folded either way, to be
- * sure. When no keyword literal could, the keyword scan leaves such values
- * out: in most events they are most of the bytes (IDs, times, GUIDs). */
-static int typed_text_may_hold(const pf_lit *l)
-{
-    static const char typed_folded[] = "abcdefxstz-{}:.,";
-    for (uint32_t i = 0; i < l->len; i++) {
-        unsigned char c = (unsigned char)l->bytes[i];
-        if (c >= '0' && c <= '9')
-            continue;
-        if (c == 0 || c >= 0x80 || !strchr(typed_folded, c | 0x20))
-            return 0;
-    }
-    return 1;
-}
-
 /* Compile (or read from the cache) every job's database, on up to `threads`
  * threads: the databases do not depend on each other, and compiling them is
  * most of a load with a cold cache. 0, or -1 when one failed. */
@@ -895,6 +883,23 @@ static int compile_jobs(const pf_entry *e, compile_job *jobs, size_t njobs, unsi
     return rc;
 }
 
+/* Could literal l occur in the text of a typed value (ps_field.typed:
+ * digits, a-f, A-F, x, S, T, Z, - { } : . ,)? Case folded either way, to be
+ * sure. When no keyword literal could, the keyword scan leaves such values
+ * out: in most events they are most of the bytes (IDs, times, GUIDs). */
+static int typed_text_may_hold(const pf_lit *l)
+{
+    static const char typed_folded[] = "abcdefxstz-{}:.,";
+    for (uint32_t i = 0; i < l->len; i++) {
+        unsigned char c = (unsigned char)l->bytes[i];
+        if (c >= '0' && c <= '9')
+            continue;
+        if (c == 0 || c >= 0x80 || !strchr(typed_folded, c | 0x20))
+            return 0;
+    }
+    return 1;
+}
+
 static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint32_t nsyms,
                              ps_arena *arena, const char *cache_dir, unsigned threads,
                              sg_hs_cache_stats *st)
@@ -903,7 +908,7 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
     pf->field_base = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_base);
     pf->field_nlits = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_nlits);
     pf->field_exact = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_exact);
-    compile_job *jobs = malloc((nsyms + 2) * sizeof *jobs);
+    compile_job *jobs = malloc((nsyms + SG_KW_COUNT) * sizeof *jobs);
     if (!pf->field_db || !pf->field_base || !pf->field_nlits || !pf->field_exact || !jobs) {
         free(jobs);
         return -1;
@@ -921,9 +926,7 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
             to++;
         }
         int32_t sym = e[from].lit.sym;
-        sg_keyword_db *kw = sym == PF_SYM_KW_EVERY ? &pf->kw[SG_KW_EVERY]
-                            : sym < 0              ? &pf->kw[SG_KW_LISTED]
-                                                   : NULL;
+        sg_keyword_db *kw = sym < 0 ? &pf->kw[keyword_db_of(sym)] : NULL;
         hs_database_t **db = kw ? &kw->db : &pf->field_db[sym];
         *(kw ? &kw->base : &pf->field_base[sym]) = id;
         if (!kw) {
@@ -942,7 +945,7 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
              * stands only when every one of them is an equality. */
             if (!(pf->field_exact[sym] = exact_table(e, from, to, ndistinct, arena)))
                 rc = -1;
-        } else if (njobs <= nsyms + 1) { /* one per symbol and two for keywords */
+        } else if (njobs < nsyms + SG_KW_COUNT) { /* one per symbol, and the keywords' */
             jobs[njobs++] = (compile_job){from, to, db, ndistinct, 0};
         } else {
             rc = -1; /* cannot happen: entries are sorted by symbol */
@@ -971,7 +974,7 @@ static int list_scan_map(ps_sigma_set *set, uint32_t first, uint32_t n, sg_scan_
     *out = NULL;
     if (!n)
         return 0;
-    uint32_t last_bit = set->syms.n + 1; /* the keywords of every event */
+    uint32_t last_bit = set->syms.n + SG_KW_COUNT - 1; /* the last keyword database's */
     uint64_t *bits = ps_arena_zalloc(&set->arena, (last_bit / 64 + 1) * sizeof *bits);
     if (!bits)
         return -1;
@@ -1127,7 +1130,7 @@ int sg_prefilter_build(ps_sigma_set *set, const char *cache_dir, unsigned thread
 
 void sg_prefilter_free(sg_prefilter *pf)
 {
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < SG_KW_COUNT; k++)
         if (pf->kw[k].db)
             hs_free_database(pf->kw[k].db);
     for (uint32_t i = 0; pf->field_db && i < pf->nsyms; i++)

@@ -340,6 +340,7 @@ typedef struct sg_keyword_db {
 
 #define SG_KW_LISTED 0   /* keywords of rules of some channels' lists: symbol nsyms */
 #define SG_KW_EVERY 1    /* keywords of rules of every event (the every list): nsyms + 1 */
+#define SG_KW_COUNT 2    /* symbols past the fields: nsyms .. nsyms + SG_KW_COUNT - 1 */
 
 typedef struct sg_prefilter {
     /* Keyword searches' literals, in two databases: those of rules that
@@ -347,7 +348,7 @@ typedef struct sg_prefilter {
      * keywords) are scanned over every event; the others only over events
      * of the lists that hold their rules. In scan maps, stamps and
      * rule_syms they are symbols nsyms + SG_KW_LISTED / SG_KW_EVERY. */
-    sg_keyword_db kw[2];
+    sg_keyword_db kw[SG_KW_COUNT];
     hs_database_t **field_db;     /* per symbol: its values' literals, or NULL */
     uint32_t *field_base;         /* a database reports id - base of its literals */
     uint32_t *field_nlits;        /* per symbol: literals in its database */
