@@ -378,10 +378,10 @@ uint32_t det_store_runs(const det_store *s)
 
 int det_store_spill_errno(const det_store *s)
 {
-    for (unsigned i = 0; i < s->nlanes; i++)
-        if (ps_extsort_spill_errno(s->lanes[i].sort))
-            return ps_extsort_spill_errno(s->lanes[i].sort);
-    return 0;
+    int e = 0;
+    for (unsigned i = 0; !e && i < s->nlanes; i++)
+        e = ps_extsort_spill_errno(s->lanes[i].sort);
+    return e;
 }
 
 const char *det_store_tmpdir(const det_store *s) { return s->tmpdir; }

@@ -689,15 +689,6 @@ int ps_sigma_load(const char *const *paths, size_t npaths, const ps_sigma_option
     return load_all(&in, opt, out, stats);
 }
 
-int ps_sigma_load_text(const char *yaml, size_t len, const char *name,
-                       const ps_sigma_options *opt, ps_sigma_set **out, ps_sigma_stats *stats)
-{
-    if (!out || !yaml)
-        return PS_ERR_ARG;
-    load_input in = {.text = yaml, .len = len, .name = name};
-    return load_all(&in, opt, out, stats);
-}
-
 int ps_sigma_load_paths_and_text(const char *const *paths, size_t npaths, const char *yaml,
                                  size_t len, const char *name, const ps_sigma_options *opt,
                                  ps_sigma_set **out, ps_sigma_stats *stats)
@@ -706,6 +697,12 @@ int ps_sigma_load_paths_and_text(const char *const *paths, size_t npaths, const 
         return PS_ERR_ARG;
     load_input in = {.paths = paths, .npaths = npaths, .text = yaml, .len = len, .name = name};
     return load_all(&in, opt, out, stats);
+}
+
+int ps_sigma_load_text(const char *yaml, size_t len, const char *name,
+                       const ps_sigma_options *opt, ps_sigma_set **out, ps_sigma_stats *stats)
+{
+    return ps_sigma_load_paths_and_text(NULL, 0, yaml, len, name, opt, out, stats);
 }
 
 size_t ps_sigma_rule_count(const ps_sigma_set *set) { return set ? set->nrules : 0; }
