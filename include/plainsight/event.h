@@ -34,7 +34,9 @@ typedef enum ps_kind {
 typedef struct ps_field {
     const char *path;   /* full dotted path, NUL-terminated */
     const char *name;   /* last component of path (points into path) */
-    const char *value;  /* UTF-8 text of the value, unescaped, NUL-terminated */
+    /* UTF-8 text of the value, unescaped, NUL-terminated. NULL (and
+     * value_len 0) while deferred: see ps_event.lazy. */
+    const char *value;
     uint32_t path_len;
     uint32_t name_len;
     uint32_t value_len;
@@ -71,9 +73,35 @@ typedef struct ps_event {
      * different runs differ too (a random tag of the run in the high half).
      * 0: no such promise (JSON input, unusual records). */
     uint64_t layout;
+
+    /* NULL: every field has its value. Otherwise the decoder deferred the
+     * text of some typed values (only when asked to: see
+     * ps_evtx_options.defer_values), to be made when first wanted: a reader
+     * of f->value calls ps_event_settle_field or ps_event_settle first (the
+     * library's own consumers do). Text made so stays where it is until the
+     * callback returns, like every other value. */
+    struct ps_event_lazy *lazy;
 } ps_event;
 
-/* The first field with exactly this path, or NULL. */
+/* What a decoder that defers values provides. */
+typedef struct ps_event_lazy {
+    /* Give fields[i] its text; 0, or -1 when memory ran out (the value is
+     * then "": a field's value is never NULL after the call). */
+    int (*settle)(struct ps_event_lazy *lazy, uint32_t i);
+} ps_event_lazy;
+
+/* Make sure fields[i] has its value text (see ps_event.lazy). */
+static inline int ps_event_settle_field(const ps_event *ev, uint32_t i)
+{
+    if (ev->fields[i].value)
+        return 0;
+    return ev->lazy ? ev->lazy->settle(ev->lazy, i) : -1;
+}
+
+/* The same for every field of the event. */
+int ps_event_settle(const ps_event *ev);
+
+/* The first field with exactly this path, or NULL; settled. */
 const ps_field *ps_event_field(const ps_event *ev, const char *path);
 
 #ifdef __cplusplus

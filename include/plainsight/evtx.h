@@ -38,6 +38,10 @@ typedef struct ps_evtx_options {
      * cheap, e.g. redraw a progress line at most a few times a second). */
     void (*progress)(void *ctx, const struct ps_evtx_stats *stats);
     void *progress_ctx;
+    /* ps_evtx_events: 1 lets the decoder leave the text of typed values
+     * (numbers, GUIDs, SIDs, times, bytes) to be made when first wanted
+     * (see ps_event.lazy), for a consumer that reads few of them. */
+    int defer_values;
 } ps_evtx_options;
 
 /* Counters for one run, filled by the calls below. */

@@ -113,6 +113,17 @@ enum { FMT_TABLE, FMT_CSV, FMT_JSONL };
 
 struct hunt;
 
+/* A short summary of an event for its detections (see event_details). */
+#define DETAILS_SIZE 512
+
+/* The Details of the last event a worker gave some: an event that several
+ * rules match (a third of the events of some files) has them made once. */
+typedef struct details_memo {
+    uint64_t event;              /* the lane's event count then; 0: none yet */
+    const char *details;         /* into text */
+    char text[DETAILS_SIZE];
+} details_memo;
+
 /* One worker's view of the hunt: the callbacks of its events get this, so
  * that its detections go through its own lane of the store and its flags
  * are its own. */
@@ -122,9 +133,10 @@ typedef struct hunt_lane {
     int oom;                     /* a detection was lost: out of memory */
     int store_error;             /* ... or the temporary file could not be written */
     uint64_t events;             /* events in the --from/--to range, matched */
+    details_memo *memo;
     /* Lanes are written on every event by their own workers: two lanes never
      * share a cache line (at least 128 bytes apart, whatever the alignment). */
-    char pad[128 - sizeof(void *) - 3 * sizeof(int) - sizeof(uint64_t)];
+    char pad[128 - 2 * sizeof(void *) - 3 * sizeof(int) - sizeof(uint64_t)];
 } hunt_lane;
 
 typedef struct hunt {
@@ -180,7 +192,7 @@ static const char *details_finish(char *buf, size_t n, size_t size)
     buf[n] = 0;
     /* One line per detection, whatever the values hold: control bytes become
      * spaces. Eight bytes are tested at once (a byte below 0x20 sets its high
-     * bit in the test word); buf[0..n) holds no NUL (put_text stops at one). */
+     * bit in the test word); buf[0..n) holds no NUL (put_until_nul stops at one). */
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
@@ -208,45 +220,41 @@ static void put_text_len(char *buf, size_t size, size_t *n, const char *s, size_
     *n += len;
 }
 
-static void put_text(char *buf, size_t size, size_t *n, const char *s)
-{
-    put_text_len(buf, size, n, s, strlen(s));
-}
+#define PUT_LITERAL(buf, size, n, lit) put_text_len(buf, size, n, lit, sizeof lit - 1)
 
-/* A field's value up to a NUL inside it, as printf's %s would print it
- * (value_len bytes, NUL-terminated, without a strlen over the value). */
-static void put_value(char *buf, size_t size, size_t *n, const ps_field *f)
+/* s[0..len) (NUL-terminated) up to a NUL inside it, as printf's %s would
+ * print it, without a strlen: a field's name or value. */
+static void put_until_nul(char *buf, size_t size, size_t *n, const char *s, size_t len)
 {
-    const char *nul = memchr(f->value, 0, f->value_len);
-    put_text_len(buf, size, n, f->value, nul ? (size_t)(nul - f->value) : f->value_len);
+    const char *nul = memchr(s, 0, len);
+    put_text_len(buf, size, n, s, nul ? (size_t)(nul - s) : len);
 }
 
 /* A short summary of the event: `lead` (the field a C2 indicator was found in)
  * first, when given, then its other EventData/UserData fields, name: value.
  * (Built by hand: snprintf per field was most of the cost of a detection.) */
-#define DETAILS_SIZE 512
-
 static const char *event_details(const ps_event *ev, const ps_field *lead,
                                  char buf[DETAILS_SIZE])
 {
     size_t n = 0;
     if (lead) {
-        put_text(buf, DETAILS_SIZE, &n, lead->name);
-        put_text(buf, DETAILS_SIZE, &n, ": ");
-        put_value(buf, DETAILS_SIZE, &n, lead);
+        put_until_nul(buf, DETAILS_SIZE, &n, lead->name, lead->name_len);
+        PUT_LITERAL(buf, DETAILS_SIZE, &n, ": ");
+        put_until_nul(buf, DETAILS_SIZE, &n, lead->value, lead->value_len);
     }
     for (uint32_t i = 0; i < ev->nfields && n + 4 < DETAILS_SIZE; i++) {
         const ps_field *f = &ev->fields[i];
         if (!(f->path_len >= 16 && memcmp(f->path, "Event.EventData.", 16) == 0) &&
             !(f->path_len >= 15 && memcmp(f->path, "Event.UserData.", 15) == 0))
             continue;
+        ps_event_settle_field(ev, i); /* see ps_event.lazy ("" if memory ran out) */
         if (!f->value_len || f == lead)
             continue;
         if (n)
-            put_text(buf, DETAILS_SIZE, &n, " ¦ ");
-        put_text(buf, DETAILS_SIZE, &n, f->name);
-        put_text(buf, DETAILS_SIZE, &n, ": ");
-        put_value(buf, DETAILS_SIZE, &n, f);
+            PUT_LITERAL(buf, DETAILS_SIZE, &n, " ¦ ");
+        put_until_nul(buf, DETAILS_SIZE, &n, f->name, f->name_len);
+        PUT_LITERAL(buf, DETAILS_SIZE, &n, ": ");
+        put_until_nul(buf, DETAILS_SIZE, &n, f->value, f->value_len);
     }
     return details_finish(buf, n, DETAILS_SIZE);
 }
@@ -273,11 +281,14 @@ static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index
         return 0;
     if (level_rank(rule->level) < h->min_level || (h->enabled && !h->enabled[index]))
         return 0;
-    char details[DETAILS_SIZE];
+    details_memo *m = lane->memo;
+    if (m->event != lane->events) { /* on_event counted this event */
+        m->details = event_details(ev, NULL, m->text);
+        m->event = lane->events;
+    }
     detection d = {.time = ev->time_filetime, .record_id = ev->record_id,
                    .event_id = ev->event_id, .rule = index, .computer = ev->computer,
-                   .channel = ev->channel, .details = event_details(ev, NULL, details),
-                   .file = ev->source};
+                   .channel = ev->channel, .details = m->details, .file = ev->source};
     add_detection(lane, &d, rule->level);
     return 0;
 }
@@ -1041,7 +1052,8 @@ static int read_inputs(hunt *h, const hunt_args *a, char **inputs, int ninputs, 
     diag_filter df = {prog, a->quiet};
     if (rc == PS_OK && nevtx) {
         ps_evtx_options eo = {.threads = a->threads, .diag = print_hunt_diag, .diag_ctx = &df,
-                              .progress = on_evtx_progress, .progress_ctx = prog};
+                              .progress = on_evtx_progress, .progress_ctx = prog,
+                              .defer_values = 1};
         ps_evtx_stats es = {0};
         rc = ps_evtx_events(evtx, nevtx, &eo, on_event, h, &es);
         prog->files += es.files, prog->bytes += es.bytes, prog->events += es.records;
@@ -1181,9 +1193,10 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     h.store = det_store_new(ps_sigma_rule_count(set), sort_memory(), temp_dir(), workers);
     h.scratch = calloc(workers, sizeof *h.scratch);
     h.lanes = calloc(workers, sizeof *h.lanes);
-    int ok = h.scratch && h.lanes && enabled && h.store && (!a->html || h.report);
+    details_memo *memos = calloc(workers, sizeof *memos);
+    int ok = h.scratch && h.lanes && memos && enabled && h.store && (!a->html || h.report);
     for (unsigned i = 0; ok && i < workers; i++)
-        h.lanes[i] = (hunt_lane){.h = &h, .worker = i};
+        h.lanes[i] = (hunt_lane){.h = &h, .worker = i, .memo = &memos[i]};
     for (unsigned i = 0; ok && set && i < workers; i++)
         ok = (h.scratch[i] = ps_sigma_scratch_new(set)) != NULL;
     if (ok && set && ps_sigma_correlation_count(set) > 0)
@@ -1259,6 +1272,7 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     ps_report_free(h.report);
     free(h.scratch);
     free(h.lanes);
+    free(memos);
     det_store_free(h.store);
     free(enabled);
     return exit_code;

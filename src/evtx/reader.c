@@ -673,6 +673,7 @@ static int worker_init(worker *w, run *r, unsigned index)
     w->index = index;
     chunk_decoder_init(&w->dec, r->opt->recover, worker_diag, w);
     w->dec.templates = r->templates;
+    w->model.defer = r->opt->defer_values;
     w->chunk = malloc(EVTX_CHUNK_SIZE);
     return w->chunk ? 0 : -1;
 }

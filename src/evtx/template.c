@@ -3,6 +3,7 @@
 #include "evtx/template.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -581,6 +582,11 @@ void tpl_model_buf_free(tpl_model_buf *mb)
     free(mb->offsets);
     mb->offsets = NULL;
     mb->cap = 0;
+    free(mb->later);
+    mb->later = NULL;
+    mb->nlater = mb->caplater = 0;
+    ps_arena_free(&mb->late_text);
+    ps_buf_free(&mb->scratch);
 }
 
 #define NO_OFFSET UINT32_MAX
@@ -620,6 +626,57 @@ static inline __attribute__((always_inline)) ps_field *add_field(render_ctx *r, 
     f->name = op->path + op->name_off;
     f->name_len = op->path_len - op->name_off;
     return f;
+}
+
+/* A typed value (a number, GUID, SID, time or bytes) is left for
+ * ps_event_settle_field when the owner asks (tpl_model_buf.defer): most are
+ * read by no rule, and making their text was a tenth of the work of hunting
+ * a file of many events. The quick fields (the event's ID and record
+ * number, read for every event) and empty values are made at once. */
+static inline int deferrable(const render_ctx *r, const model_op *op, const bx_value *v)
+{
+    return r->mb->defer && !op->quick && v->size && value_is_typed(v);
+}
+
+static inline __attribute__((always_inline)) int defer_value(render_ctx *r, const model_op *op,
+                                                 const bx_value *v, ps_kind kind)
+{
+    tpl_model_buf *mb = r->mb;
+    if (mb->nlater >= TPL_DEFERRED - 1 ||
+        (mb->nlater == mb->caplater &&
+         ps_grow_array((void **)&mb->later, &mb->caplater, mb->nlater, sizeof *mb->later) != 0))
+        return -1;
+    ps_field *f = add_field(r, op, TPL_DEFERRED | (uint32_t)mb->nlater);
+    if (!f)
+        return -1;
+    mb->later[mb->nlater++].value = *v;
+    f->value = NULL;
+    f->value_len = 0;
+    f->kind = (uint8_t)kind;
+    f->typed = 1;
+    return 0;
+}
+
+static int settle_value(ps_event_lazy *lazy, uint32_t i)
+{
+    tpl_model_buf *mb = (tpl_model_buf *)((char *)lazy - offsetof(tpl_model_buf, lazy));
+    field_vec *fields = mb->fields;
+    if (i >= fields->len || fields->items[i].value)
+        return 0;
+    uint32_t off = mb->offsets[i];
+    ps_field *f = &fields->items[i];
+    char *text = NULL;
+    if (off != NO_OFFSET && (off & TPL_DEFERRED) && (off & ~TPL_DEFERRED) < mb->nlater) {
+        ps_buf_reset(&mb->scratch);
+        put_value(&mb->scratch, &mb->later[off & ~TPL_DEFERRED].value, ESC_NONE, &STYLE_JSON);
+        if (!mb->scratch.failed && mb->scratch.len < UINT32_MAX)
+            text = ps_arena_strndup(&mb->late_text, mb->scratch.data ? mb->scratch.data : "",
+                                    mb->scratch.len);
+    }
+    mb->offsets[i] = NO_OFFSET;
+    f->value = text ? text : "";
+    f->value_len = text ? (uint32_t)mb->scratch.len : 0;
+    return text ? 0 : -1;
 }
 
 static int run_model(render_ctx *r, const model_program *prog, const bx_instance *in, int nest);
@@ -669,11 +726,16 @@ static int run_model(render_ctx *r, const model_program *prog, const bx_instance
         int typed = 0;
         if (op->kind == MOP_VALUE) {
             const bx_value *v = &in->vals[op->slot];
-            put_value(text, v, ESC_NONE, &STYLE_JSON);
             kind = value_kind(v);
-            typed = value_is_typed(v);
             if (op->system_time && v->type == BX_T_FILETIME && v->size == 8)
                 memcpy(&r->filetime, v->data, 8);
+            if (deferrable(r, op, v)) {
+                if (defer_value(r, op, v, kind) != 0)
+                    return -1;
+                continue;
+            }
+            put_value(text, v, ESC_NONE, &STYLE_JSON);
+            typed = value_is_typed(v);
         } else {
             for (uint32_t k = 0; k < op->nparts; k++) {
                 const model_part *pt = &prog->parts[op->aux + k];
@@ -687,7 +749,7 @@ static int run_model(render_ctx *r, const model_program *prog, const bx_instance
         }
         size_t len = text->len - at;
         ps_buf_addc(text, 0);
-        if (text->failed || at > UINT32_MAX - 1)
+        if (text->failed || at >= TPL_DEFERRED)
             return -1;
         ps_field *f = add_field(r, op, (uint32_t)at);
         if (!f)
@@ -764,6 +826,14 @@ int tpl_build_event(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end,
     fields->failed = 0;
     ps_buf_reset(&mb->text);
     const char *text_was = mb->text.data;
+    mb->nlater = 0;
+    if (mb->defer) {
+        if (!mb->late_text.block_size)
+            ps_arena_init(&mb->late_text, 16 * 1024, 16u << 20);
+        ps_arena_reset(&mb->late_text);
+        mb->fields = fields;
+        mb->lazy.settle = settle_value;
+    }
     variant_key key = {.out = OUT_MODEL, .level = 0};
     bx_instance in;
     const model_program *prog = resolve(&r, start, end, 0, &key, &in);
@@ -775,10 +845,11 @@ int tpl_build_event(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end,
     ev->layout = layout_id(&r, root);
     if (mb->text.data != text_was) /* it grew: the values set before moved */
         for (uint32_t i = 0; i < fields->len; i++)
-            if (mb->offsets[i] != NO_OFFSET)
+            if (!(mb->offsets[i] & TPL_DEFERRED))
                 fields->items[i].value = mb->text.data + mb->offsets[i];
     ev->fields = fields->items;
     ev->nfields = fields->len;
+    ev->lazy = mb->nlater ? &mb->lazy : NULL;
     int id = r.quick[MQ_EVENT_ID] >= 0 ? MQ_EVENT_ID : MQ_EVENT_ID_TEXT;
     ev->event_id = (uint32_t)quick_number(quick_text(&r, id));
     ev->channel = quick_text(&r, MQ_CHANNEL);

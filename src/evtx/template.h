@@ -50,11 +50,26 @@ int tpl_render_json(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end, in
 
 /* Where a worker's compiled event models put their values; reused from
  * record to record (zero-initialise; tpl_model_buf_free at the end). */
+/* A typed value whose text waits for ps_event_settle_field. */
+typedef struct tpl_deferred {
+    bx_value value;
+} tpl_deferred;
+
 typedef struct tpl_model_buf {
     ps_buf text;          /* the values' text, NUL-terminated each */
-    uint32_t *offsets;    /* per field: its value's offset in text */
+    uint32_t *offsets;    /* per field: its value's offset in text, or
+                             TPL_DEFERRED | its index in `later` */
     uint32_t cap;
+    int defer;            /* set by the owner: defer typed values */
+    tpl_deferred *later;  /* this event's deferred values */
+    size_t nlater, caplater;
+    ps_arena late_text;   /* their text once made (never moves) */
+    ps_buf scratch;
+    field_vec *fields;    /* the event's, for settling */
+    ps_event_lazy lazy;
 } tpl_model_buf;
+
+#define TPL_DEFERRED 0x80000000u
 
 void tpl_model_buf_free(tpl_model_buf *mb);
 

@@ -86,6 +86,7 @@ size_t ps_iocs_match_event(const ps_iocs *iocs, const ps_event *ev, ps_ioc_event
 {
     if (!iocs || !ev || !iocs->nc2)
         return 0;
+    ps_event_settle(ev); /* every value is read (a failed one reads as "") */
     seen_set seen;
     seen.items = seen.local;
     seen.n = 0;

@@ -234,6 +234,7 @@ int ps_sigma_corr_add(ps_sigma_corr *c, size_t rule_index, const ps_event *ev)
     const sg_rule *rule = &set->rules[rule_index];
     int rc = PS_OK;
     char key[MAX_KEY_LEN];
+    ps_event_settle(ev); /* the group-by and value fields' text (see ps_event.lazy) */
     for (uint32_t k = rule->corr_first; k < rule->corr_first + rule->corr_n; k++) {
         const sg_corr_ref *ref = &set->corr_refs[k];
         const sg_correlation *corr = &set->corrs[ref->corr];

@@ -456,10 +456,21 @@ static int32_t first_field(const ps_sigma_scratch *s, int32_t sym)
     return s->sym_stamp[sym] == s->epoch ? s->sym_first[sym] : -1;
 }
 
+/* Field i with its value text (the decoder may have deferred it: see
+ * ps_event.lazy). Every read of a value goes through here. Text made so
+ * never moves other values, so pointers taken before stay good. */
+static inline const ps_field *field_at(ps_sigma_scratch *s, uint32_t i)
+{
+    const ps_field *f = &s->ev->fields[i];
+    if (!f->value && ps_event_settle_field(s->ev, i) != 0)
+        s->failed = 1;
+    return f;
+}
+
 /* The lower-cased value of field i (computed once per event). */
 static const char *lowered(ps_sigma_scratch *s, uint32_t i)
 {
-    const ps_field *f = &s->ev->fields[i];
+    const ps_field *f = field_at(s, i);
     if (s->lower_stamp[i] != s->epoch) {
         size_t off = s->lower.len;
         if (ps_buf_reserve(&s->lower, (size_t)f->value_len + 1) != 0) {
@@ -582,9 +593,9 @@ static int plain_needs_in(const sg_value *v, const char *t, size_t tl)
 
 static int fieldref_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i)
 {
-    const ps_field *f = &s->ev->fields[i];
+    const ps_field *f = field_at(s, i);
     for (int32_t j = first_field(s, v->ref_sym); j >= 0; j = s->next[j]) {
-        const ps_field *r = &s->ev->fields[j];
+        const ps_field *r = field_at(s, (uint32_t)j);
         const char *t = v->cased ? f->value : lowered(s, i);
         const char *lit = v->cased ? r->value : lowered(s, (uint32_t)j);
         if (shape_match(v->shape, lit, r->value_len, 0, t, f->value_len))
@@ -667,7 +678,7 @@ static int regex_match(ps_sigma_scratch *s, const sg_value *v, const char *t, si
  * v's literal (nsyms and above: a keyword database, see keyword_db). */
 static int value_match(ps_sigma_scratch *s, const sg_value *v, uint32_t i, uint32_t db)
 {
-    const ps_field *f = &s->ev->fields[i];
+    const ps_field *f = field_at(s, i);
     switch (v->kind) {
     case SV_STRING: {
         /* Values with a literal id are never integers that could match
@@ -712,7 +723,7 @@ static int chain_match(ps_sigma_scratch *s, const sg_value *v, int32_t first)
 {
     if (v->kind == SV_NULL) {
         for (int32_t i = first; i >= 0; i = s->next[i])
-            if (s->ev->fields[i].value_len == 0)
+            if (field_at(s, (uint32_t)i)->value_len == 0)
                 return 1;
         return first < 0;
     }
@@ -1037,7 +1048,7 @@ static void exact_lookup(ps_sigma_scratch *s, const sg_exact_table *t, uint32_t 
 static int scan_value(ps_sigma_scratch *s, int32_t sym, uint32_t i)
 {
     const sg_prefilter *pf = &s->set->prefilter;
-    const ps_field *f = &s->ev->fields[i];
+    const ps_field *f = field_at(s, i);
     const sg_exact_table *t = pf->field_exact[sym];
     if (t) {
         if (t->cased)
@@ -1067,8 +1078,10 @@ static int scan_keywords(ps_sigma_scratch *s, unsigned which)
     uint32_t min = kw->min_len ? kw->min_len : 1;
     uint8_t skip_typed = kw->skips_typed;
     for (uint32_t i = 0; i < s->ev->nfields; i++) { /* one pass: the room is mostly there */
-        const ps_field *f = &s->ev->fields[i];
-        if (f->value_len < min || (f->typed & skip_typed))
+        if (s->ev->fields[i].typed & skip_typed)
+            continue;
+        const ps_field *f = field_at(s, i);
+        if (f->value_len < min)
             continue;
         if (ps_buf_reserve(kb, (size_t)f->value_len + 1) != 0)
             return -1;
@@ -1091,7 +1104,7 @@ static int scan_db(ps_sigma_scratch *s, uint32_t db)
     if (!s->set->prefilter.field_db[db] && !s->set->prefilter.field_exact[db])
         return 0;
     for (int32_t i = first_field(s, (int32_t)db); i >= 0; i = s->next[i])
-        if (s->ev->fields[i].value_len && scan_value(s, (int32_t)db, (uint32_t)i) != 0)
+        if (field_at(s, (uint32_t)i)->value_len && scan_value(s, (int32_t)db, (uint32_t)i) != 0)
             return -1;
     return 0;
 }
@@ -1292,7 +1305,7 @@ static int eid_trusted(ps_sigma_scratch *s)
     int32_t i = first_field(s, s->set->eid_sym);
     if (i < 0 || s->next[i] >= 0)
         return 0;
-    const ps_field *f = &s->ev->fields[i];
+    const ps_field *f = field_at(s, (uint32_t)i);
     if (!f->value_len || f->value_len > 10 || f->value[0] < '1' || f->value[0] > '9')
         return 0;
     uint64_t id = 0;

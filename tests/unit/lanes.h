@@ -42,6 +42,8 @@ typedef struct lanes {
     lanes_layout *layouts;     /* LANES_LAYOUTS of them */
     unsigned nlayouts;
     unsigned with_layout;      /* fast event models that had one */
+    unsigned built;            /* fast event models tried (every other one defers) */
+    unsigned deferred;         /* fast event models with deferred values */
 } lanes;
 
 static inline void lanes_init(lanes *l, chunk_decoder *d)
@@ -136,6 +138,7 @@ static inline int lanes_on_record(void *ctx, const record_info *ri, record_src *
     size_t split = l->fast.len;
     int pretty = record_json_fast(rec, &l->fast, 1);
     ps_event fast_ev = {.time_filetime = ri->written};
+    l->model.defer = l->built++ & 1;
     int model = l->d->templates && tpl_build_event(l->d->templates, &l->d->bx, rec->start,
                                                    rec->end, &l->fast_fields, &l->model,
                                                    &fast_ev);
@@ -183,6 +186,17 @@ static inline int lanes_on_record(void *ctx, const record_info *ri, record_src *
     ps_event ev = {.time_filetime = ri->written};
     if (build_event(&ev, &l->fields, roots, l->arena) == 0 && model) {
         l->fast_model++;
+        if (fast_ev.lazy) { /* last first: text made late must not move text made before */
+            l->deferred++;
+            for (uint32_t i = fast_ev.nfields; i-- > 0;)
+                if (!fast_ev.fields[i].value && !fast_ev.fields[i].typed)
+                    lanes_mismatch(l, ri, "deferred value not typed");
+            const char *first = fast_ev.nfields ? fast_ev.fields[0].value : NULL;
+            for (uint32_t i = fast_ev.nfields; i-- > 0;)
+                ps_event_settle_field(&fast_ev, i);
+            if (first && first != fast_ev.fields[0].value)
+                lanes_mismatch(l, ri, "settling moved a value");
+        }
         if (!same_events(&fast_ev, &ev))
             lanes_mismatch(l, ri, "event model");
         if (lanes_check_layout(l, &fast_ev) != 0)

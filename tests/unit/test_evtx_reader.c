@@ -280,6 +280,96 @@ static void test_callback_stops_the_run(void **state)
     assert_int_equal(seen, 10);
 }
 
+/* What a deferring run's consumer sees (see ps_evtx_options.defer_values). */
+typedef struct deferred_seen {
+    unsigned events;
+    unsigned deferred;       /* fields whose value was NULL on arrival */
+    unsigned wrong;          /* a deferred field that was not typed, or NULL after settling */
+    ps_buf all;              /* every field, path=value, after settling */
+} deferred_seen;
+
+static int keep_fields(void *ctx, unsigned worker, const ps_event *ev)
+{
+    (void)worker;
+    deferred_seen *s = ctx;
+    s->events++;
+    for (uint32_t i = 0; i < ev->nfields; i++)
+        if (!ev->fields[i].value) {
+            s->deferred++;
+            s->wrong += !ev->fields[i].typed || !ev->lazy;
+        }
+    /* The lookup settles the field it finds; ps_event_settle the rest. */
+    const ps_field *pid = ps_event_field(ev, "Event.EventData.ProcessId");
+    s->wrong += !pid || !pid->value || strcmp(pid->value, "4242") != 0;
+    assert_int_equal(ps_event_settle(ev), 0);
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const ps_field *f = &ev->fields[i];
+        if (!f->value) {
+            s->wrong++;
+            continue;
+        }
+        ps_buf_add(&s->all, f->path, f->path_len);
+        ps_buf_addc(&s->all, '=');
+        ps_buf_add(&s->all, f->value, f->value_len);
+        ps_buf_addc(&s->all, '\n');
+    }
+    return 0;
+}
+
+/* Typed values (numbers, GUIDs, SIDs, times, bytes) left for later are made
+ * when first read, and then read exactly as made at once; the event's ID
+ * and record number are never left. */
+static void test_deferred_values(void **state)
+{
+    (void)state;
+    eg_writer *w = eg_writer_new();
+    eg_node *ev = eg_elem(w, "Event");
+    eg_node *sys = eg_child_elem(w, ev, "System");
+    eg_sub(w, eg_child_elem(w, sys, "EventID"), 0, EG_T_UINT16, 0);
+    eg_sub(w, eg_child_elem(w, sys, "EventRecordID"), 1, EG_T_UINT64, 0);
+    eg_sub(w, eg_child_elem(w, sys, "Keywords"), 2, EG_T_HEX64, 0);
+    eg_node *data = eg_child_elem(w, ev, "EventData");
+    static const char *const names[] = {"ProcessId", "ProcessGuid", "UserSid", "Hash",
+                                        "CommandLine", "Empty"};
+    static const uint8_t types[] = {EG_T_UINT32, EG_T_GUID, EG_T_SID, EG_T_BINARY,
+                                    EG_T_STRING, EG_T_BINARY};
+    for (int i = 0; i < 6; i++) {
+        eg_node *d = eg_child_elem(w, data, "Data");
+        eg_attr_text(w, d, "Name", names[i]);
+        eg_sub(w, d, (uint16_t)(3 + i), types[i], 0);
+    }
+    const eg_template *t = eg_template_new(w, NULL, ev);
+    for (uint64_t i = 0; i < 300; i++) {
+        eg_value v[9] = {eg_val_u16(w, 1), eg_val_u64(w, i + 1),
+                         eg_val_hex64(w, 0x8000000000000000ull | i), eg_val_u32(w, 4242),
+                         eg_val_guid(w, "00112233-4455-6677-8899-AABBCCDDEEFF"),
+                         eg_val_sid(w, "S-1-5-21-1004336348-1177238915-682003330-512"),
+                         eg_val_binary(w, "\x01\xfe", 2), eg_val_string(w, "whoami /all"),
+                         eg_val_binary(w, "", 0)};
+        eg_add_record(w, i + 1, 133000000000000000ull + i, t, v, 9, NULL);
+    }
+    assert_int_equal(eg_writer_finish(w, in_tmp("typed.evtx"), NULL), PS_OK);
+    eg_writer_free(w);
+    const char *paths[] = {in_tmp("typed.evtx")};
+    deferred_seen now = {0}, later = {0};
+    ps_buf_init(&now.all);
+    ps_buf_init(&later.all);
+    ps_evtx_options opt = {.threads = 1}; /* keep_fields is not thread-safe */
+    assert_int_equal(ps_evtx_events(paths, 1, &opt, keep_fields, &now, NULL), PS_OK);
+    opt.defer_values = 1;
+    assert_int_equal(ps_evtx_events(paths, 1, &opt, keep_fields, &later, NULL), PS_OK);
+    assert_int_equal(now.events, 300);
+    assert_int_equal(later.events, 300);
+    assert_int_equal(now.deferred, 0);
+    assert_int_equal(later.deferred, 300 * 5); /* Keywords, ProcessId, Guid, Sid, Hash */
+    assert_int_equal(now.wrong + later.wrong, 0);
+    assert_false(now.all.failed || later.all.failed);
+    assert_true(now.all.len == later.all.len && !memcmp(now.all.data, later.all.data, now.all.len));
+    assert_non_null(strstr(later.all.data, "Event.EventData.UserSid=S-1-5-21-1004336348"));
+    ps_buf_free(&now.all);
+    ps_buf_free(&later.all);
+}
+
 /* An array expands its element once per item: 8,000 <Item> siblings must
  * get the keys Item, Item_1, ... Item_7999 (and quickly: the key set is
  * linear in the number of siblings). */
@@ -318,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_not_evtx_is_reported),
         cmocka_unit_test(test_callback_stops_the_run),
         cmocka_unit_test(test_many_duplicate_keys),
+        cmocka_unit_test(test_deferred_values),
     };
     return cmocka_run_group_tests_name("evtx_reader", tests, setup, teardown);
 }

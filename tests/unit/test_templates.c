@@ -206,6 +206,7 @@ static void test_regular_records_take_the_fast_lane(void **state)
     assert_int_equal(r.l.fast_compact, 16);
     assert_int_equal(r.l.fast_pretty, 16);
     assert_int_equal(r.l.fast_model, 16);
+    assert_int_equal(r.l.deferred, 8); /* every other model defers its typed values */
     assert_int_equal(r.l.fast_xml, 16);
     assert_int_equal(r.stats.classes, 2);
     /* Every fast event model has a layout; the NULL patterns make several. */
@@ -509,6 +510,7 @@ static void check_tree(const char *dir, unsigned *files, result *all)
         all->l.fast_compact += r.l.fast_compact;
         all->l.fast_pretty += r.l.fast_pretty;
         all->l.fast_model += r.l.fast_model;
+        all->l.deferred += r.l.deferred;
         all->l.fast_xml += r.l.fast_xml;
         result_free(&r);
         free(img);
@@ -537,6 +539,7 @@ static void test_shared_corpus_lanes_agree(void **state)
     assert_int_equal(all.l.fast_compact, all.l.fast_pretty);
     assert_int_equal(all.l.fast_compact, all.l.fast_model);
     assert_int_equal(all.l.fast_compact, all.l.fast_xml);
+    assert_true(all.l.deferred * 3 >= all.l.fast_model); /* half of them defer, nearly all can */
     /* Most real records are one template instance of a regular shape. */
     assert_true(all.l.fast_compact * 10 >= all.l.records * 9);
 }
