@@ -97,6 +97,54 @@ static void run_case(size_t n, size_t maxlen, size_t budget, const char *dir, ui
     free(r);
 }
 
+/* Records given as `copies` ascending sequences one after the other (the
+ * order detections of copied chunks come in), or descending: the output is
+ * sorted either way, and the ascending stretches are merged as they are
+ * (fewer comparisons than the fixed-width merge sort makes). Returns the
+ * comparisons made. */
+static long ordered_case(size_t n, size_t copies, int descending)
+{
+    long cmps = 0;
+    ps_extsort *s = ps_extsort_new(64u << 20, NULL, cmp_cb, &cmps);
+    assert_non_null(s);
+    size_t per = n / copies;
+    for (size_t i = 0; i < n; i++) {
+        char key[16];
+        size_t v = descending ? n - i : i % per;
+        snprintf(key, sizeof key, "%08zu", v);
+        assert_int_equal(ps_extsort_add(s, key, 8), PS_OK);
+    }
+    rec *want = calloc(n, sizeof *want);
+    assert_non_null(want);
+    for (size_t i = 0; i < n; i++) {
+        want[i].p = malloc(16);
+        snprintf(want[i].p, 16, "%08zu", descending ? n - i : i % per);
+        want[i].n = 8;
+    }
+    qsort(want, n, sizeof *want, rec_cmp);
+    checker c = {want, n, 0, 0, 0};
+    assert_int_equal(ps_extsort_finish(s, check_out, &c), PS_OK);
+    assert_int_equal(c.at, n);
+    assert_false(c.bad);
+    ps_extsort_free(s);
+    for (size_t i = 0; i < n; i++)
+        free(want[i].p);
+    free(want);
+    return cmps;
+}
+
+static void test_nearly_sorted(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    long sorted = ordered_case(N, 1, 0), five = ordered_case(N, 5, 0);
+    long reversed = ordered_case(N, 1, 1), many = ordered_case(N, N / 4, 0);
+    assert_true(sorted < 2 * N);             /* one look at each neighbour */
+    assert_true(five < 5 * N);               /* three merge passes and the look */
+    assert_true(reversed > 5 * N);           /* the fixed-width sort (ends of stretches too many) */
+    assert_true(many > 5 * N);
+}
+
 static int dir_entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -229,6 +277,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_memory),
+        cmocka_unit_test(test_nearly_sorted),
         cmocka_unit_test(test_spilled_runs),
         cmocka_unit_test(test_unwritable_directory),
         cmocka_unit_test(test_stop_and_limits),
