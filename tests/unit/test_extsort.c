@@ -66,6 +66,21 @@ static int check_out(void *ctx, const void *p, size_t n)
     return c->stop_after && c->at == c->stop_after;
 }
 
+/* Finish s and check it gave `want` (n records, any order) sorted; frees
+ * both. */
+static void finish_and_check(ps_extsort *s, rec *want, size_t n)
+{
+    qsort(want, n, sizeof *want, rec_cmp);
+    checker c = {want, n, 0, 0, 0};
+    assert_int_equal(ps_extsort_finish(s, check_out, &c), PS_OK);
+    assert_int_equal(c.at, n);
+    assert_false(c.bad);
+    ps_extsort_free(s);
+    for (size_t i = 0; i < n; i++)
+        free(want[i].p);
+    free(want);
+}
+
 /* n records of random lengths over a small alphabet (ties and shared
  * prefixes), sorted with the given budget and directory. */
 static void run_case(size_t n, size_t maxlen, size_t budget, const char *dir, uint32_t *runs,
@@ -84,17 +99,9 @@ static void run_case(size_t n, size_t maxlen, size_t budget, const char *dir, ui
         assert_int_equal(ps_extsort_add(s, r[i].p, r[i].n), PS_OK);
     }
     assert_int_equal(ps_extsort_count(s), n);
-    qsort(r, n, sizeof *r, rec_cmp);
     *runs = ps_extsort_runs(s);
     *spill_errno = ps_extsort_spill_errno(s);
-    checker c = {r, n, 0, 0, 0};
-    assert_int_equal(ps_extsort_finish(s, check_out, &c), PS_OK);
-    assert_int_equal(c.at, n);
-    assert_false(c.bad);
-    ps_extsort_free(s);
-    for (size_t i = 0; i < n; i++)
-        free(r[i].p);
-    free(r);
+    finish_and_check(s, r, n);
 }
 
 /* Records given as `copies` ascending sequences one after the other (the
@@ -108,28 +115,15 @@ static long ordered_case(size_t n, size_t copies, int descending)
     ps_extsort *s = ps_extsort_new(64u << 20, NULL, cmp_cb, &cmps);
     assert_non_null(s);
     size_t per = n / copies;
-    for (size_t i = 0; i < n; i++) {
-        char key[16];
-        size_t v = descending ? n - i : i % per;
-        snprintf(key, sizeof key, "%08zu", v);
-        assert_int_equal(ps_extsort_add(s, key, 8), PS_OK);
-    }
     rec *want = calloc(n, sizeof *want);
     assert_non_null(want);
     for (size_t i = 0; i < n; i++) {
         want[i].p = malloc(16);
         snprintf(want[i].p, 16, "%08zu", descending ? n - i : i % per);
         want[i].n = 8;
+        assert_int_equal(ps_extsort_add(s, want[i].p, 8), PS_OK);
     }
-    qsort(want, n, sizeof *want, rec_cmp);
-    checker c = {want, n, 0, 0, 0};
-    assert_int_equal(ps_extsort_finish(s, check_out, &c), PS_OK);
-    assert_int_equal(c.at, n);
-    assert_false(c.bad);
-    ps_extsort_free(s);
-    for (size_t i = 0; i < n; i++)
-        free(want[i].p);
-    free(want);
+    finish_and_check(s, want, n);
     return cmps;
 }
 
