@@ -218,6 +218,10 @@ typedef struct model_op {
     uint32_t name_off;   /* the last component starts at path + name_off */
     const char *text;    /* MOP_STATIC: the value, NUL-terminated */
     uint32_t text_len;
+    /* The field as the program's runs give it (copy_program sets it): path
+     * and name, and for MOP_STATIC the value, its kind and typed flag too.
+     * A field is this copied, then what the record adds. */
+    ps_field proto;
 } model_op;
 
 typedef struct model_program {

@@ -331,10 +331,19 @@ static int copy_program(const model_recorder *r, ps_arena *dest, model_program *
     if (!ops || !parts || !splices)
         return -1;
     for (uint32_t i = 0; i < r->nops; i++) {
-        if (ops[i].path && !(ops[i].path = ps_arena_strndup(dest, ops[i].path, ops[i].path_len)))
+        model_op *op = &ops[i];
+        if (op->path && !(op->path = ps_arena_strndup(dest, op->path, op->path_len)))
             return -1;
-        if (ops[i].text && !(ops[i].text = ps_arena_strndup(dest, ops[i].text, ops[i].text_len)))
+        if (op->text && !(op->text = ps_arena_strndup(dest, op->text, op->text_len)))
             return -1;
+        op->proto = (ps_field){.path = op->path,
+                               .name = op->path ? op->path + op->name_off : NULL,
+                               .value = op->text,
+                               .path_len = op->path_len,
+                               .name_len = op->path_len - op->name_off,
+                               .value_len = op->text_len,
+                               .kind = op->field_kind,
+                               .typed = op->field_typed};
     }
     for (uint32_t i = 0; i < r->nparts; i++)
         if (parts[i].lit && !(parts[i].lit = ps_arena_strndup(dest, parts[i].lit, parts[i].len)))

@@ -621,10 +621,7 @@ static inline __attribute__((always_inline)) ps_field *add_field(render_ctx *r, 
         r->quick[op->quick] = (int32_t)v->len;
     r->mb->offsets[v->len] = offset;
     ps_field *f = &v->items[v->len++];
-    f->path = op->path;
-    f->path_len = op->path_len;
-    f->name = op->path + op->name_off;
-    f->name_len = op->path_len - op->name_off;
+    *f = op->proto;
     return f;
 }
 
@@ -705,13 +702,8 @@ static int run_model(render_ctx *r, const model_program *prog, const bx_instance
     for (uint32_t i = 0; i < prog->nops; i++) {
         const model_op *op = &prog->ops[i];
         if (op->kind == MOP_STATIC) {
-            ps_field *f = add_field(r, op, NO_OFFSET);
-            if (!f)
+            if (!add_field(r, op, NO_OFFSET)) /* the proto has it all */
                 return -1;
-            f->value = op->text;
-            f->value_len = op->text_len;
-            f->kind = op->field_kind;
-            f->typed = op->field_typed;
             continue;
         }
         if (op->slot >= in->nvals && op->kind != MOP_PARTS)
