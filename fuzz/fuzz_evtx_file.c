@@ -20,6 +20,7 @@ static int on_event(void *ctx, unsigned worker, const ps_event *ev)
     (void)ctx;
     (void)worker;
     (void)ps_event_field(ev, "Event.System.EventID");
+    (void)ps_event_settle(ev); /* deferred values (opt.defer_values) made late */
     return 0;
 }
 
@@ -41,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ps_evtx_dump(paths, 1, PS_FORMAT_JSON, &opt, discard, NULL, NULL);
     opt.threads = 1;
     ps_evtx_dump(paths, 1, PS_FORMAT_XML, &opt, discard, NULL, NULL);
+    opt.defer_values = 1;
     ps_evtx_events(paths, 1, &opt, on_event, NULL, NULL);
     close(fd);
     return 0;

@@ -19,7 +19,7 @@
 #include "util/arena.h"
 
 #include "unit/sigma_regression_suite.h"
-        ps_evtx_options eo = {.threads = 1};
+        ps_evtx_options eo = {.threads = 1, .defer_values = 1}; /* as hunt reads them */
         const char *p = t.evtx;
         ps_evtx_events(&p, 1, &eo, on_event, &c, NULL);
         ps_sigma_scratch_free(c.scratch);
