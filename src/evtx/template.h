@@ -48,13 +48,13 @@ void tpl_store_free(tpl_store *st);
 int tpl_render_json(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end, int pretty,
                     ps_buf *out);
 
-/* Where a worker's compiled event models put their values; reused from
- * record to record (zero-initialise; tpl_model_buf_free at the end). */
 /* A typed value whose text waits for ps_event_settle_field. */
 typedef struct tpl_deferred {
     bx_value value;
 } tpl_deferred;
 
+/* Where a worker's compiled event models put their values; reused from
+ * record to record (zero-initialise; tpl_model_buf_free at the end). */
 typedef struct tpl_model_buf {
     ps_buf text;          /* the values' text, NUL-terminated each */
     uint32_t *offsets;    /* per field: its value's offset in text, or
