@@ -46,14 +46,8 @@ typedef struct path_list {
 
 static int path_add(path_list *l, const char *p)
 {
-    if (l->len == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        char **items = realloc(l->items, cap * sizeof *items);
-        if (!items)
-            return -1;
-        l->items = items;
-        l->cap = cap;
-    }
+    if (ps_grow_array((void **)&l->items, &l->cap, l->len, sizeof *l->items) != 0)
+        return -1;
     if (!(l->items[l->len] = strdup(p)))
         return -1;
     l->len++;
@@ -407,14 +401,8 @@ static void worker_diag(void *ctx, ps_severity sev, uint64_t off, const char *ms
 
 static int add_span(out_slot *o, uint64_t id, size_t start, size_t end)
 {
-    if (o->nspans == o->capspans) {
-        size_t cap = o->capspans ? o->capspans * 2 : 16;
-        recovered_span *s = realloc(o->spans, cap * sizeof *s);
-        if (!s)
-            return -1;
-        o->spans = s;
-        o->capspans = cap;
-    }
+    if (ps_grow_array((void **)&o->spans, &o->capspans, o->nspans, sizeof *o->spans) != 0)
+        return -1;
     o->spans[o->nspans++] = (recovered_span){id, start, end};
     return 0;
 }

@@ -27,6 +27,7 @@
 
 #include "jsonl/jsonl_internal.h"
 #include "plainsight/jsonl.h"
+#include "util/buf.h"
 
 #define MAX_DIR_DEPTH 64
 #define READ_BLOCK (256u << 10)
@@ -87,14 +88,8 @@ static void run_diag(run *r, ps_severity sev, const char *path, uint64_t line, i
 
 static int add_file(run *r, const char *path)
 {
-    if (r->nfiles == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 64;
-        char **files = realloc(r->files, cap * sizeof *files);
-        if (!files)
-            return -1;
-        r->files = files;
-        r->cap = cap;
-    }
+    if (ps_grow_array((void **)&r->files, &r->cap, r->nfiles, sizeof *r->files) != 0)
+        return -1;
     return (r->files[r->nfiles] = strdup(path)) ? (r->nfiles++, 0) : -1;
 }
 

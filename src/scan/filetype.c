@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "scan/scan_internal.h"
+#include "util/buf.h"
 
 #define PS_MAGIC_MAX_BYTES 256
 
@@ -73,14 +74,8 @@ static int add_magic(ps_filetypes *ft, const uint8_t *bytes, size_t len, const c
             return 0;
         }
     }
-    if (ft->n == ft->cap) {
-        size_t ncap = ft->cap ? ft->cap * 2 : 64;
-        ps_magic *p = realloc(ft->items, ncap * sizeof *p);
-        if (!p)
-            return -1;
-        ft->items = p;
-        ft->cap = ncap;
-    }
+    if (ps_grow_array((void **)&ft->items, &ft->cap, ft->n, sizeof *ft->items) != 0)
+        return -1;
     uint8_t *copy = ps_arena_alloc(&ft->strings, len);
     if (!copy)
         return -1;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "scan/scan_internal.h"
+#include "util/buf.h"
 
 typedef struct compile_report {
     ps_diag_fn diag;
@@ -23,14 +24,8 @@ typedef struct compile_report {
 
 static int add_file_name(ps_rule_set *rs, const char *path)
 {
-    if (rs->nfiles == rs->capfiles) {
-        size_t ncap = rs->capfiles ? rs->capfiles * 2 : 32;
-        char **p = realloc(rs->files, ncap * sizeof *p);
-        if (!p)
-            return PS_ERR_NOMEM;
-        rs->files = p;
-        rs->capfiles = ncap;
-    }
+    if (ps_grow_array((void **)&rs->files, &rs->capfiles, rs->nfiles, sizeof *rs->files) != 0)
+        return PS_ERR_NOMEM;
     rs->files[rs->nfiles] = strdup(path);
     if (!rs->files[rs->nfiles])
         return PS_ERR_NOMEM;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "scan/scan_internal.h"
+#include "util/buf.h"
 
 static const char *const digest_names[3] = {"MD5", "SHA1", "SHA256"};
 
@@ -78,14 +79,9 @@ void ps_scan_item_free(ps_scan_item *it)
 static void add_reason(ps_scan_item *it, ps_reason_type type, const char *name, int score,
                        const char *description)
 {
-    if (it->nreasons == it->capreasons) {
-        size_t ncap = it->capreasons ? it->capreasons * 2 : 4;
-        ps_scan_reason *p = realloc(it->reasons, ncap * sizeof *p);
-        if (!p)
-            return; /* out of memory: the score still counts */
-        it->reasons = p;
-        it->capreasons = ncap;
-    }
+    if (ps_grow_array((void **)&it->reasons, &it->capreasons, it->nreasons,
+                      sizeof *it->reasons) != 0)
+        return; /* out of memory: the score still counts */
     it->reasons[it->nreasons++] = (ps_scan_reason){type, name, score, description ? description : ""};
 }
 

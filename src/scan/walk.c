@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "scan/scan_internal.h"
+#include "util/buf.h"
 
 #define PS_MAX_THREADS 32 /* libyara's limit on threads sharing one rule set */
 
@@ -232,14 +233,8 @@ static entry *read_entries(scan_run *r, ps_dir_ref *d, const char *path, size_t 
     while ((e = readdir(dp)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            entry *p = realloc(es, ncap * sizeof *p);
-            if (!p)
-                break;
-            es = p;
-            cap = ncap;
-        }
+        if (ps_grow_array((void **)&es, &cap, n, sizeof *es) != 0)
+            break;
         if (fstatat(d->fd, e->d_name, &es[n].st, AT_SYMLINK_NOFOLLOW) != 0) {
             ps_scan_diag(r->s, PS_DIAG_WARNING, path, "cannot stat '%s': %s", e->d_name,
                          strerror(errno));

@@ -437,15 +437,9 @@ static void add_entry(pf_entries *es, pf_lit lit, uint32_t compiled, uint32_t cl
 {
     if (es->failed)
         return;
-    if (es->n == es->cap) {
-        size_t cap = es->cap ? es->cap * 2 : 4096;
-        pf_entry *grown = realloc(es->e, cap * sizeof *grown);
-        if (!grown) {
-            es->failed = 1;
-            return;
-        }
-        es->e = grown;
-        es->cap = cap;
+    if (ps_grow_array((void **)&es->e, &es->cap, es->n, sizeof *es->e) != 0) {
+        es->failed = 1;
+        return;
     }
     es->e[es->n++] = (pf_entry){lit, compiled, clause};
 }
@@ -501,15 +495,9 @@ static int push_sym(rule_syms *rs, size_t from, int32_t sym)
     for (size_t i = from; i < rs->n; i++)
         if (rs->s[i] == sym)
             return 0;
-    if (rs->n == rs->cap) {
-        size_t cap = rs->cap ? rs->cap * 2 : 1024;
-        int32_t *g = realloc(rs->s, cap * sizeof *g);
-        if (!g) {
-            rs->failed = 1;
-            return -1;
-        }
-        rs->s = g;
-        rs->cap = cap;
+    if (ps_grow_array((void **)&rs->s, &rs->cap, rs->n, sizeof *rs->s) != 0) {
+        rs->failed = 1;
+        return -1;
     }
     rs->s[rs->n++] = sym;
     return 1;

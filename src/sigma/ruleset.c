@@ -499,15 +499,9 @@ static void add_file(file_list *l, const char *path, int bad)
 {
     if (l->failed)
         return;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        sg_rule_file *grown = realloc(l->f, cap * sizeof *grown);
-        if (!grown) {
-            l->failed = 1;
-            return;
-        }
-        l->f = grown;
-        l->cap = cap;
+    if (ps_grow_array((void **)&l->f, &l->cap, l->n, sizeof *l->f) != 0) {
+        l->failed = 1;
+        return;
     }
     char *copy = strdup(path);
     if (!copy) {
