@@ -397,8 +397,9 @@ static size_t *sum_counts(const det_store *s, int iocs, uint32_t *n, int **score
     }
     size_t *sum = calloc(cap ? cap : 1, sizeof *sum);
     *score = calloc(cap ? cap : 1, sizeof **score);
-    if (!sum || !*score) {
+    if (!sum || !*score) { /* the caller frees *score either way: never twice */
         free(sum), free(*score);
+        *score = NULL;
         return NULL;
     }
     for (unsigned i = 0; i < s->nlanes; i++) {
