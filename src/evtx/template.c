@@ -640,13 +640,12 @@ static inline __attribute__((always_inline)) int defer_value(render_ctx *r, cons
 {
     tpl_model_buf *mb = r->mb;
     if (mb->nlater >= TPL_DEFERRED - 1 ||
-        (mb->nlater == mb->caplater &&
-         ps_grow_array((void **)&mb->later, &mb->caplater, mb->nlater, sizeof *mb->later) != 0))
+        ps_grow_array((void **)&mb->later, &mb->caplater, mb->nlater, sizeof *mb->later) != 0)
         return -1;
     ps_field *f = add_field(r, op, TPL_DEFERRED | (uint32_t)mb->nlater);
     if (!f)
         return -1;
-    mb->later[mb->nlater++].value = *v;
+    mb->later[mb->nlater++] = *v;
     f->value = NULL;
     f->value_len = 0;
     f->kind = (uint8_t)kind;
@@ -665,7 +664,7 @@ static int settle_value(ps_event_lazy *lazy, uint32_t i)
     char *text = NULL;
     if (off != NO_OFFSET && (off & TPL_DEFERRED) && (off & ~TPL_DEFERRED) < mb->nlater) {
         ps_buf_reset(&mb->scratch);
-        put_value(&mb->scratch, &mb->later[off & ~TPL_DEFERRED].value, ESC_NONE, &STYLE_JSON);
+        put_value(&mb->scratch, &mb->later[off & ~TPL_DEFERRED], ESC_NONE, &STYLE_JSON);
         if (!mb->scratch.failed && mb->scratch.len < UINT32_MAX)
             text = ps_arena_strndup(&mb->late_text, mb->scratch.data ? mb->scratch.data : "",
                                     mb->scratch.len);

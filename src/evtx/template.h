@@ -48,11 +48,6 @@ void tpl_store_free(tpl_store *st);
 int tpl_render_json(tpl_store *st, bx_chunk *c, uint32_t start, uint32_t end, int pretty,
                     ps_buf *out);
 
-/* A typed value whose text waits for ps_event_settle_field. */
-typedef struct tpl_deferred {
-    bx_value value;
-} tpl_deferred;
-
 /* Where a worker's compiled event models put their values; reused from
  * record to record (zero-initialise; tpl_model_buf_free at the end). */
 typedef struct tpl_model_buf {
@@ -61,7 +56,8 @@ typedef struct tpl_model_buf {
                              TPL_DEFERRED | its index in `later` */
     uint32_t cap;
     int defer;            /* set by the owner: defer typed values */
-    tpl_deferred *later;  /* this event's deferred values */
+    bx_value *later;      /* this event's deferred values (their text waits
+                             for ps_event_settle_field) */
     size_t nlater, caplater;
     ps_arena late_text;   /* their text once made (never moves) */
     ps_buf scratch;

@@ -12,7 +12,7 @@ void ps_buf_free(ps_buf *b)
     memset(b, 0, sizeof *b);
 }
 
-int ps_grow_array(void **items, size_t *cap, size_t len, size_t size)
+int ps_grow_array_more(void **items, size_t *cap, size_t len, size_t size)
 {
     if (len < *cap)
         return 0;

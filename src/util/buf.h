@@ -24,8 +24,14 @@ void ps_buf_printf(ps_buf *b, const char *fmt, ...) __attribute__((format(printf
 
 /* Room in a malloc'ed array for item `len` (len < *cap after): the capacity
  * doubles (from 16). 0, or -1 when out of memory (the array is kept). For
- * arrays in an arena, see ps_arena_grow_array. */
-int ps_grow_array(void **items, size_t *cap, size_t len, size_t size);
+ * arrays in an arena, see ps_arena_grow_array. The check is inline (some
+ * callers append per value of every event); the doubling is not. */
+int ps_grow_array_more(void **items, size_t *cap, size_t len, size_t size);
+
+static inline int ps_grow_array(void **items, size_t *cap, size_t len, size_t size)
+{
+    return len < *cap ? 0 : ps_grow_array_more(items, cap, len, size);
+}
 
 static inline void ps_buf_reset(ps_buf *b) { b->len = 0; b->failed = 0; }
 
