@@ -120,7 +120,6 @@ struct hunt;
  * rules match (a third of the events of some files) has them made once. */
 typedef struct details_memo {
     uint64_t event;              /* the lane's event count then; 0: none yet */
-    const char *details;         /* into text */
     char text[DETAILS_SIZE];
 } details_memo;
 
@@ -283,12 +282,12 @@ static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index
         return 0;
     details_memo *m = lane->memo;
     if (m->event != lane->events) { /* on_event counted this event */
-        m->details = event_details(ev, NULL, m->text);
+        event_details(ev, NULL, m->text);
         m->event = lane->events;
     }
     detection d = {.time = ev->time_filetime, .record_id = ev->record_id,
                    .event_id = ev->event_id, .rule = index, .computer = ev->computer,
-                   .channel = ev->channel, .details = m->details, .file = ev->source};
+                   .channel = ev->channel, .details = m->text, .file = ev->source};
     add_detection(lane, &d, rule->level);
     return 0;
 }
