@@ -324,10 +324,6 @@ typedef struct sg_channel_bucket {
     sg_split fallback_split;
 } sg_channel_bucket;
 
-/* The Hyperscan literal prefilter (prefilter.c): block-mode databases of
- * every value's literal, one per field symbol, scanned over the event's
- * values of that field, and one for keyword searches, scanned over every
- * value. The set has a prefilter when ndbs > 0. */
 /* One keyword database (see sg_prefilter.kw). */
 typedef struct sg_keyword_db {
     hs_database_t *db;            /* NULL: none */
@@ -342,6 +338,10 @@ typedef struct sg_keyword_db {
 #define SG_KW_EVERY 1    /* keywords of rules of every event (the every list): nsyms + 1 */
 #define SG_KW_COUNT 2    /* symbols past the fields: nsyms .. nsyms + SG_KW_COUNT - 1 */
 
+/* The Hyperscan literal prefilter (prefilter.c): block-mode databases of
+ * every value's literal, one per field symbol, scanned over the event's
+ * values of that field, and two for keyword searches (kw), scanned over
+ * every value. The set has a prefilter when ndbs > 0. */
 typedef struct sg_prefilter {
     /* Keyword searches' literals, in two databases: those of rules that
      * apply to every event (product: windows alone, such as mimikatz's
