@@ -894,10 +894,9 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
 {
     pf->field_db = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_db);
     pf->field_base = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_base);
-    pf->field_nlits = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_nlits);
     pf->field_exact = ps_arena_zalloc(arena, (nsyms + 1) * sizeof *pf->field_exact);
     compile_job *jobs = malloc((nsyms + SG_KW_COUNT) * sizeof *jobs);
-    if (!pf->field_db || !pf->field_base || !pf->field_nlits || !pf->field_exact || !jobs) {
+    if (!pf->field_db || !pf->field_base || !pf->field_exact || !jobs) {
         free(jobs);
         return -1;
     }
@@ -917,9 +916,7 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
         sg_keyword_db *kw = sym < 0 ? &pf->kw[keyword_db_of(sym)] : NULL;
         hs_database_t **db = kw ? &kw->db : &pf->field_db[sym];
         *(kw ? &kw->base : &pf->field_base[sym]) = id;
-        if (!kw) {
-            pf->field_nlits[sym] = ndistinct;
-        } else {
+        if (kw) {
             kw->nlits = ndistinct;
             kw->skips_typed = 1;
             for (size_t i = from; i < to; i++) {

@@ -351,7 +351,6 @@ typedef struct sg_prefilter {
     sg_keyword_db kw[SG_KW_COUNT];
     hs_database_t **field_db;     /* per symbol: its values' literals, or NULL */
     uint32_t *field_base;         /* a database reports id - base of its literals */
-    uint32_t *field_nlits;        /* per symbol: literals in its database */
     /* Per symbol: its literals in a hash table instead of a database, when
      * every one of them is a whole value compared for equality (Status:
      * '0xc000006d'): only a value equal to one can be the one that matches,
