@@ -189,9 +189,10 @@ static const char *details_finish(char *buf, size_t n, size_t size)
             n--;
     }
     buf[n] = 0;
-    /* One line per detection, whatever the values hold: control bytes become
-     * spaces. Eight bytes are tested at once (a byte below 0x20 sets its high
-     * bit in the test word); buf[0..n) holds no NUL (put_until_nul stops at one). */
+    /* One line per detection, whatever the values hold: control bytes, NUL
+     * among them, become spaces (so a value's text after a NUL is shown, not
+     * hidden). Eight bytes are tested at once (a byte below 0x20 sets its high
+     * bit in the test word). */
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
@@ -221,14 +222,6 @@ static void put_text_len(char *buf, size_t size, size_t *n, const char *s, size_
 
 #define PUT_LITERAL(buf, size, n, lit) put_text_len(buf, size, n, lit, sizeof lit - 1)
 
-/* s[0..len) (NUL-terminated) up to a NUL inside it, as printf's %s would
- * print it, without a strlen: a field's name or value. */
-static void put_until_nul(char *buf, size_t size, size_t *n, const char *s, size_t len)
-{
-    const char *nul = memchr(s, 0, len);
-    put_text_len(buf, size, n, s, nul ? (size_t)(nul - s) : len);
-}
-
 /* A short summary of the event: `lead` (the field a C2 indicator was found in)
  * first, when given, then its other EventData/UserData fields, name: value.
  * (Built by hand: snprintf per field was most of the cost of a detection.) */
@@ -237,9 +230,9 @@ static const char *event_details(const ps_event *ev, const ps_field *lead,
 {
     size_t n = 0;
     if (lead) {
-        put_until_nul(buf, DETAILS_SIZE, &n, lead->name, lead->name_len);
+        put_text_len(buf, DETAILS_SIZE, &n, lead->name, lead->name_len);
         PUT_LITERAL(buf, DETAILS_SIZE, &n, ": ");
-        put_until_nul(buf, DETAILS_SIZE, &n, lead->value, lead->value_len);
+        put_text_len(buf, DETAILS_SIZE, &n, lead->value, lead->value_len);
     }
     for (uint32_t i = 0; i < ev->nfields && n + 4 < DETAILS_SIZE; i++) {
         const ps_field *f = &ev->fields[i];
@@ -251,9 +244,9 @@ static const char *event_details(const ps_event *ev, const ps_field *lead,
             continue;
         if (n)
             PUT_LITERAL(buf, DETAILS_SIZE, &n, " ¦ ");
-        put_until_nul(buf, DETAILS_SIZE, &n, f->name, f->name_len);
+        put_text_len(buf, DETAILS_SIZE, &n, f->name, f->name_len);
         PUT_LITERAL(buf, DETAILS_SIZE, &n, ": ");
-        put_until_nul(buf, DETAILS_SIZE, &n, f->value, f->value_len);
+        put_text_len(buf, DETAILS_SIZE, &n, f->value, f->value_len);
     }
     return details_finish(buf, n, DETAILS_SIZE);
 }

