@@ -40,41 +40,45 @@ typedef struct sg_need {
     uint32_t letters;    /* it holds ASCII letters (so case matters to it) */
 } sg_need;
 
+/* The members the matcher reads for most values (kind, the literal id that
+ * settles an unseen literal, a string's literal and shape, a regex's code
+ * and needs) come first, in the first 64 bytes: value lists are walked value
+ * by value, and rules' values are mostly out of cache. */
 typedef struct sg_value {
     uint8_t kind;        /* sg_value_kind */
     uint8_t shape;       /* sg_shape (strings, fieldref) */
     uint8_t cased;       /* compare case-sensitively */
     uint8_t op;          /* CMP_* or, for SV_EXISTS, the wanted presence */
     uint8_t is_int;      /* string value was a YAML integer: compare numerically too */
-    uint8_t cidr_v6, cidr_bits;
-    const char *lit;     /* literal bytes (lower-cased unless cased) */
-    const uint8_t *glob; /* SH_GLOB: token kind per byte of lit */
-    uint32_t lit_len;
-    uint32_t rare;       /* SH_CONTAINS: offset of lit's rarest byte (searched first) */
-    int64_t int_value;
-    double number;
-    uint8_t cidr_addr[16];
-    int32_t ref_sym;     /* SV_FIELDREF: the other field */
-    uint32_t group;      /* which YAML value it came from (for `all`) */
-    /* Its literal in the prefilter database, plus one (0: none). A value
-     * whose literal the scan did not see in the event cannot match. */
-    uint32_t pf_id;
-    pcre2_code *re;
-    /* SV_REGEX: runs every match holds, in this order and apart (lower-cased
-     * and compared with ASCII case folded when needs_caseless), so that a
-     * text without them is no match without running the regex. */
-    const sg_need *needs;
-    uint32_t nneeds;
-    uint8_t needs_caseless;
+    uint8_t needs_caseless; /* SV_REGEX: see needs */
     uint8_t jit;         /* SV_REGEX: compiled by the JIT (pcre2_jit_match) */
     /* SV_REGEX of the form c.*c.*...c (one literal character, repeat_count
      * times; sg_regex_repeat): matched by counting c per line, exactly, in
      * place of PCRE2's backtracking (which takes a millisecond per long
      * command line that matches, or gives up at its limit). 0: none. */
     uint8_t repeat_char;
+    /* Its literal in the prefilter database, plus one (0: none). A value
+     * whose literal the scan did not see in the event cannot match. */
+    uint32_t pf_id;
+    uint32_t lit_len;
+    uint32_t rare;       /* SH_CONTAINS: offset of lit's rarest byte (searched first) */
+    uint32_t group;      /* which YAML value it came from (for `all`) */
+    const char *lit;     /* literal bytes (lower-cased unless cased) */
+    const uint8_t *glob; /* SH_GLOB: token kind per byte of lit */
+    pcre2_code *re;
+    /* SV_REGEX: runs every match holds, in this order and apart (lower-cased
+     * and compared with ASCII case folded when needs_caseless), so that a
+     * text without them is no match without running the regex. */
+    const sg_need *needs;
+    uint32_t nneeds;
+    uint32_t repeat_count;
     uint8_t repeat_caseless;
     uint8_t repeat_dotall;
-    uint32_t repeat_count;
+    uint8_t cidr_v6, cidr_bits;
+    int32_t ref_sym;     /* SV_FIELDREF: the other field */
+    int64_t int_value;
+    double number;
+    uint8_t cidr_addr[16];
 } sg_value;
 
 /* One `field|modifiers: values` item. sym < 0 is a keyword search. */
