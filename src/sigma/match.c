@@ -303,8 +303,9 @@ static uint64_t path_hash(const char *p, size_t n)
     return h ^ (h >> 29);
 }
 
-/* a[0..n) == b[0..n), eight bytes at a time (paths are a few dozen bytes:
- * cheaper inline than a call). */
+/* a[0..n) == b[0..n), eight bytes at a time (paths and rule literals are a
+ * few dozen bytes, and most comparisons fail in the first word: cheaper
+ * inline than a call to memcmp). */
 static int same_bytes(const char *a, const char *b, size_t n)
 {
     if (n < 8) {
@@ -538,7 +539,7 @@ static const char *find_lit(const char *t, size_t tl, const char *lit, uint32_t 
         p = memchr(p, lit[rare], (size_t)(last - p) + 1);
         if (!p)
             return NULL;
-        if (memcmp(p - rare, lit, ll) == 0)
+        if (same_bytes(p - rare, lit, ll))
             return p - rare;
         if (++misses == allowed) {
             const char *from = p - rare + 1;
@@ -557,9 +558,9 @@ static int shape_match(uint8_t shape, const char *lit, uint32_t ll, uint32_t rar
                        size_t tl)
 {
     switch (shape) {
-    case SH_EXACT: return tl == ll && memcmp(t, lit, ll) == 0;
-    case SH_PREFIX: return tl >= ll && memcmp(t, lit, ll) == 0;
-    case SH_SUFFIX: return tl >= ll && memcmp(t + tl - ll, lit, ll) == 0;
+    case SH_EXACT: return tl == ll && same_bytes(t, lit, ll);
+    case SH_PREFIX: return tl >= ll && same_bytes(t, lit, ll);
+    case SH_SUFFIX: return tl >= ll && same_bytes(t + tl - ll, lit, ll);
     case SH_CONTAINS: return contains(t, tl, lit, ll, rare);
     case SH_ANY: return 1;
     default: return 0;
