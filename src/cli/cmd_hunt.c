@@ -144,7 +144,10 @@ typedef struct hunt {
     hunt_lane *lanes;            /* one per worker */
     const ps_iocs *iocs;         /* --iocs; NULL without it */
     int min_level;
-    const uint8_t *enabled;      /* per rule: chosen by --status/--rule-id/--tags/--min-level */
+    /* Per rule: 0 when --status, --rule-id, --tags or --min-level leave it
+     * out, else its level's rank + 1 (a detection's level is not looked up
+     * by name). */
+    const uint8_t *chosen;
     uint64_t from, to;           /* --from/--to as FILETIME; 0: open */
     det_store *store;            /* the detections, sorted at the end */
     int oom;                     /* a detection was lost: out of memory */
@@ -252,9 +255,9 @@ static const char *event_details(const ps_event *ev, const ps_field *lead,
 }
 
 /* Keep a detection (the store copies what it needs). */
-static void add_detection(hunt_lane *lane, const detection *d, const char *level)
+static void add_detection(hunt_lane *lane, const detection *d, int rank)
 {
-    int rc = det_store_add(lane->h->store, lane->worker, d, level_rank(level));
+    int rc = det_store_add(lane->h->store, lane->worker, d, rank);
     if (rc == PS_ERR_IO)
         lane->store_error = 1;
     else if (rc != PS_OK)
@@ -271,7 +274,7 @@ static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index
         ps_sigma_corr_add(h->corr, index, ev); /* a dropped match is counted there */
     if (rule->correlation_only) /* its matches are results only through correlations */
         return 0;
-    if (level_rank(rule->level) < h->min_level || (h->enabled && !h->enabled[index]))
+    if (!h->chosen[index])
         return 0;
     details_memo *m = lane->memo;
     if (m->event != lane->events) { /* on_event counted this event */
@@ -281,7 +284,7 @@ static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index
     detection d = {.time = ev->time_filetime, .record_id = ev->record_id,
                    .event_id = ev->event_id, .rule = index, .computer = ev->computer,
                    .channel = ev->channel, .details = m->text, .file = ev->source};
-    add_detection(lane, &d, rule->level);
+    add_detection(lane, &d, h->chosen[index] - 1);
     return 0;
 }
 
@@ -300,7 +303,7 @@ static int on_ioc_match(void *ctx, const ps_ioc_hit *hit, const ps_field *field,
                    .event_id = ev->event_id, .ioc = hit->ioc, .ioc_score = hit->score,
                    .computer = ev->computer, .channel = ev->channel,
                    .details = event_details(ev, field, details), .file = ev->source};
-    add_detection(lane, &d, level);
+    add_detection(lane, &d, level_rank(level));
     return 0;
 }
 
@@ -376,8 +379,7 @@ static const char *correlation_details(const ps_sigma_corr_hit *hit, char buf[DE
 static int on_correlation_hit(void *ctx, const ps_sigma_corr_hit *hit)
 {
     hunt *h = ctx;
-    if (level_rank(hit->rule->level) < h->min_level ||
-        (h->enabled && !h->enabled[hit->rule_index]))
+    if (!h->chosen[hit->rule_index])
         return 0;
     const char *computer = "";
     for (uint32_t g = 0; g < hit->ngroup; g++)
@@ -386,7 +388,7 @@ static int on_correlation_hit(void *ctx, const ps_sigma_corr_hit *hit)
     char details[DETAILS_SIZE];
     detection d = {.time = hit->first_time, .rule = hit->rule_index, .computer = computer,
                    .channel = "", .details = correlation_details(hit, details), .file = ""};
-    add_detection(&h->lanes[0], &d, hit->rule->level); /* the workers are done */
+    add_detection(&h->lanes[0], &d, h->chosen[hit->rule_index] - 1); /* the workers are done */
     h->ncorrelated++;
     return 0;
 }
@@ -958,14 +960,14 @@ static void report_load(const ps_sigma_stats *st, int builtin)
             fprintf(stderr, "  skipped, %s: %u\n", ps_sigma_skip_str((ps_sigma_skip)r), st->skipped[r]);
 }
 
-/* Per rule: does it pass --status, --rule-id, --tags and --min-level? The
- * counts of rules left out go to *by_status and *by_filter. */
+/* Per rule: does it pass --status, --rule-id, --tags and --min-level (see
+ * hunt.chosen)? The counts of rules left out go to *by_status and *by_filter. */
 static uint8_t *select_rules(const ps_sigma_set *set, const hunt_args *a, size_t *by_status,
                              size_t *by_filter)
 {
     size_t n = ps_sigma_rule_count(set);
-    uint8_t *enabled = calloc(n ? n : 1, 1);
-    for (size_t i = 0; enabled && i < n; i++) {
+    uint8_t *chosen = calloc(n ? n : 1, 1);
+    for (size_t i = 0; chosen && i < n; i++) {
         const ps_sigma_rule_info *r = ps_sigma_rule(set, i);
         int status_ok = a->nstatuses
             ? any_item(a->statuses, a->nstatuses, r->status, same_text) ||
@@ -975,7 +977,7 @@ static uint8_t *select_rules(const ps_sigma_set *set, const hunt_args *a, size_t
             (!a->nrule_ids || any_item(a->rule_ids, a->nrule_ids, r->id, same_text)) &&
             (!a->ntags || rule_has_tag(a->tags, a->ntags, r)) &&
             level_rank(r->level) >= a->min_level;
-        enabled[i] = status_ok && filters_ok;
+        chosen[i] = status_ok && filters_ok ? (uint8_t)(level_rank(r->level) + 1) : 0;
         if (r->is_correlation) /* counted apart: not in rules_loaded */
             continue;
         if (!status_ok)
@@ -983,7 +985,7 @@ static uint8_t *select_rules(const ps_sigma_set *set, const hunt_args *a, size_t
         else if (!filters_ok)
             (*by_filter)++;
     }
-    return enabled;
+    return chosen;
 }
 
 /* Is this input a JSON export? By name (.json, .jsonl, .ndjson), else by its
@@ -1141,8 +1143,8 @@ static void summary_sigma_engine(const hunt *h, const hunt_args *a)
         return;
     if (a->load.correlations_loaded) {
         size_t used = 0;
-        for (size_t i = 0; h->enabled && i < ps_sigma_rule_count(h->set); i++)
-            used += h->enabled[i] && ps_sigma_rule(h->set, i)->is_correlation;
+        for (size_t i = 0; h->chosen && i < ps_sigma_rule_count(h->set); i++)
+            used += h->chosen[i] && ps_sigma_rule(h->set, i)->is_correlation;
         fprintf(stderr, "  correlation rules: %u loaded, %zu used, %zu detections\n",
                 a->load.correlations_loaded, used, h->ncorrelated);
     }
@@ -1179,14 +1181,14 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
               .to = a->to};
     h.report = a->html ? ps_report_new() : NULL;
     size_t left_by_status = 0, left_by_filter = 0;
-    uint8_t *enabled = select_rules(set, a, &left_by_status, &left_by_filter);
-    h.enabled = enabled;
+    uint8_t *chosen = select_rules(set, a, &left_by_status, &left_by_filter);
+    h.chosen = chosen;
     unsigned workers = ps_evtx_threads(a->threads);
     h.store = det_store_new(ps_sigma_rule_count(set), sort_memory(), temp_dir(), workers);
     h.scratch = calloc(workers, sizeof *h.scratch);
     h.lanes = calloc(workers, sizeof *h.lanes);
     details_memo *memos = calloc(workers, sizeof *memos);
-    int ok = h.scratch && h.lanes && memos && enabled && h.store && (!a->html || h.report);
+    int ok = h.scratch && h.lanes && memos && chosen && h.store && (!a->html || h.report);
     for (unsigned i = 0; ok && i < workers; i++)
         h.lanes[i] = (hunt_lane){.h = &h, .worker = i, .memo = &memos[i]};
     for (unsigned i = 0; ok && set && i < workers; i++)
@@ -1266,7 +1268,7 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     free(h.lanes);
     free(memos);
     det_store_free(h.store);
-    free(enabled);
+    free(chosen);
     return exit_code;
 }
 
