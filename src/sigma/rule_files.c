@@ -2,7 +2,10 @@
  * of the cost of loading thousands of rule files, and each file parses on
  * its own; compiling the rules must stay in file order (rule indices,
  * diagnostics), so workers parse files ahead into a bounded window of slots
- * and the calling thread takes them in order. */
+ * and the calling thread takes them in order. The calling thread is one of
+ * the `threads`: when the next file is one no worker has taken yet, it
+ * parses that file itself rather than wait (with as many workers as CPUs
+ * besides it, the three threads of two CPUs took a fifth longer). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -70,7 +73,7 @@ typedef struct pool {
     size_t nslots;
     pthread_mutex_t lock;
     pthread_cond_t ready, room;  /* a slot was filled; a slot was freed */
-    size_t next;                 /* the next file to parse */
+    size_t next;                 /* the next file no thread has taken */
     size_t consumed;             /* files compiled so far */
 } pool;
 
@@ -142,6 +145,28 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Have file i parsed (every file before it is consumed): by a worker, or by
+ * this thread when no worker has taken it; while a worker is on it, this
+ * thread parses files further on in the window instead of waiting. */
+static void take_in_order(pool *p, size_t i)
+{
+    slot *s = &p->slots[i % p->nslots];
+    pthread_mutex_lock(&p->lock);
+    while (!s->ready) {
+        size_t j = p->next;
+        if (j < p->n && j < p->consumed + p->nslots) {
+            p->next++;
+            pthread_mutex_unlock(&p->lock);
+            parse_one(&p->files[j], &p->slots[j % p->nslots]);
+            pthread_mutex_lock(&p->lock);
+            p->slots[j % p->nslots].ready = 1;
+        } else {
+            pthread_cond_wait(&p->ready, &p->lock);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
 int sg_parse_rule_files(const sg_rule_file *files, size_t n, unsigned threads, sg_parsed_fn fn,
                         void *ctx)
 {
@@ -149,6 +174,7 @@ int sg_parse_rule_files(const sg_rule_file *files, size_t n, unsigned threads, s
         threads = MAX_PARSE_THREADS;
     if (threads > n)
         threads = (unsigned)n;
+    unsigned nworkers = threads > 1 ? threads - 1 : 0; /* and this thread */
     pool p = {.files = files, .n = n};
     p.nslots = threads > 1 ? (size_t)threads * SLOTS_PER_THREAD : 1;
     p.slots = calloc(p.nslots, sizeof *p.slots);
@@ -163,19 +189,15 @@ int sg_parse_rule_files(const sg_rule_file *files, size_t n, unsigned threads, s
     pthread_cond_init(&p.room, NULL);
     pthread_t tid[MAX_PARSE_THREADS];
     unsigned started = 0;
-    for (; threads > 1 && started < threads; started++)
+    for (; started < nworkers; started++)
         if (pthread_create(&tid[started], NULL, worker, &p) != 0)
             break; /* fewer workers, or none: this thread parses */
     for (size_t i = 0; i < n; i++) {
         slot *s = &p.slots[i % p.nslots];
-        if (started) {
-            pthread_mutex_lock(&p.lock);
-            while (!s->ready)
-                pthread_cond_wait(&p.ready, &p.lock);
-            pthread_mutex_unlock(&p.lock);
-        } else {
+        if (started)
+            take_in_order(&p, i);
+        else
             parse_one(&files[i], s);
-        }
         fn(ctx, &s->result);
         pthread_mutex_lock(&p.lock);
         s->ready = 0;
