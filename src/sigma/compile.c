@@ -279,48 +279,60 @@ static void add_position(sg_pat *p, uint32_t m, int front)
         sg_pat_add(p, "*", 1, GL_STAR);
 }
 
+void sg_value_scratch_init(sg_value_scratch *sc)
+{
+    ps_buf_init(&sc->raw);
+    ps_buf_init(&sc->enc);
+    sg_pat_init(&sc->pat);
+}
+
+void sg_value_scratch_free(sg_value_scratch *sc)
+{
+    ps_buf_free(&sc->raw);
+    ps_buf_free(&sc->enc);
+    sg_pat_free(&sc->pat);
+}
+
 /* One plain string (after expand and windash) -> one or more values. */
 static int add_string_value(sg_compile_ctx *cc, value_list *vl, const char *s, size_t n,
                             uint32_t m, uint32_t group, uint32_t line)
 {
     int encoded = (m & (M_BASE64 | M_BASE64OFFSET)) != 0;
-    ps_buf raw;
-    ps_buf_init(&raw);
+    ps_buf *raw = &cc->scratch->raw, *enc = &cc->scratch->enc;
+    sg_pat *p = &cc->scratch->pat;
+    ps_buf_reset(raw);
     if (m & M_ENCODING)
-        sg_utf16(&raw, s, n, (m & M_UTF16BE) != 0, (m & M_UTF16) != 0);
+        sg_utf16(raw, s, n, (m & M_UTF16BE) != 0, (m & M_UTF16) != 0);
     else
-        sg_buf_add(&raw, s, n);
+        sg_buf_add(raw, s, n);
     int rc = 0;
     unsigned variants = (m & M_BASE64OFFSET) ? 3 : 1;
     for (unsigned off = 0; off < variants && rc == 0; off++) {
-        sg_pat p;
-        sg_pat_init(&p);
-        add_position(&p, m, 1);
+        sg_pat_reset(p);
+        add_position(p, m, 1);
         if (encoded) {
-            ps_buf enc;
-            ps_buf_init(&enc);
+            ps_buf_reset(enc);
             if (m & M_BASE64OFFSET)
-                sg_base64_offset(&enc, (const unsigned char *)raw.data, raw.len, off);
+                sg_base64_offset(enc, (const unsigned char *)raw->data, raw->len, off);
             else
-                sg_base64(&enc, (const unsigned char *)raw.data, raw.len, 1);
-            sg_pat_literal(&p, enc.data ? enc.data : "", enc.len);
-            if (enc.failed)
-                p.bytes.failed = 1;
-            ps_buf_free(&enc);
+                sg_base64(enc, (const unsigned char *)raw->data, raw->len, 1);
+            sg_pat_literal(p, enc->data ? enc->data : "", enc->len);
+            if (enc->failed)
+                p->bytes.failed = 1;
         } else {
-            sg_pat_parse_wildcards(&p, raw.data ? raw.data : "", raw.len);
+            sg_pat_parse_wildcards(p, raw->data ? raw->data : "", raw->len);
         }
-        add_position(&p, m, 0);
+        if (raw->failed)
+            p->bytes.failed = 1;
+        add_position(p, m, 0);
         sg_value *v = push_value(cc, vl, line);
         if (!v)
             rc = -1;
         else {
             v->group = group;
-            rc = finish_pattern(cc, v, &p, encoded || (m & M_CASED), line);
+            rc = finish_pattern(cc, v, p, encoded || (m & M_CASED), line);
         }
-        sg_pat_free(&p);
     }
-    ps_buf_free(&raw);
     return rc;
 }
 

@@ -25,6 +25,12 @@ typedef struct sg_pat {
 
 void sg_pat_init(sg_pat *p);
 void sg_pat_free(sg_pat *p);
+/* Empty again, its room kept. */
+static inline void sg_pat_reset(sg_pat *p)
+{
+    ps_buf_reset(&p->bytes);
+    ps_buf_reset(&p->kinds);
+}
 void sg_pat_add(sg_pat *p, const char *s, size_t n, uint8_t kind);
 int sg_pat_failed(const sg_pat *p);
 

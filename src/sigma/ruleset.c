@@ -32,6 +32,7 @@ typedef struct loader {
     uint32_t ncorrs, corrs_cap;
     const char *path;       /* current file (in the set arena) */
     ps_buf text;            /* the current file's bytes */
+    sg_value_scratch scratch;
 } loader;
 
 const char *ps_sigma_skip_str(ps_sigma_skip reason)
@@ -91,6 +92,7 @@ static void compile_ctx_init(loader *ld, sg_compile_ctx *cc, const sg_variant_de
 {
     memset(cc, 0, sizeof *cc);
     cc->arena = &ld->set->arena;
+    cc->scratch = &ld->scratch;
     cc->syms = &ld->set->syms;
     cc->ls = &ld->ls;
     cc->variant = v;
@@ -625,6 +627,7 @@ static int load_all(const load_input *in, const ps_sigma_options *opt, ps_sigma_
         return PS_ERR_NOMEM;
     ps_arena_init(&set->arena, 256 * 1024, SG_SET_MEMORY_LIMIT);
     loader ld = {.set = set, .opt = opt, .stats = stats};
+    sg_value_scratch_init(&ld.scratch);
     ps_arena_init(&ld.file_arena, 256 * 1024, 64u << 20);
     ps_arena_init(&ld.filter_arena, 64 * 1024, 64u << 20);
     int rc = load_logsources(&ld);
@@ -664,6 +667,7 @@ static int load_all(const load_input *in, const ps_sigma_options *opt, ps_sigma_
     free(ld.filters);
     free(ld.corrs);
     ps_buf_free(&ld.text);
+    sg_value_scratch_free(&ld.scratch);
     ps_arena_free(&ld.filter_arena);
     ps_arena_free(&ld.file_arena);
     if (rc != PS_OK) {
