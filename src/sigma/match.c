@@ -464,10 +464,9 @@ static int32_t first_field(const ps_sigma_scratch *s, int32_t sym)
  * never moves other values, so pointers taken before stay good. */
 static inline const ps_field *field_at(ps_sigma_scratch *s, uint32_t i)
 {
-    const ps_field *f = &s->ev->fields[i];
-    if (!f->value && ps_event_settle_field(s->ev, i) != 0)
+    if (ps_event_settle_field(s->ev, i) != 0)
         s->failed = 1;
-    return f;
+    return &s->ev->fields[i];
 }
 
 /* The lower-cased value of field i (computed once per event). */
