@@ -762,11 +762,27 @@ static int one_value(ps_sigma_scratch *s, const sg_field_match *fm, const sg_val
     return fm->sym < 0 ? keyword_match(s, v) : chain_match(s, v, first_field(s, fm->sym));
 }
 
+/* The ids of a long list whose field the scan has read (NULL: none, or
+ * the field is not in the event, or the scan failed). */
+static const uint32_t *known_ids(ps_sigma_scratch *s, const sg_field_match *fm)
+{
+    if (!fm->ids || first_field(s, fm->sym) < 0 || !literal_known(s, (uint32_t)fm->sym))
+        return NULL;
+    return fm->ids;
+}
+
+/* Value k of the list cannot match: its literal is not in the event. */
+static inline int unseen(const ps_sigma_scratch *s, const uint32_t *ids, uint32_t k)
+{
+    return ids && ids[k] && s->lit_stamp[ids[k] - 1] != s->epoch;
+}
+
 static int field_match(ps_sigma_scratch *s, const sg_field_match *fm)
 {
+    const uint32_t *ids = known_ids(s, fm);
     if (!fm->all) {
         for (uint32_t k = 0; k < fm->nvalues; k++)
-            if (one_value(s, fm, &fm->values[k]))
+            if (!unseen(s, ids, k) && one_value(s, fm, &fm->values[k]))
                 return 1;
         return 0;
     }
@@ -777,7 +793,7 @@ static int field_match(ps_sigma_scratch *s, const sg_field_match *fm)
         uint32_t g = fm->values[k].group;
         int hit = 0;
         for (; k < fm->nvalues && fm->values[k].group == g; k++)
-            if (!hit && one_value(s, fm, &fm->values[k]))
+            if (!hit && !unseen(s, ids, k) && one_value(s, fm, &fm->values[k]))
                 hit = 1;
         if (!hit)
             return 0;

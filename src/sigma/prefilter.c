@@ -634,9 +634,38 @@ static uint32_t lit_table_find(const lit_table *t, const pf_entry *probe)
 /* A keyword value's literal may be in either keyword database (a value can
  * be shared by rules of both kinds): whichever holds it, the matcher scans
  * that one before it trusts the id (match.c, keyword_db). */
-static void give_map_ids(const lit_table *t, const sg_map *m)
+/* Lists of a field of at least this many values, some with an id, get
+ * their ids side by side (sg_field_match.ids). */
+#define PF_IDS_MIN_VALUES 8
+
+/* The field match's values' ids, side by side, when it is a long list of a
+ * field with some ids. The matcher reads them only when the scan of the
+ * field is known, and for strings and regexes (the kinds it settles by an
+ * unseen literal). */
+static int side_ids(sg_field_match *fm, ps_arena *arena)
 {
-    for (uint32_t i = 0; i < m->n; i++)
+    fm->ids = NULL;
+    if (fm->sym < 0 || fm->nvalues < PF_IDS_MIN_VALUES)
+        return 0;
+    uint32_t with = 0;
+    for (uint32_t k = 0; k < fm->nvalues; k++)
+        with += fm->values[k].pf_id != 0;
+    if (!with)
+        return 0;
+    uint32_t *ids = ps_arena_alloc(arena, fm->nvalues * sizeof *ids);
+    if (!ids)
+        return -1;
+    for (uint32_t k = 0; k < fm->nvalues; k++) {
+        const sg_value *v = &fm->values[k];
+        ids[k] = v->kind == SV_STRING || v->kind == SV_REGEX ? v->pf_id : 0;
+    }
+    fm->ids = ids;
+    return 0;
+}
+
+static int give_map_ids(const lit_table *t, const sg_map *m, ps_arena *arena)
+{
+    for (uint32_t i = 0; i < m->n; i++) {
         for (uint32_t k = 0; k < m->items[i].nvalues; k++) {
             sg_value *v = &m->items[i].values[k];
             pf_entry probe = {{0}, 0};
@@ -648,13 +677,19 @@ static void give_map_ids(const lit_table *t, const sg_map *m)
                 v->pf_id = lit_table_find(t, &probe);
             }
         }
+        if (side_ids(&m->items[i], arena) != 0)
+            return -1;
+    }
+    return 0;
 }
 
-static void give_detection_ids(const lit_table *t, const sg_detection *d)
+static int give_detection_ids(const lit_table *t, const sg_detection *d, ps_arena *arena)
 {
     for (uint32_t s = 0; s < d->nsel; s++)
         for (uint32_t m = 0; m < d->sel[s].nmaps; m++)
-            give_map_ids(t, &d->sel[s].maps[m]);
+            if (give_map_ids(t, &d->sel[s].maps[m], arena) != 0)
+                return -1;
+    return 0;
 }
 
 static int give_value_ids(ps_sigma_set *set, const pf_entry *e, size_t n)
@@ -663,10 +698,9 @@ static int give_value_ids(ps_sigma_set *set, const pf_entry *e, size_t n)
     int rc = lit_table_build(&t, e, n, set->prefilter.nlits);
     for (uint32_t i = 0; rc == 0 && i < set->ncompiled; i++) {
         const sg_compiled *c = &set->compiled[i];
-        give_detection_ids(&t, &c->det);
-        give_map_ids(&t, &c->extra);
-        for (uint32_t f = 0; f < c->nfilters; f++)
-            give_detection_ids(&t, &c->filters[f]);
+        rc = give_detection_ids(&t, &c->det, &set->arena) | give_map_ids(&t, &c->extra, &set->arena);
+        for (uint32_t f = 0; rc == 0 && f < c->nfilters; f++)
+            rc = give_detection_ids(&t, &c->filters[f], &set->arena);
     }
     lit_table_free(&t);
     return rc;
@@ -1029,9 +1063,11 @@ static int build_scan_maps(ps_sigma_set *set)
 /* Forget the literal ids given to values (the set then has no prefilter). */
 static void clear_map_ids(const sg_map *m)
 {
-    for (uint32_t i = 0; i < m->n; i++)
+    for (uint32_t i = 0; i < m->n; i++) {
         for (uint32_t k = 0; k < m->items[i].nvalues; k++)
             m->items[i].values[k].pf_id = 0;
+        m->items[i].ids = NULL;
+    }
 }
 
 static void clear_detection_ids(const sg_detection *d)

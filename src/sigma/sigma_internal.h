@@ -89,6 +89,11 @@ typedef struct sg_field_match {
     uint32_t ngroups;
     uint32_t nvalues;
     sg_value *values;
+    /* Each value's pf_id, side by side, for long lists of a field (NULL
+     * otherwise): the matcher passes over the values whose literal the scan
+     * did not see by reading these, not each value (one cache line per
+     * value; SigmaHQ has lists of hundreds of DLL names). */
+    const uint32_t *ids;
 } sg_field_match;
 
 typedef struct sg_map {       /* AND of its items */

@@ -515,6 +515,69 @@ static void test_two_keyword_dbs(void **state)
     twin_free(&t);
 }
 
+/* Long lists of a field read their values' literal ids side by side
+ * (sg_field_match.ids) and pass over the unseen ones: every value of each
+ * list must still match on its own, the `all` list only with every value,
+ * and a field written twice by either of its values. */
+static const char long_list_rules[] =
+    "title: long or\nid: r-long\nlogsource: {product: windows, category: image_load}\n"
+    "detection:\n  sel:\n    ImageLoaded|endswith: ['\\aaa1.dll', '\\bbb2.dll', '\\ccc3.dll',"
+    " '\\ddd4.dll', '\\eee5.dll', '\\fff6.dll', '\\ggg7.dll', '\\hhh8.dll', '\\i?i9.dll',"
+    " '\\jjj*.ocx', 4660]\n  condition: sel\n---\n"
+    "title: long re\nid: r-longre\nlogsource: {product: windows, category: image_load}\n"
+    "detection:\n  sel:\n    ImageLoaded|re: ['kkk[0-9]\\.dll', 'lll[0-9]\\.dll', 'mmm[0-9]\\.dll',"
+    " 'nnn[0-9]\\.dll', 'ooo[0-9]\\.dll', 'ppp[0-9]\\.dll', 'qqq[0-9]\\.dll', 'r.r']\n"
+    "  condition: sel\n---\n"
+    "title: long all\nid: r-longall\nlogsource: {product: windows, category: image_load}\n"
+    "detection:\n  sel:\n    ImageLoaded|contains|all: ['alpha', 'bravo', 'charlie', 'delta',"
+    " 'echo', 'foxtrot', 'golf', 'hotel']\n  condition: sel\n";
+
+static const sg_field_match *first_item(const ps_sigma_set *set, const char *id)
+{
+    for (uint32_t i = 0; i < set->ncompiled; i++) {
+        const sg_compiled *c = &set->compiled[i];
+        if (strcmp(set->rules[c->rule].info.id, id) == 0)
+            return &c->det.sel[0].maps[0].items[0];
+    }
+    return NULL;
+}
+
+static void test_long_lists(void **state)
+{
+    (void)state;
+    twin t;
+    twin_load(&t, NULL, 0, long_list_rules);
+    const sg_field_match *fm = first_item(t.with, "r-long");
+    assert_non_null(fm);
+    assert_non_null(fm->ids);
+    assert_null(first_item(t.without, "r-long")->ids);
+    static const char *const one[] = {
+        "C:\\x\\AAA1.dll", "C:\\x\\ddd4.dll", "C:\\x\\hhh8.dll", "C:\\x\\iZi9.dll",
+        "C:\\x\\jjj-anything.ocx", "4660", "C:\\x\\kkk7.dll", "C:\\x\\qqq1.dll", "rxr",
+        "alpha bravo charlie delta echo foxtrot golf hotel", "alpha bravo charlie delta echo",
+        "C:\\x\\zzz.dll", "", "C:\\x\\hhh8.dllx"};
+    static const int want[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+        ev_builder b;
+        eb_init(&b, "Microsoft-Windows-Sysmon/Operational", 7);
+        eb_add(&b, "Event.System.EventID", "7", 1);
+        eb_data(&b, "ImageLoaded", one[i]);
+        int n = twin_match(&t, &b.ev);
+        if ((n > 0) != want[i])
+            printf("long lists: %s: %d matches\n", one[i], n);
+        assert_int_equal(n > 0, want[i]);
+    }
+    /* Two values of the field: the second one holds the literal. */
+    ev_builder b;
+    eb_init(&b, "Microsoft-Windows-Sysmon/Operational", 7);
+    eb_add(&b, "Event.System.EventID", "7", 1);
+    eb_data(&b, "ImageLoaded", "C:\\x\\none.dll");
+    eb_data(&b, "ImageLoaded", "C:\\x\\fff6.dll");
+    assert_int_equal(twin_match(&t, &b.ev), 1);
+    assert_int_equal(t.differences, 0);
+    twin_free(&t);
+}
+
 static void test_random_events(void **state)
 {
     (void)state;
@@ -649,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_typed_values),
         cmocka_unit_test(test_two_keyword_dbs),
         cmocka_unit_test(test_exact_fields),
+        cmocka_unit_test(test_long_lists),
         cmocka_unit_test(test_random_events),
         cmocka_unit_test(test_regression_both_ways),
     };
