@@ -113,6 +113,12 @@ enum { FMT_TABLE, FMT_CSV, FMT_JSONL };
 
 struct hunt;
 
+/* stdio's buffer for a timeline written to a file or a pipe: with the
+ * default 4 KiB, writing 150,000 detections took 26,000 write calls. It is
+ * the CLI's (glibc takes no size without a buffer), and serves stdout too,
+ * so it lives as long as the process. */
+static char timeline_buffer[1u << 20];
+
 /* A short summary of an event for its detections (see event_details). */
 #define DETAILS_SIZE 512
 
@@ -1282,6 +1288,8 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     FILE *out = a->output ? fopen(a->output, "w") : stdout;
     if (!out)
         fprintf(stderr, "plainsight hunt: cannot write %s: %s\n", a->output, strerror(errno));
+    else if (!isatty(fileno(out))) /* the timeline goes out at the end, all at once */
+        setvbuf(out, timeline_buffer, _IOFBF, sizeof timeline_buffer);
     progress prog = {.draw = !a->quiet && cli_stderr_is_tty(), .started = now_seconds()};
     uint64_t failed_files = 0;
     int rc = !ok ? PS_ERR_NOMEM : out ? read_inputs(&h, a, inputs, ninputs, &prog, &failed_files)
