@@ -268,6 +268,31 @@ int sg_glob_match(const char *pat, const uint8_t *kinds, size_t plen, const char
 
 /* ---- IP networks ------------------------------------------------------------- */
 
+/* Dotted-quad IPv4 as inet_pton(AF_INET) reads it: four decimal parts of at
+ * most 255, no leading zeros, nothing else. By hand because a cidr rule
+ * parses the address of every event it is evaluated on (Security 4625 in a
+ * password spray: a third of some files), and libc's inet_pton took most of
+ * that; tests/unit compare the two. */
+static int parse_ipv4(const char *p, uint8_t out[4])
+{
+    for (int k = 0; k < 4; k++) {
+        if (k && *p++ != '.')
+            return -1;
+        if (*p < '0' || *p > '9')
+            return -1;
+        unsigned v = 0;
+        for (int digits = 0; *p >= '0' && *p <= '9'; digits++, p++) {
+            if (digits && v == 0)
+                return -1; /* a leading zero */
+            v = v * 10 + (unsigned)(*p - '0');
+            if (v > 255)
+                return -1;
+        }
+        out[k] = (uint8_t)v;
+    }
+    return *p ? -1 : 0;
+}
+
 int sg_parse_ip(const char *s, size_t n, uint8_t addr[16], int *is_v6)
 {
     char tmp[64];
@@ -287,7 +312,9 @@ int sg_parse_ip(const char *s, size_t n, uint8_t addr[16], int *is_v6)
             *e = 0;
     }
     memset(addr, 0, 16);
-    if (inet_pton(AF_INET, p, addr) == 1) {
+    if (!strchr(p, ':')) { /* IPv6 text always has one, IPv4 text never */
+        if (parse_ipv4(p, addr) != 0)
+            return -1;
         *is_v6 = 0;
         return 0;
     }

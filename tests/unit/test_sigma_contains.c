@@ -1,7 +1,9 @@
 /* `contains` looks for the literal's rarest byte with memchr, then falls
  * back to memmem after a few false candidates. Its answers must be those of
  * a plain search, on random texts over a small alphabet (many candidates,
- * near misses, matches at either end) and on texts made to defeat it. */
+ * near misses, matches at either end) and on texts made to defeat it. The
+ * other hand-made readers of pattern.c are held to what they stand for in
+ * the same way: lower-casing to its table, IPv4 addresses to inet_pton. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <cmocka.h>
 
 #include "plainsight/sigma.h"
@@ -163,12 +166,66 @@ static void test_lower_words(void **state)
     }
 }
 
+/* What sg_parse_ip answered when it was inet_pton(AF_INET), then AF_INET6. */
+static int ip_by_libc(const char *s, uint8_t addr[16], int *is_v6)
+{
+    memset(addr, 0, 16);
+    if (inet_pton(AF_INET, s, addr) == 1)
+        return *is_v6 = 0, 0;
+    if (inet_pton(AF_INET6, s, addr) == 1)
+        return *is_v6 = 1, 0;
+    return -1;
+}
+
+static void check_ip(const char *s)
+{
+    uint8_t want[16], got[16];
+    int want_v6 = -1, got_v6 = -1;
+    int w = ip_by_libc(s, want, &want_v6);
+    int g = sg_parse_ip(s, strlen(s), got, &got_v6);
+    if (w != g)
+        printf("sg_parse_ip(\"%s\") = %d, inet_pton: %d\n", s, g, w);
+    assert_int_equal(g, w);
+    if (w == 0) {
+        assert_int_equal(got_v6, want_v6);
+        assert_memory_equal(got, want, 16);
+    }
+}
+
+static void test_ipv4_as_inet_pton(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4",
+        "1.02.3.4", "1.2.3.00", "10.0.0.0", "1.2.3.4 ", " 1.2.3.4", "1..3.4", ".1.2.3", "1.2.3.",
+        "-", "", "1.2.3.4a", "999.1.1.1", "1.2.3.1000", "::1", "::ffff:10.9.9.9", "fe80::1",
+        "1.2.3.-4", "+1.2.3.4", "0x1.2.3.4", "1.2.3.255", "1.2.3.256", "00.0.0.0", "0.0.0.01"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_ip(cases[i]);
+    static const char alphabet[] = "0123456789..::af x";
+    char s[24];
+    for (int r = 0; r < 200000; r++) {
+        size_t n = rnd(sizeof s - 1);
+        for (size_t i = 0; i < n; i++)
+            s[i] = alphabet[rnd(sizeof alphabet - 1)];
+        s[n] = 0;
+        check_ip(s);
+    }
+    /* Dotted quads of random parts, some out of range or zero-led. */
+    for (int r = 0; r < 100000; r++) {
+        snprintf(s, sizeof s, "%s%u.%u.%s%u.%u", rnd(20) ? "" : "0", rnd(300), rnd(300),
+                 rnd(20) ? "" : "0", rnd(300), rnd(300));
+        check_ip(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_texts),
         cmocka_unit_test(test_hostile_texts),
         cmocka_unit_test(test_lower_words),
+        cmocka_unit_test(test_ipv4_as_inet_pton),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
