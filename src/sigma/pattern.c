@@ -275,6 +275,7 @@ int sg_glob_match(const char *pat, const uint8_t *kinds, size_t plen, const char
  * that; tests/unit compare the two. */
 static int parse_ipv4(const char *p, uint8_t out[4])
 {
+    uint8_t parts[4];
     for (int k = 0; k < 4; k++) {
         if (k && *p++ != '.')
             return -1;
@@ -288,9 +289,12 @@ static int parse_ipv4(const char *p, uint8_t out[4])
             if (v > 255)
                 return -1;
         }
-        out[k] = (uint8_t)v;
+        parts[k] = (uint8_t)v;
     }
-    return *p ? -1 : 0;
+    if (*p)
+        return -1;
+    memcpy(out, parts, sizeof parts);
+    return 0;
 }
 
 int sg_parse_ip(const char *s, size_t n, uint8_t addr[16], int *is_v6)
