@@ -631,17 +631,20 @@ static uint32_t lit_table_find(const lit_table *t, const pf_entry *probe)
     return 0;
 }
 
-/* A keyword value's literal may be in either keyword database (a value can
- * be shared by rules of both kinds): whichever holds it, the matcher scans
- * that one before it trusts the id (match.c, keyword_db). */
 /* Lists of a field of at least this many values, some with an id, get
  * their ids side by side (sg_field_match.ids). */
 #define PF_IDS_MIN_VALUES 8
 
-/* The field match's values' ids, side by side, when it is a long list of a
- * field with some ids. The matcher reads them only when the scan of the
- * field is known, and for strings and regexes (the kinds it settles by an
- * unseen literal). */
+/* The id by which the matcher settles v when its literal is unseen: strings
+ * and regexes (match.c, value_match); 0 for the other kinds. */
+static uint32_t settling_id(const sg_value *v)
+{
+    return v->kind == SV_STRING || v->kind == SV_REGEX ? v->pf_id : 0;
+}
+
+/* The field match's values' settling ids, side by side, when it is a long
+ * list of a field with some. The matcher reads them only when the scan of
+ * the field is known. */
 static int side_ids(sg_field_match *fm, ps_arena *arena)
 {
     fm->ids = NULL;
@@ -649,20 +652,21 @@ static int side_ids(sg_field_match *fm, ps_arena *arena)
         return 0;
     uint32_t with = 0;
     for (uint32_t k = 0; k < fm->nvalues; k++)
-        with += fm->values[k].pf_id != 0;
+        with += settling_id(&fm->values[k]) != 0;
     if (!with)
         return 0;
     uint32_t *ids = ps_arena_alloc(arena, fm->nvalues * sizeof *ids);
     if (!ids)
         return -1;
-    for (uint32_t k = 0; k < fm->nvalues; k++) {
-        const sg_value *v = &fm->values[k];
-        ids[k] = v->kind == SV_STRING || v->kind == SV_REGEX ? v->pf_id : 0;
-    }
+    for (uint32_t k = 0; k < fm->nvalues; k++)
+        ids[k] = settling_id(&fm->values[k]);
     fm->ids = ids;
     return 0;
 }
 
+/* A keyword value's literal may be in either keyword database (a value can
+ * be shared by rules of both kinds): whichever holds it, the matcher scans
+ * that one before it trusts the id (match.c, keyword_db). */
 static int give_map_ids(const lit_table *t, const sg_map *m, ps_arena *arena)
 {
     for (uint32_t i = 0; i < m->n; i++) {
@@ -698,7 +702,9 @@ static int give_value_ids(ps_sigma_set *set, const pf_entry *e, size_t n)
     int rc = lit_table_build(&t, e, n, set->prefilter.nlits);
     for (uint32_t i = 0; rc == 0 && i < set->ncompiled; i++) {
         const sg_compiled *c = &set->compiled[i];
-        rc = give_detection_ids(&t, &c->det, &set->arena) | give_map_ids(&t, &c->extra, &set->arena);
+        rc = give_detection_ids(&t, &c->det, &set->arena);
+        if (rc == 0)
+            rc = give_map_ids(&t, &c->extra, &set->arena);
         for (uint32_t f = 0; rc == 0 && f < c->nfilters; f++)
             rc = give_detection_ids(&t, &c->filters[f], &set->arena);
     }
