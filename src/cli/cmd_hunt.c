@@ -619,10 +619,16 @@ static void put_decimal(char *out, unsigned long long v)
 /* The rule's MitreTactics and MitreTags columns, "tactics\0techniques",
  * made once per rule (or per run for C2 indicators); NULL when out of
  * memory. */
+/* A Sigma detection's entry in a per-rule table of out_cache (NULL for a C2
+ * detection, or without the table). */
+static char **rule_slot(char **table, const out_cache *c, const detection *d)
+{
+    return !d->ioc && table && d->rule < c->nrules ? &table[d->rule] : NULL;
+}
+
 static const char *rule_tags(out_cache *c, const detection *d, const rule_view *r)
 {
-    char **slot = d->ioc ? &c->c2_tags : c->tags && d->rule < c->nrules ? &c->tags[d->rule]
-                                                                         : NULL;
+    char **slot = d->ioc ? &c->c2_tags : rule_slot(c->tags, c, d);
     if (slot && *slot)
         return *slot;
     char tactics[256], techs[256];
@@ -709,12 +715,11 @@ static int print_detection(FILE *f, int format, int colour, const hunt *h, const
         put_memo_column(b, format, &oc->memo[MEMO_COMPUTER], cols, 1);
         put_memo_column(b, format, &oc->memo[MEMO_CHANNEL], cols, 2);
         put_columns(b, format, cols, 3, 5);
-        char **rc = !d->ioc && oc->rule_cols && d->rule < oc->nrules ? &oc->rule_cols[d->rule]
-                                                                      : NULL;
-        if (rc && !*rc)
-            *rc = columns_text(format, cols, 5, 10);
-        if (rc && *rc)
-            buf_text(b, *rc);
+        char **rule_part = rule_slot(oc->rule_cols, oc, d);
+        if (rule_part && !*rule_part)
+            *rule_part = columns_text(format, cols, 5, 10);
+        if (rule_part && *rule_part)
+            buf_text(b, *rule_part);
         else
             put_columns(b, format, cols, 5, 10);
         put_columns(b, format, cols, 10, 11);
@@ -1059,6 +1064,7 @@ static uint8_t *select_rules(const ps_sigma_set *set, const hunt_args *a, size_t
     uint8_t *chosen = calloc(n ? n : 1, 1);
     for (size_t i = 0; chosen && i < n; i++) {
         const ps_sigma_rule_info *r = ps_sigma_rule(set, i);
+        int rank = level_rank(r->level);
         int status_ok = a->nstatuses
             ? any_item(a->statuses, a->nstatuses, r->status, same_text) ||
                   any_item(a->statuses, a->nstatuses, "all", same_text)
@@ -1066,8 +1072,8 @@ static uint8_t *select_rules(const ps_sigma_set *set, const hunt_args *a, size_t
         int filters_ok =
             (!a->nrule_ids || any_item(a->rule_ids, a->nrule_ids, r->id, same_text)) &&
             (!a->ntags || rule_has_tag(a->tags, a->ntags, r)) &&
-            level_rank(r->level) >= a->min_level;
-        chosen[i] = status_ok && filters_ok ? (uint8_t)(level_rank(r->level) + 1) : 0;
+            rank >= a->min_level;
+        chosen[i] = status_ok && filters_ok ? (uint8_t)(rank + 1) : 0;
         if (r->is_correlation) /* counted apart: not in rules_loaded */
             continue;
         if (!status_ok)
