@@ -11,6 +11,7 @@ function(ps_embed_data target input symbol)
 endfunction()
 
 ps_embed_data(plainsight_core ${PROJECT_SOURCE_DIR}/data/logsources.yml ps_sigma_builtin_logsources)
+ps_embed_data(plainsight_core ${PROJECT_SOURCE_DIR}/data/details.yml ps_details_builtin_table)
 
 # The built-in Sigma rule pack (rules/builtin/*.yml), joined into one YAML stream.
 file(GLOB PS_BUILTIN_RULES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/rules/builtin/*.yml)

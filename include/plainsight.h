@@ -10,6 +10,7 @@
  *   sigma.h   Sigma rules: load once, match events (thread-safe with per-thread scratch)
  *   scan.h    file sweeps: IOC lists (hashes, file names, C2, keywords) and YARA
  *   report.h  the self-contained HTML report of a hunt or scan
+ *   details.h an event's key fields on one line (the Details of a detection)
  *
  * The library never prints: problems go to the caller's diagnostic callback,
  * results to the caller's output or event callbacks.
@@ -18,6 +19,7 @@
 #define PLAINSIGHT_H
 
 #include "plainsight/common.h"
+#include "plainsight/details.h"
 #include "plainsight/event.h"
 #include "plainsight/evtx.h"
 #include "plainsight/jsonl.h"

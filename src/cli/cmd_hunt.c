@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/detections.h"
+#include "plainsight/details.h"
 #include "plainsight/jsonl.h"
 #include "plainsight/sigma.h"
 #include "sigma/builtin.h"
@@ -61,6 +62,8 @@ static const char HUNT_HELP[] =
     "  -o, --output FILE    write detections to FILE instead of standard output\n"
     "      --html FILE      also write a report: one self-contained HTML page with\n"
     "                       a timeline, ATT&CK view, logon graph and host sections\n"
+    "      --details FILE   which fields make the Details of each channel and event\n"
+    "                       ID (YAML, as data/details.yml, the built-in table)\n"
     "  -q, --quiet          no progress line, no summary, no notes\n"
     "  -t, --threads N      worker threads (default: one per CPU); the output is\n"
     "                       the same for any N\n"
@@ -76,8 +79,10 @@ static const char HUNT_HELP[] =
     "\n"
     "columns (csv header and jsonl keys): Timestamp, Computer, Channel, EventID,\n"
     "RecordID, Level, RuleTitle, RuleID, MitreTactics, MitreTags, Details (the\n"
-    "event's data fields, shortened), EvtxFile (the input file). Rows are sorted by\n"
-    "time, then file, record and rule.\n"
+    "event's key fields, 'name: value' joined by ' \xc2\xa6 ', at most 511 bytes:\n"
+    "e.g. CommandLine, Image, ParentImage and User first for a process creation;\n"
+    "all its data fields for an event the table does not list), EvtxFile (the\n"
+    "input file). Rows are sorted by time, then file, record and rule.\n"
     "\n"
     "Sigma correlation rules (event_count, value_count, temporal, temporal_ordered)\n"
     "are evaluated once every event is read. Their rows: the time of the window's\n"
@@ -119,13 +124,14 @@ struct hunt;
  * so it lives as long as the process. */
 static char timeline_buffer[1u << 20];
 
-/* A short summary of an event for its detections (see event_details). */
+/* A detection's Details (include/plainsight/details.h), at most. */
 #define DETAILS_SIZE 512
 
 /* The Details of the last event a worker gave some: an event that several
  * rules match (a third of the events of some files) has them made once. */
 typedef struct details_memo {
     uint64_t event;              /* the lane's event count then; 0: none yet */
+    ps_details_scratch *scratch; /* the worker's, for ps_details_format */
     char text[DETAILS_SIZE];
 } details_memo;
 
@@ -149,6 +155,7 @@ typedef struct hunt {
     ps_sigma_scratch **scratch;  /* one per worker */
     hunt_lane *lanes;            /* one per worker */
     const ps_iocs *iocs;         /* --iocs; NULL without it */
+    const ps_details *details;   /* which fields make an event's Details */
     int min_level;
     /* Per rule: 0 when --status, --rule-id, --tags or --min-level leave it
      * out, else its level's rank + 1 (a detection's level is not looked up
@@ -186,93 +193,6 @@ static int utf8_fit(const char *s, size_t max)
     return (int)n;
 }
 
-/* Bytes below 0x20 (control bytes, NUL among them) in 16 at once, with
- * GCC's vector extension (SSE2 on x86-64, NEON on arm64). */
-typedef uint8_t bytes16 __attribute__((vector_size(16)));
-
-static int has_control_byte(const char *p)
-{
-    bytes16 v;
-    memcpy(&v, p, sizeof v);
-    bytes16 low = v < (bytes16){0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-                                0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20};
-    uint64_t w[2];
-    memcpy(w, &low, sizeof w);
-    return (w[0] | w[1]) != 0;
-}
-
-/* buf[0..n) as a Details string, in place: cut to fit (n may exceed the
- * buffer when snprintf was short of room) and on one line. */
-static const char *details_finish(char *buf, size_t n, size_t size)
-{
-    if (n >= size) { /* cut short: never leave half a UTF-8 sequence */
-        n = size - 1;
-        while (n > 0 && ((unsigned char)buf[n - 1] & 0xC0) == 0x80)
-            n--;
-        if (n > 0 && (unsigned char)buf[n - 1] >= 0xC0)
-            n--;
-    }
-    buf[n] = 0;
-    /* One line per detection, whatever the values hold: control bytes, NUL
-     * among them, become spaces (so a value's text after a NUL is shown, not
-     * hidden). Sixteen bytes are tested at once (with eight, this pass took
-     * 32% more instructions). */
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        if (!has_control_byte(buf + i))
-            continue;
-        for (size_t k = i; k < i + 16; k++)
-            if ((unsigned char)buf[k] < 0x20)
-                buf[k] = ' ';
-    }
-    for (; i < n; i++)
-        if ((unsigned char)buf[i] < 0x20)
-            buf[i] = ' ';
-    return buf;
-}
-
-/* Append s to buf[0..size) as snprintf would (what fits, less room for the
- * NUL), counting its whole length in *n. */
-static void put_text_len(char *buf, size_t size, size_t *n, const char *s, size_t len)
-{
-    if (*n + 1 < size) {
-        size_t room = size - 1 - *n;
-        memcpy(buf + *n, s, len < room ? len : room);
-    }
-    *n += len;
-}
-
-#define PUT_LITERAL(buf, size, n, lit) put_text_len(buf, size, n, lit, sizeof lit - 1)
-
-/* A short summary of the event: `lead` (the field a C2 indicator was found in)
- * first, when given, then its other EventData/UserData fields, name: value.
- * (Built by hand: snprintf per field was most of the cost of a detection.) */
-static const char *event_details(const ps_event *ev, const ps_field *lead,
-                                 char buf[DETAILS_SIZE])
-{
-    size_t n = 0;
-    if (lead) {
-        put_text_len(buf, DETAILS_SIZE, &n, lead->name, lead->name_len);
-        PUT_LITERAL(buf, DETAILS_SIZE, &n, ": ");
-        put_text_len(buf, DETAILS_SIZE, &n, lead->value, lead->value_len);
-    }
-    for (uint32_t i = 0; i < ev->nfields && n + 4 < DETAILS_SIZE; i++) {
-        const ps_field *f = &ev->fields[i];
-        if (!(f->path_len >= 16 && memcmp(f->path, "Event.EventData.", 16) == 0) &&
-            !(f->path_len >= 15 && memcmp(f->path, "Event.UserData.", 15) == 0))
-            continue;
-        ps_event_settle_field(ev, i); /* see ps_event.lazy ("" if memory ran out) */
-        if (!f->value_len || f == lead)
-            continue;
-        if (n)
-            PUT_LITERAL(buf, DETAILS_SIZE, &n, " ¦ ");
-        put_text_len(buf, DETAILS_SIZE, &n, f->name, f->name_len);
-        PUT_LITERAL(buf, DETAILS_SIZE, &n, ": ");
-        put_text_len(buf, DETAILS_SIZE, &n, f->value, f->value_len);
-    }
-    return details_finish(buf, n, DETAILS_SIZE);
-}
-
 /* Keep a detection (the store copies what it needs). */
 static void add_detection(hunt_lane *lane, const detection *d, int rank)
 {
@@ -297,7 +217,7 @@ static int on_rule_match(void *ctx, const ps_sigma_rule_info *rule, size_t index
         return 0;
     details_memo *m = lane->memo;
     if (m->event != lane->events) { /* on_event counted this event */
-        event_details(ev, NULL, m->text);
+        ps_details_format(h->details, m->scratch, ev, NULL, m->text, sizeof m->text);
         m->event = lane->events;
     }
     detection d = {.time = ev->time_filetime, .record_id = ev->record_id,
@@ -318,10 +238,11 @@ static int on_ioc_match(void *ctx, const ps_ioc_hit *hit, const ps_field *field,
     if (level_rank(level) < lane->h->min_level)
         return 0;
     char details[DETAILS_SIZE];
+    ps_details_format(lane->h->details, lane->memo->scratch, ev, field, details, sizeof details);
     detection d = {.time = ev->time_filetime, .record_id = ev->record_id,
                    .event_id = ev->event_id, .ioc = hit->ioc, .ioc_score = hit->score,
-                   .computer = ev->computer, .channel = ev->channel,
-                   .details = event_details(ev, field, details), .file = ev->source};
+                   .computer = ev->computer, .channel = ev->channel, .details = details,
+                   .file = ev->source};
     add_detection(lane, &d, level_rank(level));
     return 0;
 }
@@ -390,7 +311,8 @@ static const char *correlation_details(const ps_sigma_corr_hit *hit, char buf[DE
         if (w > 0)
             n += (size_t)w;
     }
-    return details_finish(buf, n, DETAILS_SIZE);
+    ps_details_finish(buf, n, DETAILS_SIZE);
+    return buf;
 }
 
 /* One correlation detection: kept like an event's, through the same filters
@@ -936,13 +858,14 @@ typedef struct hunt_args {
     double load_seconds, started;
     int no_prefilter;           /* --no-prefilter: every rule on every event (debugging) */
     const char *cache_dir;      /* --cache-dir; NULL: the default */
+    const char *details;        /* --details FILE; NULL: the built-in table */
     int no_cache;               /* --no-cache */
     int builtin;                /* --builtin: the built-in pack beside --rules/--iocs */
     char default_cache[4096];
 } hunt_args;
 
 enum { OPT_FROM = 256, OPT_TO, OPT_RULE_ID, OPT_TAGS, OPT_STATUS, OPT_HTML, OPT_IOCS,
-       OPT_NO_PREFILTER, OPT_CACHE_DIR, OPT_NO_CACHE, OPT_BUILTIN };
+       OPT_NO_PREFILTER, OPT_CACHE_DIR, OPT_NO_CACHE, OPT_BUILTIN, OPT_DETAILS };
 
 /* --from/--to: a date alone means its first (--from) or last (--to) instant. */
 static int parse_time_arg(const char *opt, const char *text, int end_of_day, uint64_t *out)
@@ -985,6 +908,7 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"builtin", no_argument, NULL, OPT_BUILTIN},
+        {"details", required_argument, NULL, OPT_DETAILS},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     a->format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
     a->rules = calloc((size_t)argc, sizeof *a->rules);
@@ -1027,6 +951,7 @@ static int parse_args(int argc, char **argv, hunt_args *a)
         case OPT_CACHE_DIR: a->cache_dir = optarg; break;
         case OPT_NO_CACHE: a->no_cache = 1; break;
         case OPT_BUILTIN: a->builtin = 1; break;
+        case OPT_DETAILS: a->details = optarg; break;
         case 'q': a->quiet = 1; break;
         case 'h': fputs(HUNT_HELP, stdout); exit(PS_EXIT_CLEAN);
         default: fputs(HUNT_HELP, stderr); return -1;
@@ -1271,10 +1196,10 @@ static const char *temp_dir(void)
 }
 
 static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set *set,
-                    const ps_iocs *iocs)
+                    const ps_iocs *iocs, const ps_details *details)
 {
-    hunt h = {.set = set, .iocs = iocs, .min_level = a->min_level, .from = a->from,
-              .to = a->to};
+    hunt h = {.set = set, .iocs = iocs, .details = details, .min_level = a->min_level,
+              .from = a->from, .to = a->to};
     h.report = a->html ? ps_report_new() : NULL;
     size_t left_by_status = 0, left_by_filter = 0;
     uint8_t *chosen = select_rules(set, a, &left_by_status, &left_by_filter);
@@ -1285,8 +1210,10 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     h.lanes = calloc(workers, sizeof *h.lanes);
     details_memo *memos = calloc(workers, sizeof *memos);
     int ok = h.scratch && h.lanes && memos && chosen && h.store && (!a->html || h.report);
-    for (unsigned i = 0; ok && i < workers; i++)
+    for (unsigned i = 0; ok && i < workers; i++) {
         h.lanes[i] = (hunt_lane){.h = &h, .worker = i, .memo = &memos[i]};
+        ok = (memos[i].scratch = ps_details_scratch_new()) != NULL;
+    }
     for (unsigned i = 0; ok && set && i < workers; i++)
         ok = (h.scratch[i] = ps_sigma_scratch_new(set)) != NULL;
     if (ok && set && ps_sigma_correlation_count(set) > 0)
@@ -1365,6 +1292,8 @@ static int run_hunt(const hunt_args *a, char **inputs, int ninputs, ps_sigma_set
     ps_report_free(h.report);
     free(h.scratch);
     free(h.lanes);
+    for (unsigned i = 0; memos && i < workers; i++)
+        ps_details_scratch_free(memos[i].scratch);
     free(memos);
     det_store_free(h.store);
     free(chosen);
@@ -1445,6 +1374,19 @@ static int load_rules(hunt_args *a, ps_sigma_set **set)
     return 0;
 }
 
+/* --details FILE, else the built-in table of the fields Details show. */
+static int load_details(const hunt_args *a, ps_details **out)
+{
+    char err[512];
+    int rc = ps_details_load(a->details, out, err, sizeof err);
+    if (rc != PS_OK) {
+        fprintf(stderr, "plainsight hunt: cannot load the Details table: %s\n",
+                err[0] ? err : ps_status_str(rc));
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_hunt(int argc, char **argv)
 {
     hunt_args a = {0};
@@ -1456,12 +1398,15 @@ int cmd_hunt(int argc, char **argv)
     a.started = now_seconds();
     ps_sigma_set *set = NULL;
     ps_iocs *iocs = NULL;
+    ps_details *details = NULL;
     int code = PS_EXIT_ERROR;
-    if (load_rules(&a, &set) == 0 && (!a.nioc_dirs || (iocs = load_iocs(&a)) != NULL))
-        code = run_hunt(&a, argv + optind, argc - optind, set, iocs);
+    if (load_details(&a, &details) == 0 && load_rules(&a, &set) == 0 &&
+        (!a.nioc_dirs || (iocs = load_iocs(&a)) != NULL))
+        code = run_hunt(&a, argv + optind, argc - optind, set, iocs, details);
     free(a.rules);
     free_filter_args(&a);
     ps_sigma_free(set);
     ps_iocs_free(iocs);
+    ps_details_free(details);
     return code;
 }

@@ -11,7 +11,7 @@
 
 #include "plainsight/sigma.h"
 #include "sigma/pattern.h"
-#include "sigma/yaml_tree.h"
+#include "util/yaml_tree.h"
 #include "util/arena.h"
 #include "util/buf.h"
 

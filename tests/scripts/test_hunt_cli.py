@@ -197,6 +197,27 @@ def main():
                 body[0][4] == "2" and body[0][3] == "4688" and body[0][8] == "discovery" and
                 body[0][9] == "t1033" and body[0][11] == evtx, body[:1])
         c.check("csv details", any("certutil -urlcache" in r[10] for r in body))
+
+        # Details: the built-in table's key fields first (a 4688's command
+        # line); --details reads another table; a bad one stops the hunt with
+        # its file, line and reason.
+        cert = [r for r in body if r[7] == RULE_CERTUTIL]
+        c.check("details lead with the command line",
+                cert and cert[0][10].startswith("CommandLine: certutil"), cert[:1])
+        table = os.path.join(tmp, "details.yml")
+        with open(table, "w") as f:
+            f.write("Security:\n  4688: [NewProcessName]\n")
+        rc, own, err = rows_csv("--details", table)
+        cert = [r for r in own[1:] if r[7] == RULE_CERTUTIL]
+        c.check("--details table", rc == 1 and cert and
+                cert[0][10].startswith("NewProcessName: ") and "\u00a6" not in cert[0][10],
+                cert[:1] or pslib.last_line(err))
+        with open(table, "w") as f:
+            f.write("Security:\n  4688: NewProcessName\n")
+        rc, _, err = hunt("--details", table)
+        c.check("bad --details table: exit 2, file and line", rc == 2 and
+                ("%s:2: needs a list of field names" % table).encode() in err,
+                "rc=%s %s" % (rc, pslib.last_line(err)))
         _, raw, _ = hunt("-f", "csv")
         c.check("csv CRLF line ends", raw.count(b"\r\n") == len(rows), raw[:200])
 

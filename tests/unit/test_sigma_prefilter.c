@@ -14,7 +14,7 @@
 #include "plainsight/evtx.h"
 #include "plainsight/sigma.h"
 #include "sigma/sigma_internal.h"
-#include "sigma/yaml_tree.h"
+#include "util/yaml_tree.h"
 #include "util/buf.h"
 
 #define MAX_HITS 256

@@ -15,7 +15,7 @@
 
 #include "plainsight/evtx.h"
 #include "plainsight/sigma.h"
-#include "sigma/yaml_tree.h"
+#include "util/yaml_tree.h"
 #include "util/arena.h"
 
 #include "unit/sigma_regression_suite.h"

@@ -17,7 +17,7 @@
 #include "plainsight/evtx.h"
 #include "plainsight/jsonl.h"
 #include "plainsight/sigma.h"
-#include "sigma/yaml_tree.h"
+#include "util/yaml_tree.h"
 #include "util/arena.h"
 
 #include "unit/sigma_regression_suite.h"

@@ -1,7 +1,7 @@
 /* A YAML document as a small tree, read with libyaml into an arena. Rules
  * are attacker-controlled, so nesting depth and node count are bounded. */
-#ifndef PS_SIGMA_YAML_TREE_H
-#define PS_SIGMA_YAML_TREE_H
+#ifndef PS_UTIL_YAML_TREE_H
+#define PS_UTIL_YAML_TREE_H
 
 #include <stddef.h>
 #include <stdint.h>

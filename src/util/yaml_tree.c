@@ -1,4 +1,4 @@
-#include "sigma/yaml_tree.h"
+#include "util/yaml_tree.h"
 
 #include <stdio.h>
 #include <stdlib.h>
