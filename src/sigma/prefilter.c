@@ -11,7 +11,7 @@
  * clauses has a literal in the event. The clauses are derived from the
  * condition tree: an AND keeps the clauses of all its branches, an OR needs a
  * literal from every branch (its clauses are unions of one clause of each
- * branch: the best with the best, and so on), `not` gives nothing, `k of n`
+ * branch, every pair of them, the best kept), `not` gives nothing, `k of n`
  * needs any n-k+1 branches (`all of` is an AND), a field's `all` values give
  * a clause each. A regex gives the longest literal run it needs (see
  * regex_needs.c). Values whose match can succeed without their bytes in the
@@ -129,17 +129,26 @@ static void pf_union(pf_set *into, pf_set *from)
     pf_set_free(from);
 }
 
-/* Lower is better: long literals are rare, few literals are cheap. */
-static int pf_better(const pf_set *a, const pf_set *b)
+/* How good a clause is: its shortest literal and its size. */
+typedef struct pf_rank {
+    int none;
+    uint32_t min_len, n;
+} pf_rank;
+
+static pf_rank pf_rank_of(const pf_set *a)
 {
-    if (a->none || b->none)
-        return !a->none;
-    uint32_t amin = UINT32_MAX, bmin = UINT32_MAX;
+    pf_rank r = {a->none, UINT32_MAX, a->n};
     for (uint32_t i = 0; i < a->n; i++)
-        amin = a->lits[i].len < amin ? a->lits[i].len : amin;
-    for (uint32_t i = 0; i < b->n; i++)
-        bmin = b->lits[i].len < bmin ? b->lits[i].len : bmin;
-    return amin != bmin ? amin > bmin : a->n < b->n;
+        r.min_len = a->lits[i].len < r.min_len ? a->lits[i].len : r.min_len;
+    return r;
+}
+
+/* Lower is better: long literals are rare, few literals are cheap. */
+static int pf_rank_better(pf_rank a, pf_rank b)
+{
+    if (a.none || b.none)
+        return !a.none;
+    return a.min_len != b.min_len ? a.min_len > b.min_len : a.n < b.n;
 }
 
 static pf_req pf_nothing(void)
@@ -168,14 +177,21 @@ static pf_req pf_req_one(pf_set *s)
     return r;
 }
 
-/* Best clause first (insertion sort: at most 2 * PF_MAX_CLAUSES). */
+/* Best clause first (insertion sort of at most PF_MAX_CLAUSES^2, each
+ * clause ranked once: a clause may hold thousands of literals). */
 static void pf_sort_clauses(pf_set *c, uint32_t n)
 {
+    pf_rank rank[PF_MAX_CLAUSES * PF_MAX_CLAUSES];
+    for (uint32_t i = 0; i < n; i++)
+        rank[i] = pf_rank_of(&c[i]);
     for (uint32_t i = 1; i < n; i++)
-        for (uint32_t j = i; j > 0 && pf_better(&c[j], &c[j - 1]); j--) {
+        for (uint32_t j = i; j > 0 && pf_rank_better(rank[j], rank[j - 1]); j--) {
             pf_set t = c[j];
             c[j] = c[j - 1];
             c[j - 1] = t;
+            pf_rank r = rank[j];
+            rank[j] = rank[j - 1];
+            rank[j - 1] = r;
         }
 }
 
@@ -201,9 +217,28 @@ static void pf_req_and(pf_req *into, pf_req *from)
     }
 }
 
+/* A copy of clause c (none when memory runs out: a weaker requirement). */
+static pf_set pf_set_copy(const pf_set *c)
+{
+    if (c->none)
+        return pf_none();
+    if (!c->n)
+        return (pf_set){NULL, 0, 0, 0};
+    pf_set out = {malloc(c->n * sizeof *c->lits), c->n, 0, c->n};
+    if (!out.lits)
+        return pf_none();
+    memcpy(out.lits, c->lits, c->n * sizeof *c->lits);
+    return out;
+}
+
 /* `into` or `from` holds (consumes `from`): whatever clause of each is
- * taken, their union holds, so the best of one goes with the best of the
- * other, the second with the second, and so on. */
+ * taken, their union holds. Every pair is made, and the best PF_MAX_CLAUSES
+ * unions kept: pairing only the best with the best, the second with the
+ * second, lost the clause that mattered when one side had fewer (SigmaHQ's
+ * path traversal rule, `Image|contains: \Windows\` with a list of command
+ * lines, or one more command line: the image's clause went with the lone
+ * command line, and the rule was evaluated on nearly every process
+ * creation). */
 static void pf_req_or(pf_req *into, pf_req *from)
 {
     if (!into->n || !from->n) {
@@ -211,21 +246,25 @@ static void pf_req_or(pf_req *into, pf_req *from)
         pf_req_free(from);
         return;
     }
-    pf_sort_clauses(into->c, into->n);
-    pf_sort_clauses(from->c, from->n);
-    uint32_t k = into->n < from->n ? into->n : from->n, out = 0;
-    for (uint32_t i = 0; i < k; i++) {
-        pf_set u = into->c[i];
-        pf_union(&u, &from->c[i]);
-        if (!u.none)
-            into->c[out++] = u;
+    pf_set all[PF_MAX_CLAUSES * PF_MAX_CLAUSES];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < into->n; i++)
+        for (uint32_t j = 0; j < from->n; j++) {
+            pf_set u = pf_set_copy(&into->c[i]), v = pf_set_copy(&from->c[j]);
+            pf_union(&u, &v);
+            if (!u.none)
+                all[n++] = u;
+        }
+    pf_req_free(into);
+    pf_req_free(from);
+    if (n > PF_MAX_CLAUSES)
+        pf_sort_clauses(all, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i < PF_MAX_CLAUSES)
+            into->c[into->n++] = all[i];
+        else
+            pf_set_free(&all[i]);
     }
-    for (uint32_t i = k; i < into->n; i++)
-        pf_set_free(&into->c[i]);
-    for (uint32_t i = k; i < from->n; i++)
-        pf_set_free(&from->c[i]);
-    into->n = out;
-    from->n = 0;
 }
 
 /* Long enough to be rare: PF_MIN_LITERAL bytes, or two when one of them is
@@ -505,7 +544,7 @@ static int push_sym(rule_syms *rs, size_t from, int32_t sym)
 
 /* Every (literal, compiled rule, clause) of the gated rules, with the mask
  * of each gated rule's clauses in `gate` and the fields of its clauses.
- * Clause 0 is the best one (pf_better): the one scanned for every event. */
+ * Clause 0 is the best one (pf_rank_better): the one scanned for every event. */
 static int collect_entries(ps_sigma_set *set, uint8_t *gate, const uint8_t *rule_every,
                            pf_entries *es, rule_syms *rs)
 {

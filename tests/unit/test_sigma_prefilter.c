@@ -165,6 +165,10 @@ static const char semantics_rules[] =
     "detection:\n  sel_a: {Image|endswith: '\\a1.exe', CommandLine|contains: 'aaaa1'}\n"
     "  sel_b: {Image|endswith: '\\b1.exe', CommandLine|contains: 'bbbb1'}\n"
     "  condition: sel_a or sel_b\n---\n"
+    "title: or of uneven ands\nid: r-oruneven\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel_1: {Image|contains: '\\wwwwww\\', CommandLine|contains: [xxxx1, xxxx2]}\n"
+    "  sel_2: {CommandLine|contains: 'zzzzz'}\n"
+    "  condition: 1 of sel_*\n---\n"
     "title: regex and\nid: r-reand\nlogsource: {product: windows, category: process_creation}\n"
     "detection:\n  img: {Image|endswith: '\\cmd.exe'}\n  cli: {CommandLine|re: 'echo +[a-z]+ *> *nul'}\n"
     "  condition: img and cli\n---\n"
@@ -214,17 +218,22 @@ static void test_semantics(void **state)
         {"C:\\x\\a1.exe", "aaaa1", "1", "r-not r-orand"},
         {"C:\\x\\a1.exe", "bbbb1", "1", "r-not"},
         {"C:\\x\\b1.exe", "bbbb1 aaaa1", "1", "r-not r-orand"},
+        {"C:\\wwwwww\\a.exe", "xxxx2", "1", "r-not r-oruneven"},
+        {"C:\\wwwwww\\a.exe", "nothing", "1", "r-not"},
+        {"C:\\x\\a.exe", "xxxx1 zzzzz", "1", "r-not r-oruneven"},
         {"C:\\x\\cmd.exe", "echo   hi > nul", "1", "r-not r-reand"},
         {"C:\\x\\cmd.exe", "echo hi >nil", "1", "r-not"},
     };
     twin t;
     twin_load(&t, NULL, 0, semantics_rules);
     assert_non_null(t.with->prefilter.kw[SG_KW_LISTED].db);
-    /* an AND keeps a clause per branch, an OR of ANDs pairs them up; a
-     * clause of short literals beside a better one is dropped */
+    /* an AND keeps a clause per branch, an OR of ANDs pairs every clause
+     * of one with every clause of the other (so a branch of one clause
+     * keeps both of the other's); a clause of short literals beside a
+     * better one is dropped */
     static const struct { const char *id; unsigned clauses; } gates[] = {
         {"r-not", 0}, {"r-oneof", 1}, {"r-all", 2}, {"r-and", 2}, {"r-allof", 2},
-        {"r-orand", 2}, {"r-reand", 2}, {"r-weak", 1}};
+        {"r-orand", 4}, {"r-oruneven", 2}, {"r-reand", 2}, {"r-weak", 1}};
     for (size_t g = 0; g < sizeof gates / sizeof *gates; g++)
         for (uint32_t c = 0; c < t.with->ncompiled; c++)
             if (!strcmp(t.with->rules[t.with->compiled[c].rule].info.id, gates[g].id))
