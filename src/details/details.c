@@ -172,9 +172,12 @@ static int read_event(dt_loader *l, const char *channel, const yt_node *k, const
     return 0;
 }
 
+/* One document of the table (a file may hold several, read as one). */
 static int on_table_doc(void *ctx, yt_node *root, uint32_t line)
 {
     dt_loader *l = ctx;
+    if (root->type == YT_SCALAR && yt_is_null(root))
+        return 0; /* an empty document */
     if (root->type != YT_MAP) {
         dt_fail(l, line, "not a map of channels", NULL);
         return 1;
@@ -193,7 +196,7 @@ static int on_table_doc(void *ctx, yt_node *root, uint32_t line)
             if (read_event(l, ch->text, events->items[2 * j], events->items[2 * j + 1]) != 0)
                 return 1;
     }
-    return 1; /* one document */
+    return 0;
 }
 
 /* Slots for the entries the text can hold (at most DT_MAX_ENTRIES), at a

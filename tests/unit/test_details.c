@@ -226,6 +226,19 @@ static void test_bad_tables(void **state)
         strcat(many, ", F");
     strcat(many, "]\n");
     expect_error(many, PS_ERR_FORMAT, "t.yml:2: more than 32 fields");
+    expect_error("System:\n  7045: [A]\n---\nsystem:\n  7045: [B]\n", PS_ERR_FORMAT,
+                 "t.yml:5: event listed twice: 7045");
+    /* empty tables, documents and comments only: every event shows all fields */
+    static const char *const empty[] = {"", "# nothing\n", "---\n...\n", "---\n---\nSystem: {}\n"};
+    for (size_t i = 0; i < sizeof empty / sizeof *empty; i++) {
+        ps_details *d = NULL;
+        assert_int_equal(ps_details_load_text(empty[i], strlen(empty[i]), "e.yml", &d, NULL, 0),
+                         PS_OK);
+        ps_field f[] = {field("Event.EventData.ServiceName", "x")};
+        ps_event ev = event(f, 1, "System", 7045, 0);
+        assert_string_equal(format(d, NULL, &ev, NULL), "ServiceName: x");
+        ps_details_free(d);
+    }
 }
 
 static void test_table_file(void **state)
