@@ -195,6 +195,20 @@ static void pf_sort_clauses(pf_set *c, uint32_t n)
         }
 }
 
+/* The best PF_MAX_CLAUSES of all[0..n) become `into`'s clauses (it has
+ * none); the others are freed. */
+static void keep_best(pf_req *into, pf_set *all, uint32_t n)
+{
+    if (n > PF_MAX_CLAUSES)
+        pf_sort_clauses(all, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i < PF_MAX_CLAUSES)
+            into->c[into->n++] = all[i];
+        else
+            pf_set_free(&all[i]);
+    }
+}
+
 /* `into` and `from` both hold (consumes `from`): their clauses together,
  * the best PF_MAX_CLAUSES of them (dropping one only weakens the
  * requirement). */
@@ -207,14 +221,7 @@ static void pf_req_and(pf_req *into, pf_req *from)
     for (uint32_t i = 0; i < from->n; i++)
         all[n++] = from->c[i];
     into->n = from->n = 0;
-    if (n > PF_MAX_CLAUSES)
-        pf_sort_clauses(all, n);
-    for (uint32_t i = 0; i < n; i++) {
-        if (i < PF_MAX_CLAUSES)
-            into->c[into->n++] = all[i];
-        else
-            pf_set_free(&all[i]);
-    }
+    keep_best(into, all, n);
 }
 
 /* A copy of clause c (none when memory runs out: a weaker requirement). */
@@ -257,14 +264,7 @@ static void pf_req_or(pf_req *into, pf_req *from)
         }
     pf_req_free(into);
     pf_req_free(from);
-    if (n > PF_MAX_CLAUSES)
-        pf_sort_clauses(all, n);
-    for (uint32_t i = 0; i < n; i++) {
-        if (i < PF_MAX_CLAUSES)
-            into->c[into->n++] = all[i];
-        else
-            pf_set_free(&all[i]);
-    }
+    keep_best(into, all, n);
 }
 
 /* Long enough to be rare: PF_MIN_LITERAL bytes, or two when one of them is
