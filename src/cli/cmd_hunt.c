@@ -63,7 +63,9 @@ static const char HUNT_HELP[] =
     "      --html FILE      also write a report: one self-contained HTML page with\n"
     "                       a timeline, ATT&CK view, logon graph and host sections\n"
     "      --details FILE   which fields make the Details of each channel and event\n"
-    "                       ID (YAML, as data/details.yml, the built-in table)\n"
+    "                       ID (YAML, as data/details.yml, the built-in table);\n"
+    "                       'all': every data field of every event (a file named\n"
+    "                       all: ./all)\n"
     "  -q, --quiet          no progress line, no summary, no notes\n"
     "  -t, --threads N      worker threads (default: one per CPU); the output is\n"
     "                       the same for any N\n"
@@ -1374,11 +1376,14 @@ static int load_rules(hunt_args *a, ps_sigma_set **set)
     return 0;
 }
 
-/* --details FILE, else the built-in table of the fields Details show. */
+/* --details FILE, else the built-in table of the fields Details show;
+ * `--details all`: an empty table, so every event shows all its data fields. */
 static int load_details(const hunt_args *a, ps_details **out)
 {
     char err[512];
-    int rc = ps_details_load(a->details, out, err, sizeof err);
+    int rc = a->details && strcmp(a->details, "all") == 0
+                 ? ps_details_load_text("", 0, "all", out, err, sizeof err)
+                 : ps_details_load(a->details, out, err, sizeof err);
     if (rc != PS_OK) {
         fprintf(stderr, "plainsight hunt: cannot load the Details table: %s\n",
                 err[0] ? err : ps_status_str(rc));

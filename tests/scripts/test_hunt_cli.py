@@ -212,6 +212,11 @@ def main():
         c.check("--details table", rc == 1 and cert and
                 cert[0][10].startswith("NewProcessName: ") and "\u00a6" not in cert[0][10],
                 cert[:1] or pslib.last_line(err))
+        rc, every, err = rows_csv("--details", "all")
+        cert = [r for r in every[1:] if r[7] == RULE_CERTUTIL]
+        c.check("--details all: every data field in the event's order",
+                rc == 1 and cert and not cert[0][10].startswith("CommandLine: ") and
+                "CommandLine: certutil" in cert[0][10], cert[:1] or pslib.last_line(err))
         with open(table, "w") as f:
             f.write("Security:\n  4688: NewProcessName\n")
         rc, _, err = hunt("--details", table)
