@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "util/arena.h"
+#include "util/buf.h"
 #include "util/yaml_tree.h"
 
 #define DT_MAX_FIELDS 32          /* names per event; more: an error */
@@ -95,6 +96,13 @@ static int dt_fail(dt_loader *l, uint32_t line, const char *why, const char *wha
     return -1;
 }
 
+static int dt_nomem(dt_loader *l)
+{
+    snprintf(l->err, l->errlen, "%s: out of memory", l->name);
+    l->rc = PS_ERR_NOMEM;
+    return -1;
+}
+
 static int parse_event_id(const yt_node *k, uint32_t *out)
 {
     if (k->type != YT_SCALAR || !k->len || k->len > 10)
@@ -119,11 +127,8 @@ static dt_entry *new_entry(dt_loader *l, uint32_t line)
     if (d->nentries == l->cap) {
         uint32_t cap = l->cap ? l->cap * 2 : 64;
         dt_entry *grown = ps_arena_alloc(&d->arena, cap * sizeof *grown);
-        if (!grown) {
-            l->rc = PS_ERR_NOMEM;
-            snprintf(l->err, l->errlen, "%s: out of memory", l->name);
-            return NULL;
-        }
+        if (!grown)
+            return dt_nomem(l), NULL;
         if (d->nentries)
             memcpy(grown, d->entries, d->nentries * sizeof *grown);
         d->entries = grown;
@@ -149,11 +154,8 @@ static int read_event(dt_loader *l, const char *channel, const yt_node *k, const
     *e = (dt_entry){.channel = channel, .event_id = event_id, .nnames = v->n};
     e->names = ps_arena_alloc(&l->d->arena, v->n * sizeof *e->names);
     e->name_lens = ps_arena_alloc(&l->d->arena, v->n * sizeof *e->name_lens);
-    if (!e->names || !e->name_lens) {
-        l->rc = PS_ERR_NOMEM;
-        snprintf(l->err, l->errlen, "%s: out of memory", l->name);
-        return -1;
-    }
+    if (!e->names || !e->name_lens)
+        return dt_nomem(l);
     for (uint32_t i = 0; i < v->n; i++) {
         const yt_node *f = v->items[i];
         if (f->type != YT_SCALAR || !f->len)
@@ -163,12 +165,10 @@ static int read_event(dt_loader *l, const char *channel, const yt_node *k, const
     }
     /* Indexed at once, so that a second listing of the event is caught. */
     ps_details *d = l->d;
-    {
-        uint32_t k2 = (uint32_t)channel_hash(channel, event_id) & d->mask;
-        while (d->slot[k2])
-            k2 = (k2 + 1) & d->mask;
-        d->slot[k2] = d->nentries;
-    }
+    uint32_t slot = (uint32_t)channel_hash(channel, event_id) & d->mask;
+    while (d->slot[slot])
+        slot = (slot + 1) & d->mask;
+    d->slot[slot] = d->nentries;
     return 0;
 }
 
@@ -234,15 +234,12 @@ int ps_details_load_text(const char *text, size_t len, const char *name, ps_deta
         return PS_ERR_NOMEM;
     ps_arena_init(&d->arena, 64 * 1024, 0);
     dt_loader l = {.d = d, .name = name ? name : "<details>", .err = err, .errlen = errlen};
-    if (size_slots(d, len) != 0) {
-        ps_details_free(d);
-        snprintf(err, errlen, "%s: out of memory", l.name);
-        return PS_ERR_NOMEM;
-    }
     char why[256];
     uint32_t line = 0;
-    if (yt_parse(text, len, &d->arena, on_table_doc, &l, why, sizeof why, &line) != 0 &&
-        l.rc == PS_OK)
+    if (size_slots(d, len) != 0)
+        dt_nomem(&l);
+    else if (yt_parse(text, len, &d->arena, on_table_doc, &l, why, sizeof why, &line) != 0 &&
+             l.rc == PS_OK)
         dt_fail(&l, line, why, NULL);
     if (l.rc != PS_OK) {
         ps_details_free(d);
@@ -260,25 +257,15 @@ int ps_details_load(const char *path, ps_details **out, char *err, size_t errlen
     char spare[1];
     if (!err || !errlen)
         err = spare, errlen = sizeof spare;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open", path);
-        return PS_ERR_IO;
-    }
-    char *text = malloc(DT_MAX_FILE + 1);
-    size_t len = text ? fread(text, 1, DT_MAX_FILE + 1, f) : 0;
-    int bad = text && ferror(f);
-    fclose(f);
-    int rc;
-    if (!text)
-        rc = PS_ERR_NOMEM, snprintf(err, errlen, "%s: out of memory", path);
-    else if (bad)
-        rc = PS_ERR_IO, snprintf(err, errlen, "%s: cannot read", path);
-    else if (len > DT_MAX_FILE)
-        rc = PS_ERR_FORMAT, snprintf(err, errlen, "%s: bigger than 1 MiB", path);
+    ps_buf text;
+    ps_buf_init(&text);
+    const char *why = NULL;
+    int rc = ps_buf_read_file(&text, path, DT_MAX_FILE, &why);
+    if (rc == PS_OK)
+        rc = ps_details_load_text(text.data ? text.data : "", text.len, path, out, err, errlen);
     else
-        rc = ps_details_load_text(text, len, path, out, err, errlen);
-    free(text);
+        snprintf(err, errlen, "%s: %s", path, why);
+    ps_buf_free(&text);
     return rc;
 }
 

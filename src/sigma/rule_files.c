@@ -7,13 +7,10 @@
  * no thread has taken (that one, or one further on in the window); with as
  * many workers as CPUs besides it, the three threads of two CPUs took a
  * fifth longer. */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sigma/sigma_internal.h"
 #include "util/buf.h"
@@ -22,38 +19,10 @@
 #define SLOTS_PER_THREAD 4
 #define MAX_PARSE_THREADS 16
 
-/* With read(2) into the caller's buffer: stdio's own buffer and copy are
- * noticeable over thousands of small files. */
+/* A rule file or logsource table, of at most SG_MAX_FILE_SIZE bytes. */
 int sg_read_file(const char *path, ps_buf *buf, const char **why)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        *why = "cannot open";
-        return -1;
-    }
-    ps_buf_reset(buf);
-    ssize_t got;
-    int bad = 0;
-    do {
-        if (ps_buf_reserve(buf, 64 * 1024) != 0)
-            break;
-        size_t room = buf->cap - buf->len;
-        if (room > SG_MAX_FILE_SIZE + 1 - buf->len)
-            room = SG_MAX_FILE_SIZE + 1 - buf->len;
-        got = read(fd, buf->data + buf->len, room);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            bad = 1;
-        else
-            buf->len += (size_t)got;
-    } while (got > 0 && buf->len <= SG_MAX_FILE_SIZE);
-    close(fd);
-    if (buf->failed || bad || buf->len > SG_MAX_FILE_SIZE) {
-        *why = buf->failed ? "out of memory" : bad ? "read error" : "file too large";
-        return -1;
-    }
-    return 0;
+    return ps_buf_read_file(buf, path, SG_MAX_FILE_SIZE, why) == PS_OK ? 0 : -1;
 }
 
 /* One file's parse, waiting for its turn to be compiled. */

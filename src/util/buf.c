@@ -1,8 +1,13 @@
 #include "util/buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include "plainsight/common.h"
 
 void ps_buf_init(ps_buf *b) { memset(b, 0, sizeof *b); }
 
@@ -67,4 +72,44 @@ void ps_buf_printf(ps_buf *b, const char *fmt, ...)
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
+}
+
+int ps_buf_read_file(ps_buf *b, const char *path, size_t max, const char **why)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *why = "cannot open";
+        return PS_ERR_IO;
+    }
+    ps_buf_reset(b);
+    ssize_t got = 0;
+    int bad = 0;
+    do {
+        if (ps_buf_reserve(b, 64 * 1024) != 0)
+            break;
+        size_t room = b->cap - b->len;
+        if (room > max + 1 - b->len)
+            room = max + 1 - b->len; /* one byte past max tells a bigger file */
+        got = read(fd, b->data + b->len, room);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            bad = 1;
+        else
+            b->len += (size_t)got;
+    } while (got > 0 && b->len <= max);
+    close(fd);
+    if (b->failed) {
+        *why = "out of memory";
+        return PS_ERR_NOMEM;
+    }
+    if (bad) {
+        *why = "read error";
+        return PS_ERR_IO;
+    }
+    if (b->len > max) {
+        *why = "file too large";
+        return PS_ERR_FORMAT;
+    }
+    return PS_OK;
 }

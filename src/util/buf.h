@@ -22,6 +22,13 @@ void ps_buf_free(ps_buf *b);
 int ps_buf_grow(ps_buf *b, size_t extra);
 void ps_buf_printf(ps_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The whole file at `path` in b (its contents replaced), read with read(2):
+ * stdio's own buffer and copy are noticeable over thousands of small files.
+ * At most `max` bytes; a bigger file is refused. PS_OK, or PS_ERR_IO
+ * (cannot open or read), PS_ERR_FORMAT (bigger than max) or PS_ERR_NOMEM,
+ * with the reason in *why. */
+int ps_buf_read_file(ps_buf *b, const char *path, size_t max, const char **why);
+
 /* Room in a malloc'ed array for item `len` (len < *cap after): the capacity
  * doubles (from 16). 0, or -1 when out of memory (the array is kept). For
  * arrays in an arena, see ps_arena_grow_array. The check is inline (some
