@@ -540,9 +540,6 @@ static void put_decimal(char *out, unsigned long long v)
     out[n] = 0;
 }
 
-/* The rule's MitreTactics and MitreTags columns, "tactics\0techniques",
- * made once per rule (or per run for C2 indicators); NULL when out of
- * memory. */
 /* A Sigma detection's entry in a per-rule table of out_cache (NULL for a C2
  * detection, or without the table). */
 static char **rule_slot(char **table, const out_cache *c, const detection *d)
@@ -550,6 +547,9 @@ static char **rule_slot(char **table, const out_cache *c, const detection *d)
     return !d->ioc && table && d->rule < c->nrules ? &table[d->rule] : NULL;
 }
 
+/* The rule's MitreTactics and MitreTags columns, "tactics\0techniques",
+ * made once per rule (or per run for C2 indicators); NULL when out of
+ * memory. */
 static const char *rule_tags(out_cache *c, const detection *d, const rule_view *r)
 {
     char **slot = d->ioc ? &c->c2_tags : rule_slot(c->tags, c, d);
