@@ -267,13 +267,22 @@ static void pf_req_or(pf_req *into, pf_req *from)
     keep_best(into, all, n);
 }
 
+/* The escape characters of cmd.exe (^) and PowerShell (`): rules for
+ * obfuscated command lines look for them ("^^", " c^md"), and they are
+ * rare elsewhere (in one command line of a thousand of the attack
+ * samples), so a literal holding one is worth looking for however short. */
+static int escape_char(unsigned char c) { return c == '^' || c == '`'; }
+
 /* Long enough to be rare: PF_MIN_LITERAL bytes, or two when one of them is
  * not ASCII (a Cyrillic or Greek letter in a command line is worth looking
- * for, and is rare in most logs). */
+ * for, and is rare in most logs), or any length with an escape_char. */
 static int usable_literal(const char *bytes, uint32_t len)
 {
     if (len >= PF_MIN_LITERAL)
         return 1;
+    for (uint32_t i = 0; i < len; i++)
+        if (escape_char((unsigned char)bytes[i]))
+            return 1;
     return len == 2 && ((unsigned char)bytes[0] >= 0x80 || (unsigned char)bytes[1] >= 0x80);
 }
 
@@ -512,10 +521,10 @@ static int strong_clause(const pf_set *c)
 {
     for (uint32_t i = 0; i < c->n; i++) {
         const pf_lit *l = &c->lits[i];
-        int ascii = 1;
-        for (uint32_t k = 0; k < l->len && ascii; k++)
-            ascii = (unsigned char)l->bytes[k] < 0x80;
-        if (ascii && l->len < PF_STRONG_LITERAL)
+        int plain = 1; /* ASCII without an escape_char */
+        for (uint32_t k = 0; k < l->len && plain; k++)
+            plain = (unsigned char)l->bytes[k] < 0x80 && !escape_char((unsigned char)l->bytes[k]);
+        if (plain && l->len < PF_STRONG_LITERAL)
             return 0;
     }
     return 1;

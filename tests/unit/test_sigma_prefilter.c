@@ -174,7 +174,9 @@ static const char semantics_rules[] =
     "  condition: img and cli\n---\n"
     "title: weak second clause\nid: r-weak\nlogsource: {product: windows, category: process_creation}\n"
     "detection:\n  img: {Image|endswith: '\\ftp.exe'}\n  cli: {CommandLine|contains: ' -s'}\n"
-    "  condition: img and cli\n";
+    "  condition: img and cli\n---\n"
+    "title: escape characters\nid: r-escape\nlogsource: {product: windows, category: process_creation}\n"
+    "detection:\n  sel: {CommandLine|contains: ['^^', ' c^md', '`']}\n  condition: sel\n";
 
 typedef struct sem_case {
     const char *image, *cmdline, *pid;
@@ -223,6 +225,9 @@ static void test_semantics(void **state)
         {"C:\\x\\a.exe", "xxxx1 zzzzz", "1", "r-not r-oruneven"},
         {"C:\\x\\cmd.exe", "echo   hi > nul", "1", "r-not r-reand"},
         {"C:\\x\\cmd.exe", "echo hi >nil", "1", "r-not"},
+        {"x", "cmd /c e^^cho", "1", "r-not r-escape"},
+        {"x", "IN`V`o`Ke-eXp`ResSIOn", "1", "r-not r-escape"},
+        {"x", "cmd /c e^cho", "1", "r-not"},
     };
     twin t;
     twin_load(&t, NULL, 0, semantics_rules);
@@ -230,10 +235,11 @@ static void test_semantics(void **state)
     /* an AND keeps a clause per branch, an OR of ANDs pairs every clause
      * of one with every clause of the other (so a branch of one clause
      * keeps both of the other's); a clause of short literals beside a
-     * better one is dropped */
+     * better one is dropped; a literal with cmd's or PowerShell's escape
+     * character is looked for however short */
     static const struct { const char *id; unsigned clauses; } gates[] = {
         {"r-not", 0}, {"r-oneof", 1}, {"r-all", 2}, {"r-and", 2}, {"r-allof", 2},
-        {"r-orand", 4}, {"r-oruneven", 2}, {"r-reand", 2}, {"r-weak", 1}};
+        {"r-orand", 4}, {"r-oruneven", 2}, {"r-reand", 2}, {"r-weak", 1}, {"r-escape", 1}};
     for (size_t g = 0; g < sizeof gates / sizeof *gates; g++)
         for (uint32_t c = 0; c < t.with->ncompiled; c++)
             if (!strcmp(t.with->rules[t.with->compiled[c].rule].info.id, gates[g].id))
