@@ -777,6 +777,43 @@ static inline int unseen(const ps_sigma_scratch *s, const uint32_t *ids, uint32_
     return ids && ids[k] && s->lit_stamp[ids[k] - 1] != s->epoch;
 }
 
+/* Could value k hold, as far as the scans made so far tell? No when its
+ * literal is one of the field's database and the scan of the field did
+ * not find it (as value_match would conclude, without making a scan). */
+static int may_hold(const ps_sigma_scratch *s, const sg_field_match *fm, const uint32_t *ids,
+                    uint32_t k)
+{
+    if (unseen(s, ids, k))
+        return 0;
+    const sg_value *v = &fm->values[k];
+    if (!v->pf_id || fm->sym < 0 || (v->kind != SV_STRING && v->kind != SV_REGEX))
+        return 1;
+    return s->scan_failed || s->scan_stamp[fm->sym] != s->epoch ||
+           s->lit_stamp[v->pf_id - 1] == s->epoch;
+}
+
+/* Does some group of an `all` list have no value that may hold? Found
+ * before any text is searched: the values of a list are searched in its
+ * order, and the first ones are often short and without a literal in the
+ * databases (" -w ", "-nop" of SigmaHQ's PowerShell rules), so each cost
+ * a search of the whole script block before a later value's unseen
+ * literal settled it. */
+static int all_ruled_out(const ps_sigma_scratch *s, const sg_field_match *fm,
+                         const uint32_t *ids)
+{
+    if (!s->scan_stamp)
+        return 0;
+    for (uint32_t k = 0; k < fm->nvalues;) {
+        uint32_t g = fm->values[k].group;
+        int may = 0;
+        for (; k < fm->nvalues && fm->values[k].group == g; k++)
+            may = may || may_hold(s, fm, ids, k);
+        if (!may)
+            return 1;
+    }
+    return 0;
+}
+
 static int field_match(ps_sigma_scratch *s, const sg_field_match *fm)
 {
     const uint32_t *ids = known_ids(s, fm);
@@ -788,6 +825,8 @@ static int field_match(ps_sigma_scratch *s, const sg_field_match *fm)
     }
     /* all: every YAML value (group of alternatives, values sorted by group)
      * must hold. */
+    if (all_ruled_out(s, fm, ids))
+        return 0;
     uint32_t k = 0;
     while (k < fm->nvalues) {
         uint32_t g = fm->values[k].group;
