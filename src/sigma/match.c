@@ -757,9 +757,21 @@ static int keyword_match(ps_sigma_scratch *s, const sg_value *v)
     return 0;
 }
 
+/* Has the scan of v's field found v's literal, so that v, a plain
+ * `contains`, holds for one of the field's values? (The scan folds ASCII
+ * case as lowered() does; the literal is v's whole text.) */
+static int seen_contains(const ps_sigma_scratch *s, const sg_field_match *fm, const sg_value *v)
+{
+    return v->kind == SV_STRING && v->shape == SH_CONTAINS && v->pf_id && s->scan_stamp &&
+           !s->scan_failed && s->scan_stamp[fm->sym] == s->epoch &&
+           s->lit_stamp[v->pf_id - 1] == s->epoch;
+}
+
 static int one_value(ps_sigma_scratch *s, const sg_field_match *fm, const sg_value *v)
 {
-    return fm->sym < 0 ? keyword_match(s, v) : chain_match(s, v, first_field(s, fm->sym));
+    if (fm->sym < 0)
+        return keyword_match(s, v);
+    return seen_contains(s, fm, v) || chain_match(s, v, first_field(s, fm->sym));
 }
 
 /* The ids of a long list whose field the scan has read (NULL: none, or
