@@ -1062,10 +1062,64 @@ static uint64_t memo_hash(const char *p, size_t n, int32_t sym)
     return path_hash(p, n) ^ ((uint64_t)(uint32_t)sym * 0x9e3779b97f4a7c15ull);
 }
 
-/* Scan value p[0..n) of field `sym` with its database, or replay what the
- * same value gave before: the same literals, so the same state. */
-static int scan_memo(ps_sigma_scratch *s, int32_t sym, const char *p, size_t n)
+/* Is v[0..n) one of the table's keys of this case? Its local id + 1, or 0. */
+static uint32_t exact_find(const sg_exact_table *t, const char *v, size_t n, int caseless)
 {
+    uint64_t h = sg_exact_hash(v, n, caseless);
+    for (uint32_t k = (uint32_t)h & t->mask; t->slot[k]; k = (k + 1) & t->mask) {
+        const sg_exact_key *key = &t->keys[t->slot[k] - 1];
+        if (key->len == n && key->caseless == caseless && same_bytes(key->bytes, v, n))
+            return t->slot[k];
+    }
+    return 0;
+}
+
+static void exact_lookup(ps_sigma_scratch *s, const sg_exact_table *t, uint32_t base,
+                         const char *v, size_t n, int caseless)
+{
+    uint32_t id = exact_find(t, v, n, caseless);
+    if (id)
+        literal_seen(s, base + id - 1);
+}
+
+/* The keys of keyed table t that value i holds (see sg_exact_table.nforms):
+ * a key's '=' is one of the value's, so each of those is tried for each
+ * form whose prefix stands before it. A window holding another '=' cannot
+ * be a key: skipped, so that a value of many '=' costs little more than
+ * one of few. */
+static void keyed_lookup(ps_sigma_scratch *s, const sg_exact_table *t, uint32_t i, scan_ctx *sc)
+{
+    const ps_field *f = field_at(s, i);
+    const char *raw = f->value, *low = NULL;
+    size_t n = f->value_len;
+    const char *next;
+    for (const char *eq = n ? memchr(raw, '=', n) : NULL; eq; eq = next) {
+        size_t q = (size_t)(eq - raw);
+        next = q + 1 < n ? memchr(eq + 1, '=', n - q - 1) : NULL;
+        size_t room = (next ? (size_t)(next - raw) : n) - q; /* '=' and what follows, to the next */
+        for (uint32_t k = 0; k < t->nforms; k++) {
+            const sg_exact_form *fm = &t->forms[k];
+            if (fm->prefix_len > q || fm->len - fm->prefix_len > room)
+                continue;
+            if (fm->caseless && !low)
+                low = lowered(s, i);
+            const char *text = fm->caseless ? low : raw;
+            size_t at = q - fm->prefix_len;
+            uint32_t id;
+            if (same_bytes(text + at, fm->prefix, fm->prefix_len) &&
+                (id = exact_find(t, text + at, fm->len, fm->caseless)))
+                on_literal(id - 1, 0, 0, 0, sc);
+        }
+    }
+}
+
+/* Scan value i of field `sym` with its database (or keyed table), or
+ * replay what the same value gave before: the same literals, so the same
+ * state. */
+static int scan_memo(ps_sigma_scratch *s, int32_t sym, uint32_t i)
+{
+    const char *p = s->ev->fields[i].value;
+    size_t n = s->ev->fields[i].value_len;
     const sg_prefilter *pf = &s->set->prefilter;
     uint64_t h = memo_hash(p, n, sym);
     memo_slot *m = &s->memo[h & (MEMO_SLOTS - 1)];
@@ -1083,7 +1137,10 @@ static int scan_memo(ps_sigma_scratch *s, int32_t sym, const char *p, size_t n)
     }
     uint32_t hits[MEMO_MAX_HITS];
     scan_ctx sc = {s, pf->field_base[sym], hits, 0};
-    if (hs_scan(pf->field_db[sym], p, (unsigned)n, 0, s->hs, on_literal, &sc) != HS_SUCCESS)
+    const sg_exact_table *keyed = pf->field_exact[sym];
+    if (keyed)
+        keyed_lookup(s, keyed, i, &sc);
+    else if (hs_scan(pf->field_db[sym], p, (unsigned)n, 0, s->hs, on_literal, &sc) != HS_SUCCESS)
         return -1;
     if (sc.nhits > MEMO_MAX_HITS)
         return 0;
@@ -1099,26 +1156,19 @@ static int scan_memo(ps_sigma_scratch *s, int32_t sym, const char *p, size_t n)
     return 0;
 }
 
-/* Is value t[0..n) one of the table's keys of this case? */
-static void exact_lookup(ps_sigma_scratch *s, const sg_exact_table *t, uint32_t base,
-                         const char *v, size_t n, int caseless)
-{
-    uint64_t h = sg_exact_hash(v, n, caseless);
-    for (uint32_t k = (uint32_t)h & t->mask; t->slot[k]; k = (k + 1) & t->mask) {
-        const sg_exact_key *key = &t->keys[t->slot[k] - 1];
-        if (key->len == n && key->caseless == caseless && same_bytes(key->bytes, v, n)) {
-            literal_seen(s, base + t->slot[k] - 1);
-            return;
-        }
-    }
-}
-
 /* One value of field `sym` with the field's database, or its table. */
 static int scan_value(ps_sigma_scratch *s, int32_t sym, uint32_t i)
 {
     const sg_prefilter *pf = &s->set->prefilter;
     const ps_field *f = field_at(s, i);
     const sg_exact_table *t = pf->field_exact[sym];
+    if (t && t->nforms) {
+        if (f->value_len <= MEMO_MAX_VALUE)
+            return scan_memo(s, sym, i);
+        scan_ctx sc = {s, pf->field_base[sym], NULL, 0};
+        keyed_lookup(s, t, i, &sc);
+        return 0;
+    }
     if (t) {
         if (t->cased)
             exact_lookup(s, t, pf->field_base[sym], f->value, f->value_len, 0);
@@ -1127,7 +1177,7 @@ static int scan_value(ps_sigma_scratch *s, int32_t sym, uint32_t i)
         return 0;
     }
     if (f->value_len <= MEMO_MAX_VALUE)
-        return scan_memo(s, sym, f->value, f->value_len);
+        return scan_memo(s, sym, i);
     return scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len);
 }
 

@@ -802,16 +802,56 @@ static int compile_one(const pf_entry *e, size_t from, size_t to, const char *ca
  * its database, and most literals are looked for in one field only. */
 uint64_t sg_exact_hash(const char *p, size_t n, int caseless)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)caseless;
+    /* eight bytes a step: the keyed tables hash a key at each '=' of a
+     * value (see sg_exact_table.nforms) */
+    uint64_t h = 0xcbf29ce484222325ull ^ n ^ ((uint64_t)caseless << 63);
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
     for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
-    return h ^ (h >> 32);
+        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+/* Do literals [from, to) fit a keyed table (sg_exact_table.nforms)? Each
+ * must hold one '=', neither first nor last, and they may have at most
+ * SG_KEYED_FORMS forms; those go to t. */
+static int keyed_forms(const pf_entry *e, size_t from, size_t to, sg_exact_table *t)
+{
+    t->nforms = 0;
+    for (size_t i = from; i < to; i++) {
+        const pf_lit *l = &e[i].lit;
+        const char *eq = memchr(l->bytes, '=', l->len);
+        if (!eq || eq == l->bytes || (uint32_t)(eq - l->bytes) + 1 >= l->len ||
+            memchr(eq + 1, '=', l->len - (uint32_t)(eq - l->bytes) - 1))
+            return 0;
+        sg_exact_form f = {l->bytes, (uint32_t)(eq - l->bytes), l->len, l->caseless};
+        uint32_t k = 0;
+        while (k < t->nforms &&
+               !(t->forms[k].prefix_len == f.prefix_len && t->forms[k].len == f.len &&
+                 t->forms[k].caseless == f.caseless &&
+                 !memcmp(t->forms[k].prefix, f.prefix, f.prefix_len)))
+            k++;
+        if (k == t->nforms) {
+            if (t->nforms == SG_KEYED_FORMS)
+                return 0;
+            t->forms[t->nforms++] = f;
+        }
+    }
+    return t->nforms > 0;
 }
 
 /* The table of the distinct literals of entries [from, to), by local id as
- * compile_one numbers them; NULL when out of memory. */
+ * compile_one numbers them; keyed (the forms of `forms`) when
+ * forms->nforms, else of whole values. NULL when out of memory. */
 static const sg_exact_table *exact_table(const pf_entry *e, size_t from, size_t to,
-                                         uint32_t ndistinct, ps_arena *arena)
+                                         uint32_t ndistinct, const sg_exact_table *forms,
+                                         ps_arena *arena)
 {
     uint32_t nslots = 16;
     while (nslots < 2 * ndistinct)
@@ -821,6 +861,10 @@ static const sg_exact_table *exact_table(const pf_entry *e, size_t from, size_t 
     sg_exact_key *keys = ps_arena_alloc(arena, (ndistinct + 1) * sizeof *keys);
     if (!t || !slot || !keys)
         return NULL;
+    if (forms->nforms) {
+        t->nforms = forms->nforms;
+        memcpy(t->forms, forms->forms, sizeof t->forms);
+    }
     t->mask = nslots - 1;
     t->slot = slot;
     t->keys = keys;
@@ -1013,10 +1057,12 @@ static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint
                 kw->skips_typed &= !typed_text_may_hold(&e[i].lit);
             }
         }
-        if (sym >= 0 && exact) {
+        sg_exact_table forms = {0};
+        if (sym >= 0 && (exact || keyed_forms(e, from, to, &forms))) {
             /* An entry merges equal literals of several values: the table
-             * stands only when every one of them is an equality. */
-            if (!(pf->field_exact[sym] = exact_table(e, from, to, ndistinct, arena)))
+             * of whole values stands only when every one of them is an
+             * equality. */
+            if (!(pf->field_exact[sym] = exact_table(e, from, to, ndistinct, &forms, arena)))
                 rc = -1;
         } else if (njobs < nsyms + SG_KW_COUNT) { /* one per symbol, and the keywords' */
             jobs[njobs++] = (compile_job){from, to, db, ndistinct, 0};

@@ -408,11 +408,29 @@ typedef struct sg_exact_key {
     uint8_t caseless;             /* bytes lower-cased; look the value up folded */
 } sg_exact_key;
 
+/* Keyed literals (see sg_exact_table.nforms): the bytes before a key's
+ * '=', its length and case. */
+#define SG_KEYED_FORMS 16
+typedef struct sg_exact_form {
+    const char *prefix;
+    uint32_t prefix_len;          /* where the key's '=' is */
+    uint32_t len;                 /* the key's length */
+    uint8_t caseless;
+} sg_exact_form;
+
 typedef struct sg_exact_table {
     uint32_t mask;                /* slots - 1 */
     uint32_t *slot;               /* the literal's local id + 1, or 0 */
     const sg_exact_key *keys;     /* by local id */
     uint8_t cased, caseless;      /* kinds of keys it holds */
+    /* 0: a value is looked up whole (every key is an equality). Otherwise
+     * every key holds one '=' with bytes on both sides, and has one of
+     * these few forms (SigmaHQ's Hashes: "MD5=" and 32 hex digits,
+     * "SHA256=" and 64, thousands of each): each key is looked for where
+     * it could occur, at each '=' of a value, for the form's prefix, in
+     * place of a scan. */
+    uint32_t nforms;
+    sg_exact_form forms[SG_KEYED_FORMS];
 } sg_exact_table;
 
 /* Where a value is looked up in a table: a hash of its bytes. */

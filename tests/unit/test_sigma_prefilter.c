@@ -392,6 +392,55 @@ static void test_exact_fields(void **state)
     twin_free(&t);
 }
 
+/* ---- keyed fields ----------------------------------------------------------------- */
+
+/* A field whose literals each hold one '=' and share a few forms (Hashes:
+ * "MD5=" and 32 hex digits) is looked up at each '=' of its values instead
+ * of scanned: a literal anywhere in a value, in any case (or the exact one
+ * with `cased`), must match as without the prefilter, and nothing else. */
+static void test_keyed_fields(void **state)
+{
+    (void)state;
+    static const char rules[] =
+        "title: hashes\nid: r-hash\nlogsource: {product: windows, category: process_creation}\n"
+        "detection:\n  sel:\n    Hashes|contains:\n"
+        "      - 'MD5=0123456789ABCDEF0123456789ABCDEF'\n"
+        "      - 'MD5=FFFF456789ABCDEF0123456789ABCDEF'\n"
+        "      - 'IMPHASH=FEDCBA9876543210FEDCBA9876543210'\n"
+        "  condition: sel\n---\n"
+        "title: cased hash\nid: r-hash-cased\nlogsource: {product: windows, category: process_creation}\n"
+        "detection:\n  sel: {Hashes|cased|contains: 'SHA1=AbC'}\n  condition: sel\n";
+    twin t;
+    twin_load(&t, NULL, 0, rules);
+    int32_t hs = sg_sym_find(&t.with->syms, "hashes", 6);
+    assert_true(hs >= 0);
+    const sg_exact_table *keyed = t.with->prefilter.field_exact[hs];
+    assert_non_null(keyed);
+    assert_int_equal(keyed->nforms, 3); /* md5= of 36, imphash= of 40, cased SHA1= of 8 */
+    static const struct { const char *hashes; int matches; } cases[] = {
+        {"SHA1=00,MD5=0123456789ABCDEF0123456789ABCDEF,IMPHASH=00", 1},
+        {"md5=0123456789abcdef0123456789abcdef", 1},
+        {"XMD5=0123456789ABCDEF0123456789ABCDEFFF", 1},  /* inside a longer text */
+        {"MD5=0123456789ABCDEF0123456789ABCDE", 0},      /* one digit short */
+        {"MD5==0123456789ABCDEF0123456789ABCDEF", 0},
+        {"MD5=0123456789ABCDEF=123456789ABCDEF", 0},
+        {"MD5=FFFF456789ABCDEF0123456789ABCDEF,IMPHASH=FEDCBA9876543210FEDCBA9876543210", 1},
+        {"IMPHASH=FEDCBA9876543210FEDCBA9876543210", 1},
+        {"SHA1=AbC", 1}, {"SHA1=abc", 0}, {"xSHA1=AbCd", 1},
+        {"=MD5=0123456789ABCDEF0123456789ABCDEF=", 1},
+        {"=", 0}, {"MD5=", 0}, {"", 0}, {"no equals sign", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ev_builder b;
+        eb_init(&b, "Microsoft-Windows-Sysmon/Operational", 1);
+        eb_data(&b, "Hashes", cases[i].hashes);
+        if (twin_match(&t, &b.ev) != cases[i].matches)
+            fail_msg("case %zu: %s", i, cases[i].hashes);
+    }
+    assert_int_equal(t.differences, 0);
+    twin_free(&t);
+}
+
 /* ---- remembered scans and regex results ------------------------------------------ */
 
 /* The matcher remembers a field's scan by its value (for databases of many
@@ -735,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_typed_values),
         cmocka_unit_test(test_two_keyword_dbs),
         cmocka_unit_test(test_exact_fields),
+        cmocka_unit_test(test_keyed_fields),
         cmocka_unit_test(test_long_lists),
         cmocka_unit_test(test_random_events),
         cmocka_unit_test(test_regression_both_ways),
