@@ -20,14 +20,15 @@ void jl_builder_init(jl_builder *b)
 
 void jl_builder_free(jl_builder *b)
 {
+    free(b->stream);
     free(b->fields);
     ps_arena_free(&b->arena);
     ps_buf_free(&b->path);
     ps_buf_free(&b->text);
 }
 
-static void add_field(jl_builder *b, const char *path, size_t plen, const char *value,
-                      size_t vlen, ps_kind kind)
+void jl_add_field(jl_builder *b, const char *path, size_t plen, const char *value, size_t vlen,
+                  ps_kind kind)
 {
     if (b->nfields == b->cap) {
         uint32_t cap = b->cap ? b->cap * 2 : 64;
@@ -57,6 +58,13 @@ static void add_field(jl_builder *b, const char *path, size_t plen, const char *
     f->typed = 0;
 }
 
+void jl_real_text(double d, char out[40])
+{
+    snprintf(out, 40, "%.15g", d);
+    if (strtod(out, NULL) != d) /* shortest text that reads back the same */
+        snprintf(out, 40, "%.17g", d);
+}
+
 /* The text and kind of a scalar JSON value, in b->text. */
 static ps_kind scalar_text(jl_builder *b, const json_t *v)
 {
@@ -77,14 +85,10 @@ static ps_kind scalar_text(jl_builder *b, const json_t *v)
         snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
         ps_buf_adds(&b->text, num);
         return PS_KIND_INT;
-    case JSON_REAL: {
-        double d = json_real_value(v);
-        snprintf(num, sizeof num, "%.15g", d);
-        if (strtod(num, NULL) != d) /* shortest text that reads back the same */
-            snprintf(num, sizeof num, "%.17g", d);
+    case JSON_REAL:
+        jl_real_text(json_real_value(v), num);
         ps_buf_adds(&b->text, num);
         return PS_KIND_STRING;
-    }
     case JSON_TRUE:
         ps_buf_lit(&b->text, "true");
         return PS_KIND_BOOL;
@@ -99,7 +103,7 @@ static ps_kind scalar_text(jl_builder *b, const json_t *v)
 static void add_scalar(jl_builder *b, const char *path, size_t plen, const json_t *v)
 {
     ps_kind kind = scalar_text(b, v);
-    add_field(b, path, plen, b->text.data ? b->text.data : "", b->text.len, kind);
+    jl_add_field(b, path, plen, b->text.data ? b->text.data : "", b->text.len, kind);
     if (b->text.failed)
         b->failed = 1;
 }
@@ -162,7 +166,7 @@ static const json_t *lookup(const json_t *obj, const char *path)
 
 static void add_text(jl_builder *b, const char *path, const char *text, size_t len, ps_kind kind)
 {
-    add_field(b, path, strlen(path), text, len, kind);
+    jl_add_field(b, path, strlen(path), text, len, kind);
 }
 
 static int is_decimal(const char *s, size_t n)
@@ -326,11 +330,58 @@ int jl_build_event(jl_builder *b, json_t *root, ps_event *ev, const char **why)
         *why = "out of memory";
         return -2;
     }
+    jl_finish_event(b, ev);
+    return 0;
+}
+
+void jl_finish_event(jl_builder *b, ps_event *ev)
+{
     memset(ev, 0, sizeof *ev);
     ev->fields = b->fields;
     ev->nfields = b->nfields;
     fill_quick_fields(ev);
-    return 0;
+}
+
+int jl_tree_event(jl_builder *b, ps_buf *quoted, const char *data, size_t len, ps_event *ev,
+                  char *why, size_t why_size, uint64_t *line)
+{
+    json_error_t err;
+    json_t *root = json_loadb(data, len, JSON_ALLOW_NUL, &err);
+    b->big_ints = 0;
+    if (!root && !strncmp(err.text, "too big", 7) && jl_quote_big_ints(data, len, quoted) == 0) {
+        json_error_t err2;
+        if ((root = json_loadb(quoted->data, quoted->len, JSON_ALLOW_NUL, &err2)) != NULL)
+            b->big_ints = 1;
+    }
+    *line = 0;
+    if (!root) {
+        snprintf(why, why_size, "invalid JSON: %s", err.text);
+        *line = err.line > 0 ? (uint64_t)err.line - 1 : 0;
+        return -1;
+    }
+    const char *not_event = NULL;
+    int rc = jl_build_event(b, root, ev, &not_event);
+    json_decref(root);
+    if (rc == -1)
+        snprintf(why, why_size, "%s", not_event);
+    return rc;
+}
+
+int jl_same_event(const ps_event *a, const ps_event *b)
+{
+    if (a->nfields != b->nfields || a->event_id != b->event_id || a->record_id != b->record_id ||
+        a->time_filetime != b->time_filetime || strcmp(a->channel, b->channel) ||
+        strcmp(a->computer, b->computer) || strcmp(a->provider, b->provider))
+        return 0;
+    for (uint32_t i = 0; i < a->nfields; i++) {
+        const ps_field *x = &a->fields[i], *y = &b->fields[i];
+        if (x->path_len != y->path_len || x->value_len != y->value_len || x->kind != y->kind ||
+            x->typed != y->typed || x->name_len != y->name_len ||
+            memcmp(x->path, y->path, x->path_len) || memcmp(x->value, y->value, x->value_len) ||
+            memcmp(x->name, y->name, x->name_len))
+            return 0;
+    }
+    return 1;
 }
 
 int jl_quote_big_ints(const char *in, size_t n, ps_buf *out)

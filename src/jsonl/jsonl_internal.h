@@ -19,6 +19,7 @@ typedef struct jl_builder {
     ps_buf path;
     ps_buf text;
     int big_ints;   /* the object's integers past 64 bits were quoted (JL_BIG_INT) */
+    struct stream_state *stream; /* stream.c's, made on first use */
 } jl_builder;
 
 /* Integers beyond 64 bits (a UInt64 past INT64_MAX, as EVTX holds and
@@ -37,6 +38,30 @@ void jl_builder_free(jl_builder *b);
  * object. Returns 0; -1 with *why set when the object is not an event of
  * either layout; -2 when memory ran out. */
 int jl_build_event(jl_builder *b, json_t *root, ps_event *ev, const char **why);
+
+/* The streaming path for the evtx_dump layout (stream.c): the event of
+ * object data[0..len) in `ev`, as jl_build_event would make it from
+ * jansson's tree. 0; JL_STREAM_DECLINED when the object is one to give
+ * jansson (another layout, bad JSON, or a case that path reads its own
+ * way); -2 when memory ran out. */
+#define JL_STREAM_DECLINED 1
+int jl_stream_event(jl_builder *b, const char *data, size_t len, ps_event *ev);
+
+/* The jansson path: parse data[0..len) (quoting integers past 64 bits
+ * into `quoted` when it must) and build its event. 0; -1 with the reason
+ * in why[] (and the line of a JSON error, from 0, in *line) when the object
+ * is bad JSON or not an event; -2 when memory ran out. */
+int jl_tree_event(jl_builder *b, ps_buf *quoted, const char *data, size_t len, ps_event *ev,
+                  char *why, size_t why_size, uint64_t *line);
+
+/* Do two events hold the same fields (bytes, kinds, order) and quick fields? */
+int jl_same_event(const ps_event *a, const ps_event *b);
+
+/* Shared by both paths (event.c). */
+void jl_add_field(jl_builder *b, const char *path, size_t plen, const char *value, size_t vlen,
+                  ps_kind kind);
+void jl_real_text(double d, char out[40]);
+void jl_finish_event(jl_builder *b, ps_event *ev);
 
 /* "2024-05-01T10:00:00.123456Z", evtx_dump's SystemTime form. */
 void jl_format_systemtime(uint64_t filetime, char out[48]);

@@ -231,41 +231,37 @@ static void skip_object(parser *p, const char *path, uint64_t line, const char *
     p->skipped++;
 }
 
+/* Pass an event on. */
+static int deliver_event(parser *p, ps_event *ev, const char *path, uint64_t offset)
+{
+    ev->source = path;
+    ev->offset = offset;
+    p->records++;
+    return p->r->fn(p->r->ctx, p->worker, ev) ? PS_ERR_STOP : PS_OK;
+}
+
 /* Parse one whole object of `path` (its first byte at `offset`, on `line`)
  * and pass its event on. PS_OK (also for an object reported and skipped),
  * PS_ERR_NOMEM or PS_ERR_STOP. */
 static int parse_object(parser *p, const char *path, const char *data, size_t len,
                         uint64_t line, uint64_t offset)
 {
-    json_error_t err;
-    json_t *root = json_loadb(data, len, JSON_ALLOW_NUL, &err);
-    p->builder.big_ints = 0;
-    if (!root && !strncmp(err.text, "too big", 7) &&
-        jl_quote_big_ints(data, len, &p->quoted) == 0) {
-        json_error_t err2;
-        if ((root = json_loadb(p->quoted.data, p->quoted.len, JSON_ALLOW_NUL, &err2)) != NULL)
-            p->builder.big_ints = 1;
-    }
-    if (!root) {
-        char why[240];
-        snprintf(why, sizeof why, "invalid JSON: %s", err.text);
-        skip_object(p, path, line + (err.line > 0 ? (uint64_t)err.line - 1 : 0), why);
-        return PS_OK;
-    }
     ps_event ev;
-    const char *why = NULL;
-    int rc = jl_build_event(&p->builder, root, &ev, &why);
-    json_decref(root);
+    int streamed = jl_stream_event(&p->builder, data, len, &ev);
+    if (streamed == -2)
+        return PS_ERR_NOMEM;
+    if (streamed == 0)
+        return deliver_event(p, &ev, path, offset);
+    char why[240];
+    uint64_t at_line = 0;
+    int rc = jl_tree_event(&p->builder, &p->quoted, data, len, &ev, why, sizeof why, &at_line);
     if (rc == -2)
         return PS_ERR_NOMEM;
     if (rc == -1) {
-        skip_object(p, path, line, why);
+        skip_object(p, path, line + at_line, why);
         return PS_OK;
     }
-    ev.source = path;
-    ev.offset = offset;
-    p->records++;
-    return p->r->fn(p->r->ctx, p->worker, &ev) ? PS_ERR_STOP : PS_OK;
+    return deliver_event(p, &ev, path, offset);
 }
 
 static void flush_parser(parser *p)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "jsonl/jsonl_internal.h"
 #include "plainsight/jsonl.h"
 
 #define MAX_SEEN 8
@@ -503,10 +504,91 @@ static void test_one_big_file_threads(void **state)
     unlink(path);
 }
 
+/* ---- the streaming path against jansson's tree -------------------------------------- */
+
+#define EV_HEAD "{\"Event\":{\"System\":{\"EventID\":4688,\"Channel\":\"Security\"},\"EventData\":"
+
+static void test_stream_matches_tree(void **state)
+{
+    (void)state;
+    static const char *const same[] = {
+        EVTX_LINE,
+        EV_HEAD "{\"A\":1.0,\"B\":1e5,\"C\":0.1,\"D\":-2.5e-3,\"E\":-0,\"F\":123456789012345678,"
+        "\"G\":1.7976931348623157e308,\"H\":5e-324,\"I\":-12}}}",
+        EV_HEAD "{\"Big\":18446744073709551615,\"Neg\":-9223372036854775809,\"S\":\"x\"}}}",
+        EV_HEAD "{\"Esc\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20ac\",\"Nul\":\"a\\u0000b\","
+        "\"Raw\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}}}",
+        "{\"a\":{\"x\":[1,{\"y\":2}],\"Event\":3},\"Event\":{\"System\":{\"EventID\":1}},\"z\":[[]]}",
+        EV_HEAD "{\"Data\":[{\"#text\":\"a\"},{\"#text\":\"b\",\"#attributes\":{\"Name\":\"n\"}}],"
+        "\"N\":[[1,2],[3],[]],\"O\":{},\"T\":true,\"F\":false,\"Z\":null}}}",
+        "  {\"Event\" : { \"System\" : { \"EventID\" : 7 } } }  \r",
+        "{\"Event\":{\"k.with.dots\":\"v\",\"\":\"empty key\",\"UserData\":{\"X\":{\"Y\":\"z\"}}}}",
+    };
+    static const char *const declined[] = {
+        "{\"Event\":{\"System\":{\"EventID\":1,\"EventID\":2}}}",     /* jansson keeps the last */
+        "{\"Event\":{\"System\":{}},\"Event\":{\"System\":{}}}",
+        EV_HEAD "{\"S\":\"\\ud83d\\ude00\"}}}",                          /* a surrogate pair */
+        EV_HEAD "{\"S\":\"\\ud800\"}}}",                                 /* a lone one */
+        EV_HEAD "{\"S\":\"\xed\xa0\x80\"}}}",                            /* UTF-8 of a surrogate */
+        EV_HEAD "{\"S\":\"\xc0\xaf\"}}}",                                /* overlong */
+        EV_HEAD "{\"S\":\"\xf4\x90\x80\x80\"}}}",                        /* past U+10FFFF */
+        EV_HEAD "{\"R\":1e400}}}",
+        "{\"skip\":[1e400],\"Event\":{}}",
+        "{\"winlog\":{\"event_id\":1,\"channel\":\"Security\"}}",
+        "[1]", "{\"Event\":5}", "{\"Event\":[]}", "{}", "", "{\"Event\":{}},",
+        EV_HEAD "{\"A\":1,}}}",
+        EV_HEAD "{\"K\\u0000\":1}}}",
+    };
+    jl_builder b, tb;
+    jl_builder_init(&b);
+    jl_builder_init(&tb);
+    ps_buf quoted;
+    ps_buf_init(&quoted);
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        ps_event ev, tev;
+        char why[240];
+        uint64_t line;
+        if (jl_stream_event(&b, same[i], strlen(same[i]), &ev) != 0)
+            fail_msg("object %zu was declined: %s", i, same[i]);
+        assert_int_equal(jl_tree_event(&tb, &quoted, same[i], strlen(same[i]), &tev, why,
+                                       sizeof why, &line), 0);
+        if (!jl_same_event(&ev, &tev))
+            fail_msg("object %zu: the streamed event differs from jansson's: %s", i, same[i]);
+    }
+    for (size_t i = 0; i < sizeof declined / sizeof *declined; i++) {
+        ps_event ev;
+        if (jl_stream_event(&b, declined[i], strlen(declined[i]), &ev) != JL_STREAM_DECLINED)
+            fail_msg("object %zu was not left to jansson: %s", i, declined[i]);
+    }
+    /* objects left mid-way leave nothing behind for the next one */
+    for (int k = 0; k < 500; k++) {
+        ps_event ev;
+        assert_int_equal(jl_stream_event(&b, declined[0], strlen(declined[0]), &ev),
+                         JL_STREAM_DECLINED);
+    }
+    {
+        ps_event ev;
+        assert_int_equal(jl_stream_event(&b, same[0], strlen(same[0]), &ev), 0);
+    }
+    /* nesting past the streaming path's depth */
+    char deep[512];
+    size_t n = (size_t)snprintf(deep, sizeof deep, "{\"Event\":");
+    for (int d = 0; d < 70; d++)
+        n += (size_t)snprintf(deep + n, sizeof deep - n, "{\"k\":");
+    n += (size_t)snprintf(deep + n, sizeof deep - n, "1");
+    for (int d = 0; d < 71; d++)
+        deep[n++] = '}';
+    ps_event ev;
+    assert_int_equal(jl_stream_event(&b, deep, n, &ev), JL_STREAM_DECLINED);
+    ps_buf_free(&quoted);
+    jl_builder_free(&b);
+    jl_builder_free(&tb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_evtx_layout),
+        cmocka_unit_test(test_evtx_layout),       cmocka_unit_test(test_stream_matches_tree),
         cmocka_unit_test(test_integers_past_64_bits),       cmocka_unit_test(test_pretty_and_array),
         cmocka_unit_test(test_winlogbeat_nested), cmocka_unit_test(test_winlogbeat_flat_and_user_data),
         cmocka_unit_test(test_bad_lines),         cmocka_unit_test(test_limits),
