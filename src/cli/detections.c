@@ -7,6 +7,7 @@
 
 #include "plainsight/common.h"
 #include "util/extsort.h"
+#include "util/hash.h"
 
 #define NO_RULE UINT32_MAX      /* a C2 detection's rule field */
 #define MAX_DETAILS 4096        /* Details are cut to 511 bytes before this */
@@ -38,21 +39,8 @@ static inline const str_entry *str_at(const strtab *t, uint32_t id)
 
 static inline const char *str_of(const strtab *t, uint32_t id) { return str_at(t, id)->s; }
 
-/* Eight bytes at a time: file paths are long and every detection has one. */
-static uint64_t str_hash(const char *s, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    for (; n >= 8; s += 8, n -= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
-}
+/* File paths are long and every detection has one: eight bytes a step. */
+static uint64_t str_hash(const char *s, size_t n) { return ps_hash_bytes(s, n, 0); }
 
 static int strtab_rehash(strtab *t, uint32_t nslots)
 {

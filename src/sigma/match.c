@@ -12,6 +12,7 @@
 #include "sigma/pattern.h"
 #include "sigma/sigma_internal.h"
 #include "util/buf.h"
+#include "util/hash.h"
 
 #define SG_REGEX_MATCH_LIMIT 100000
 #define SG_REGEX_DEPTH_LIMIT 10000
@@ -286,22 +287,8 @@ static int grow_fields(ps_sigma_scratch *s, uint32_t n)
     return 0;
 }
 
-/* A hash of the path bytes as they are, eight at a time. */
-static uint64_t path_hash(const char *p, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    for (size_t i = 0; i < n; i++)
-        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
-}
+/* A hash of the path bytes as they are. */
+static uint64_t path_hash(const char *p, size_t n) { return ps_hash_bytes(p, n, 0); }
 
 /* a[0..n) == b[0..n), eight bytes at a time (paths and rule literals are a
  * few dozen bytes, and most comparisons fail in the first word: cheaper

@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "sigma/sigma_internal.h"
+#include "util/hash.h"
 
 #define PF_MAX_COMPILE_THREADS 16
 #define PF_COMPILE_LITERALS 8192 /* compiled at once, at most (but one database of more) */
@@ -796,26 +797,9 @@ static int compile_one(const pf_entry *e, size_t from, size_t to, const char *ca
     return rc;
 }
 
-/* One database per field symbol of the literals of its values, scanned over
- * that field's values only, and one of the keyword searches' literals,
- * scanned over every value: the cost of a scan grows with the literals in
- * its database, and most literals are looked for in one field only. */
 uint64_t sg_exact_hash(const char *p, size_t n, int caseless)
 {
-    /* eight bytes a step: the keyed tables hash a key at each '=' of a
-     * value (see sg_exact_table.nforms) */
-    uint64_t h = 0xcbf29ce484222325ull ^ n ^ ((uint64_t)caseless << 63);
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    for (size_t i = 0; i < n; i++)
-        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
+    return ps_hash_bytes(p, n, (uint64_t)caseless << 63);
 }
 
 /* Do literals [from, to) fit a keyed table (sg_exact_table.nforms)? Each
@@ -1020,6 +1004,10 @@ static int typed_text_may_hold(const pf_lit *l)
     return 1;
 }
 
+/* One database per field symbol of the literals of its values, scanned over
+ * that field's values only, and one of the keyword searches' literals,
+ * scanned over every value: the cost of a scan grows with the literals in
+ * its database, and most literals are looked for in one field only. */
 static int compile_databases(sg_prefilter *pf, const pf_entry *e, size_t n, uint32_t nsyms,
                              ps_arena *arena, const char *cache_dir, unsigned threads,
                              sg_hs_cache_stats *st)
