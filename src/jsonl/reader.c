@@ -3,7 +3,8 @@
  * worker threads, and cuts each file into top-level JSON objects with a
  * small scanner (strings, escapes and brace depth only) so that memory per
  * worker is bounded by the largest accepted object, whatever the file size.
- * jansson then parses each object on its own. Objects may be one per line or
+ * Each object is then parsed on its own: streamed by yajl (stream.c) when it
+ * has evtx_dump's layout, else by jansson (event.c). Objects may be one per line or
  * pretty-printed over many lines; a '{' in the first column always starts a
  * new object, which is how the reader gets back in step after damage.
  *
