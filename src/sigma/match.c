@@ -1100,9 +1100,23 @@ static void keyed_lookup(ps_sigma_scratch *s, const sg_exact_table *t, uint32_t 
     }
 }
 
-/* Scan value i of field `sym` with its database (or keyed table), or
- * replay what the same value gave before: the same literals, so the same
- * state. */
+/* Value i of field `sym` through the field's database, or its keyed table
+ * (a table of whole values is looked up by scan_value, never here), to sc.
+ * 0, or -1 when Hyperscan failed. */
+static int scan_field_value(ps_sigma_scratch *s, int32_t sym, uint32_t i, scan_ctx *sc)
+{
+    const sg_prefilter *pf = &s->set->prefilter;
+    const ps_field *f = &s->ev->fields[i];
+    if (pf->field_exact[sym]) {
+        keyed_lookup(s, pf->field_exact[sym], i, sc);
+        return 0;
+    }
+    hs_error_t rc = hs_scan(pf->field_db[sym], f->value, f->value_len, 0, s->hs, on_literal, sc);
+    return rc == HS_SUCCESS ? 0 : -1;
+}
+
+/* Scan value i of field `sym` (scan_field_value), or replay what the same
+ * value gave before: the same literals, so the same state. */
 static int scan_memo(ps_sigma_scratch *s, int32_t sym, uint32_t i)
 {
     const char *p = s->ev->fields[i].value;
@@ -1124,10 +1138,7 @@ static int scan_memo(ps_sigma_scratch *s, int32_t sym, uint32_t i)
     }
     uint32_t hits[MEMO_MAX_HITS];
     scan_ctx sc = {s, pf->field_base[sym], hits, 0};
-    const sg_exact_table *keyed = pf->field_exact[sym];
-    if (keyed)
-        keyed_lookup(s, keyed, i, &sc);
-    else if (hs_scan(pf->field_db[sym], p, (unsigned)n, 0, s->hs, on_literal, &sc) != HS_SUCCESS)
+    if (scan_field_value(s, sym, i, &sc) != 0)
         return -1;
     if (sc.nhits > MEMO_MAX_HITS)
         return 0;
@@ -1149,14 +1160,7 @@ static int scan_value(ps_sigma_scratch *s, int32_t sym, uint32_t i)
     const sg_prefilter *pf = &s->set->prefilter;
     const ps_field *f = field_at(s, i);
     const sg_exact_table *t = pf->field_exact[sym];
-    if (t && t->nforms) {
-        if (f->value_len <= MEMO_MAX_VALUE)
-            return scan_memo(s, sym, i);
-        scan_ctx sc = {s, pf->field_base[sym], NULL, 0};
-        keyed_lookup(s, t, i, &sc);
-        return 0;
-    }
-    if (t) {
+    if (t && !t->nforms) { /* whole values */
         if (t->cased)
             exact_lookup(s, t, pf->field_base[sym], f->value, f->value_len, 0);
         if (t->caseless)
@@ -1165,7 +1169,8 @@ static int scan_value(ps_sigma_scratch *s, int32_t sym, uint32_t i)
     }
     if (f->value_len <= MEMO_MAX_VALUE)
         return scan_memo(s, sym, i);
-    return scan(s, pf->field_db[sym], pf->field_base[sym], f->value, f->value_len);
+    scan_ctx sc = {s, pf->field_base[sym], NULL, 0};
+    return scan_field_value(s, sym, i, &sc);
 }
 
 /* Every value (as one NUL-separated buffer) with keyword database `which`
