@@ -18,6 +18,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "jsonl/jsonl_internal.h"
+#include "util/hash.h"
 
 #define MAX_DEPTH 60        /* below event.c's flatten limit: deeper is declined */
 #define MAX_KEYS 128        /* per object whose keys are checked for repeats */
@@ -29,8 +30,10 @@ typedef struct open_object {
 
 typedef struct stream_state {
     jl_builder *b;
-    int depth;             /* open objects and arrays; the root object is 1 */
-    int in_event;          /* inside the root's "Event" object */
+    /* open objects and arrays: the root object is 1, and only the root's
+     * "Event" object and what it holds count past it (the other root
+     * values are skipped), so depth >= 2 is inside "Event" */
+    int depth;
     int skip_depth;        /* > 0: inside a root value other than "Event" */
     int event_key;         /* the root key just read is "Event" */
     int seen_event;
@@ -81,20 +84,12 @@ static int valid_utf8(const unsigned char *s, size_t n)
     return 1;
 }
 
-static uint64_t key_hash(const unsigned char *k, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull ^ n;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ k[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* A scalar at the current path (inside "Event"), or one to ignore. */
 static int put_scalar(stream_state *st, const char *text, size_t n, ps_kind kind)
 {
     if (st->skip_depth || (st->depth == 1 && !st->event_key))
         return 1; /* a value of another root key */
-    if (!st->in_event)
+    if (st->depth < 2)
         return decline(st); /* "Event" is not an object */
     jl_builder *b = st->b;
     jl_add_field(b, b->path.data ? b->path.data : "", b->path.len, text, n, kind);
@@ -156,7 +151,6 @@ static int open_container(stream_state *st, int object)
         }
         if (!object)
             return decline(st);
-        st->in_event = 1;
         ps_buf_reset(&st->b->path);
         ps_buf_lit(&st->b->path, "Event");
     }
@@ -178,8 +172,7 @@ static int close_container(void *ctx)
     open_object *o = &st->obj[st->depth];
     st->nkeys = o->first_key;
     st->b->path.len = o->path_mark;
-    if (--st->depth == 1)
-        st->in_event = 0;
+    st->depth--;
     return 1;
 }
 
@@ -197,7 +190,7 @@ static int on_map_key(void *ctx, const unsigned char *k, size_t n)
         return 1;
     }
     open_object *o = &st->obj[st->depth];
-    uint64_t h = key_hash(k, n);
+    uint64_t h = ps_hash_bytes(k, n, 0);
     if (st->nkeys - o->first_key >= MAX_KEYS || st->nkeys >= sizeof st->keys / sizeof *st->keys)
         return decline(st);
     for (uint32_t i = o->first_key; i < st->nkeys; i++)
