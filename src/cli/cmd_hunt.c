@@ -18,6 +18,7 @@
 #include "plainsight/sigma.h"
 #include "sigma/builtin.h"
 #include "util/buf.h"
+#include "util/evidence.h"
 
 static const char HUNT_HELP[] =
     "usage: plainsight hunt [OPTIONS] [--rules PATH] [--iocs DIR] INPUT...\n"
@@ -1017,13 +1018,17 @@ static int looks_like_json(const char *path)
 {
     if (ps_jsonl_is_json_name(path))
         return 1;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = ps_open_evidence(path, O_NONBLOCK); /* a FIFO: no wait for a writer */
+    if (fd < 0)
         return 0;
-    int c;
-    while ((c = fgetc(f)) == ' ' || c == '\t' || c == '\r' || c == '\n')
-        continue;
-    fclose(f);
+    char block[4096];
+    int c = EOF;
+    ssize_t n;
+    while (c == EOF && ((n = read(fd, block, sizeof block)) > 0 || (n < 0 && errno == EINTR)))
+        for (ssize_t i = 0; c == EOF && i < n; i++)
+            if (block[i] != ' ' && block[i] != '\t' && block[i] != '\r' && block[i] != '\n')
+                c = (unsigned char)block[i];
+    close(fd);
     return c == '{' || c == '[';
 }
 

@@ -28,6 +28,7 @@
 #include "evtx/template.h"
 #include "plainsight/evtx.h"
 #include "util/buf.h"
+#include "util/evidence.h"
 
 #define MAX_DIR_DEPTH 64
 /* Rendered output of one chunk. Real chunks render to well under 1 MiB;
@@ -299,7 +300,7 @@ static evtx_file *open_input(run *r, const char *path)
         r->status = PS_ERR_NOMEM;
         return NULL;
     }
-    f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    f->fd = ps_open_evidence(path, O_NONBLOCK);
     struct stat st;
     uint8_t h[128];
     size_t got = 0;

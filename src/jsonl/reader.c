@@ -29,6 +29,7 @@
 #include "jsonl/jsonl_internal.h"
 #include "plainsight/jsonl.h"
 #include "util/buf.h"
+#include "util/evidence.h"
 
 #define MAX_DIR_DEPTH 64
 #define READ_BLOCK (256u << 10)
@@ -608,7 +609,7 @@ static void flush_stats(scanner *s, uint64_t bytes)
 
 static int read_file(scanner *s, const char *path, char *block)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = ps_open_evidence(path, 0);
     if (fd < 0) {
         run_diag(s->r, PS_DIAG_ERROR, path, 0, 0, strerror(errno));
         pthread_mutex_lock(&s->r->lock);

@@ -283,6 +283,14 @@ def main():
             c.check("exit 2 for " + " ".join(bad), rc == 2 and err, rc)
         rc, _, err = hunt(inputs=[os.path.join(tmp, "missing.evtx")])
         c.check("exit 2 for a missing input", rc == 2 and b"missing.evtx" in err, err[-200:])
+        # A FIFO named like a log is refused, not waited on (telling EVTX
+        # from JSON by the first byte must not block on it either).
+        fifo = os.path.join(tmp, "pipe.evtx")
+        os.mkfifo(fifo)
+        rc, _, err = pslib.run([exe, "hunt", "-r", rules, fifo], timeout=60)
+        c.check("a FIFO input: exit 2, not a hang", rc == 2 and b"not a regular file" in err,
+                (rc, err[-200:]))
+        os.unlink(fifo)
         rc, _, _ = pslib.run([exe, "hunt", "--help"])
         c.check("--help exit 0", rc == 0)
         rc, out, err = hunt("-q", "-o", os.path.join(tmp, "out.csv"))
@@ -311,6 +319,27 @@ def main():
         _, from_json, err = rows_jsonl("--status", "all", inputs=[jsonl])
         c.check("dumped JSONL == EVTX", from_json and same_detections(from_evtx, from_json),
                 (from_json, err))
+        # Reading leaves the evidence as it was: bytes, and times too. The
+        # access time is set three days back, so that a file system mounted
+        # relatime would update it on a read without O_NOATIME.
+        # The test reads the bytes with O_NOATIME too (it owns the files).
+        def state(path):
+            st = os.stat(path)
+            fd = os.open(path, os.O_RDONLY | os.O_NOATIME)
+            with os.fdopen(fd, "rb") as f:
+                data = f.read()
+            return data, st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns
+
+        old = 1_600_000_000
+        for path in (evtx, jsonl):
+            os.utime(path, (old, old))
+        before = {p: state(p) for p in (evtx, jsonl)}
+        pslib.run([exe, "dump", "-q", "-o", os.devnull, evtx])
+        hunt("-q", "-o", os.devnull, inputs=[evtx, jsonl])
+        after = {p: state(p) for p in (evtx, jsonl)}
+        c.check("evidence untouched by dump and hunt (bytes, access and change times)",
+                before == after,
+                [(p, before[p][1:], after[p][1:]) for p in before if before[p] != after[p]])
         pretty = os.path.join(tmp, "security.json")
         pslib.run([exe, "dump", "--format", "json", "-o", pretty, evtx])
         _, from_pretty, _ = rows_jsonl("--status", "all", inputs=[pretty])
