@@ -871,9 +871,14 @@ static int cond_eval(ps_sigma_scratch *s, const sg_detection *d, const sg_cond *
                 return 1;
         return 0;
     case OP_AT_LEAST: {
+        /* Stops once the count is reached, and once it can no longer be:
+         * `all of selection_*` fails at its first selection that fails. */
         uint32_t hits = 0;
-        for (uint32_t i = 0; i < c->nkids && hits < c->count; i++)
+        for (uint32_t i = 0; i < c->nkids && hits < c->count; i++) {
+            if (hits + (c->nkids - i) < c->count)
+                return 0;
             hits += (uint32_t)cond_eval(s, d, c->kids[i]);
+        }
         return hits >= c->count;
     }
     default: return 1;
