@@ -8,6 +8,7 @@
 
 #include "plainsight/common.h"
 #include "report/report_internal.h"
+#include "util/hash.h"
 
 #define STRING_BLOCK (64 * 1024)
 
@@ -132,16 +133,16 @@ int ps_report_add_detection(ps_report *r, const ps_report_detection *d)
 
 /* --- logon edges ------------------------------------------------------------ */
 
+/* The hash so far, then s (its length is hashed with it: "ab","c" != "a","bc"). */
 static uint64_t hash_text(uint64_t h, const char *s)
 {
-    for (s = s ? s : ""; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull; /* FNV-1a */
-    return (h ^ 0xFF) * 0x100000001b3ull;  /* field separator: "ab","c" != "a","bc" */
+    s = s ? s : "";
+    return ps_hash_bytes(s, strlen(s), h);
 }
 
 static uint64_t logon_hash(const ps_report_logon *l)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)l->kind;
+    uint64_t h = (uint64_t)l->kind;
     h = hash_text(h, l->target_host);
     h = hash_text(h, l->account);
     h = hash_text(h, l->account_domain);

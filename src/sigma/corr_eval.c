@@ -9,6 +9,7 @@
 
 #include "sigma/sigma_internal.h"
 #include "util/buf.h"
+#include "util/hash.h"
 
 #define DEFAULT_MAX_MATCHES 4000000u
 #define DEFAULT_MAX_BYTES ((size_t)256 << 20)
@@ -44,15 +45,7 @@ struct ps_sigma_corr {
 
 /* ---- interning ------------------------------------------------------------------ */
 
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
+static uint64_t hash_bytes(const char *s, size_t n) { return ps_hash_bytes(s, n, 0); }
 
 static const char *str_at(const str_table *t, uint32_t id) { return t->text.data + t->offs[id]; }
 

@@ -635,10 +635,7 @@ typedef struct lit_table {
 
 static uint64_t lit_hash(const pf_lit *l)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)(uint32_t)l->sym ^ ((uint64_t)l->caseless << 40);
-    for (uint32_t i = 0; i < l->len; i++)
-        h = (h ^ (unsigned char)l->bytes[i]) * 1099511628211ull;
-    return h ^ (h >> 31);
+    return ps_hash_bytes(l->bytes, l->len, (uint64_t)(uint32_t)l->sym ^ ((uint64_t)l->caseless << 40));
 }
 
 static int lit_table_build(lit_table *t, const pf_entry *e, size_t n, uint32_t nlits)
