@@ -350,7 +350,7 @@ def main():
             with open(jsonl, "rb") as src, open(stream, "wb") as dst:
                 dst.write(src.read())
 
-        feeder = threading.Thread(target=feed)
+        feeder = threading.Thread(target=feed, daemon=True)  # never holds the test up
         feeder.start()
         rc, from_fifo, err = rows_jsonl("--status", "all", inputs=[stream])
         feeder.join(60)
