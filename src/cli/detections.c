@@ -2,6 +2,7 @@
 #include "cli/detections.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +113,9 @@ typedef struct det_rec {
     uint32_t spare;           /* 0: no padding bytes of unknown value on disk */
 } det_rec;
 
+/* The sorter's leading key (ps_extsort_set_key64) is the time. */
+_Static_assert(offsetof(det_rec, time) == 0, "det_rec must begin with its time");
+
 /* Counts per string id of one role (computer, indicator). */
 typedef struct id_counts {
     size_t *n;
@@ -214,6 +218,8 @@ det_store *det_store_new(size_t nrules, size_t memory, const char *tmpdir, unsig
         det_lane *l = &s->lanes[i];
         l->rule_n = calloc(nrules ? nrules : 1, sizeof *l->rule_n);
         l->sort = ps_extsort_new(memory / s->nlanes, s->tmpdir, rec_cmp, s);
+        if (l->sort)
+            ps_extsort_set_key64(l->sort); /* det_rec.time leads, and rec_cmp orders by it first */
         ok = l->rule_n && l->sort;
     }
     if (!ok) {

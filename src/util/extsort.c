@@ -19,13 +19,20 @@ typedef struct run {
     uint64_t off, len;
 } run;
 
+/* A record in memory: its offset in recs, and its leading key (see
+ * ps_extsort_set_key64; 0 without one), side by side, so that sorting
+ * reads the keys in order rather than every record's bytes. */
+typedef struct idx_entry {
+    uint64_t key, off;
+} idx_entry;
+
 struct ps_extsort {
     size_t budget;
     char *tmpdir;
     ps_extsort_cmp cmp;
     void *cmp_ctx;
     ps_buf recs;          /* the records in memory: length and bytes each */
-    uint64_t *idx;        /* their offsets in recs */
+    idx_entry *idx;       /* their offsets in recs, and keys */
     size_t nidx, idx_cap;
     uint64_t count;
     int fd;               /* the temporary file, -1 before the first run */
@@ -34,6 +41,7 @@ struct ps_extsort {
     uint32_t nruns, runs_cap;
     uint32_t first_run;   /* runs before it were merged into later ones */
     int spill_errno;      /* the file could not be made: memory only */
+    int key64;            /* records begin with their uint64_t key */
     int finished;
 };
 
@@ -68,6 +76,8 @@ void ps_extsort_free(ps_extsort *s)
     free(s);
 }
 
+void ps_extsort_set_key64(ps_extsort *s) { s->key64 = 1; }
+
 uint64_t ps_extsort_count(const ps_extsort *s) { return s->count; }
 uint32_t ps_extsort_runs(const ps_extsort *s) { return s->nruns; }
 int ps_extsort_spill_errno(const ps_extsort *s) { return s->spill_errno; }
@@ -79,19 +89,28 @@ static uint32_t rec_len(const char *p)
     return n;
 }
 
-static int cmp_at(const ps_extsort *s, uint64_t a, uint64_t b)
+static uint64_t key_of(const char *rec)
 {
-    const char *pa = s->recs.data + a, *pb = s->recs.data + b;
+    uint64_t k;
+    memcpy(&k, rec, sizeof k);
+    return k;
+}
+
+static int cmp_at(const ps_extsort *s, const idx_entry *a, const idx_entry *b)
+{
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    const char *pa = s->recs.data + a->off, *pb = s->recs.data + b->off;
     return s->cmp(s->cmp_ctx, pa + 4, rec_len(pa), pb + 4, rec_len(pb));
 }
 
 /* a[lo..mid) and a[mid..hi) into b[lo..hi), ties from the left (stable). */
-static void merge_into(const ps_extsort *s, const uint64_t *a, uint64_t *b, size_t lo,
+static void merge_into(const ps_extsort *s, const idx_entry *a, idx_entry *b, size_t lo,
                        size_t mid, size_t hi)
 {
     size_t i = lo, j = mid, k = lo;
     while (i < mid && j < hi)
-        b[k++] = cmp_at(s, a[j], a[i]) < 0 ? a[j++] : a[i++];
+        b[k++] = cmp_at(s, &a[j], &a[i]) < 0 ? a[j++] : a[i++];
     while (i < mid)
         b[k++] = a[i++];
     while (j < hi)
@@ -104,7 +123,7 @@ static size_t ascending_runs(const ps_extsort *s, size_t *ends, size_t cap)
 {
     size_t n = s->nidx, nruns = 0;
     for (size_t i = 1; i <= n; i++)
-        if (i == n || cmp_at(s, s->idx[i - 1], s->idx[i]) > 0) {
+        if (i == n || cmp_at(s, &s->idx[i - 1], &s->idx[i]) > 0) {
             if (nruns == cap)
                 return 0;
             ends[nruns++] = i;
@@ -123,7 +142,7 @@ static int sort_index(ps_extsort *s)
     if (n < 2)
         return 0;
     size_t cap = n / 64 + 1;
-    uint64_t *tmp = malloc(n * sizeof *tmp), *a = s->idx, *b = tmp;
+    idx_entry *tmp = malloc(n * sizeof *tmp), *a = s->idx, *b = tmp;
     size_t *ends = malloc(cap * sizeof *ends);
     if (!tmp || !ends) {
         free(tmp);
@@ -140,7 +159,7 @@ static int sort_index(ps_extsort *s)
             lo = hi;
         }
         nruns = out;
-        uint64_t *t = a;
+        idx_entry *t = a;
         a = b;
         b = t;
     }
@@ -148,7 +167,7 @@ static int sort_index(ps_extsort *s)
         for (size_t lo = 0; lo < n; lo += 2 * width)
             merge_into(s, a, b, lo, lo + width < n ? lo + width : n,
                        lo + 2 * width < n ? lo + 2 * width : n);
-        uint64_t *t = a;
+        idx_entry *t = a;
         a = b;
         b = t;
     }
@@ -275,7 +294,7 @@ static int spill(ps_extsort *s)
     if (rw_begin(&w, s) != 0)
         return PS_ERR_NOMEM;
     for (size_t i = 0; i < s->nidx; i++) {
-        const char *p = s->recs.data + s->idx[i];
+        const char *p = s->recs.data + s->idx[i].off;
         rw_put(&w, p, 4 + (size_t)rec_len(p));
     }
     if (rw_end(&w) != 0)
@@ -287,7 +306,7 @@ static int spill(ps_extsort *s)
 
 int ps_extsort_add(ps_extsort *s, const void *rec, size_t len)
 {
-    if (!s || s->finished || len > PS_EXTSORT_MAX_RECORD)
+    if (!s || s->finished || len > PS_EXTSORT_MAX_RECORD || (s->key64 && len < 8))
         return PS_ERR_ARG;
     /* the index counts twice: the merge sort's second array */
     size_t need = s->recs.len + 4 + len + (s->nidx + 1) * 2 * sizeof *s->idx;
@@ -310,7 +329,7 @@ int ps_extsort_add(ps_extsort *s, const void *rec, size_t len)
         s->recs.len = off;
         return PS_ERR_NOMEM;
     }
-    s->idx[s->nidx++] = off;
+    s->idx[s->nidx++] = (idx_entry){s->key64 ? key_of(rec) : 0, off};
     s->count++;
     return PS_OK;
 }
@@ -373,7 +392,7 @@ static int rr_next(run_reader *r)
     r->rec = NULL;
     if (r->mem) {
         if (r->mem_at < r->mem->nidx) {
-            const char *p = r->mem->recs.data + r->mem->idx[r->mem_at++];
+            const char *p = r->mem->recs.data + r->mem->idx[r->mem_at++].off;
             r->rec = p + 4;
             r->rec_len = rec_len(p);
         }
@@ -395,6 +414,7 @@ static int rr_next(run_reader *r)
 typedef struct merger {
     ps_extsort_cmp cmp;
     void *cmp_ctx;
+    int key64;
     run_reader *rd;
     uint32_t n, cap;
     uint32_t *heap;       /* reader indices, smallest record on top */
@@ -403,7 +423,7 @@ typedef struct merger {
 
 static int merger_init(merger *m, const ps_extsort *s, uint32_t cap)
 {
-    *m = (merger){.cmp = s->cmp, .cmp_ctx = s->cmp_ctx, .cap = cap};
+    *m = (merger){.cmp = s->cmp, .cmp_ctx = s->cmp_ctx, .key64 = s->key64, .cap = cap};
     m->rd = calloc(cap ? cap : 1, sizeof *m->rd);
     m->heap = calloc(cap ? cap : 1, sizeof *m->heap);
     return m->rd && m->heap ? PS_OK : PS_ERR_NOMEM;
@@ -412,6 +432,11 @@ static int merger_init(merger *m, const ps_extsort *s, uint32_t cap)
 static int heap_less(const merger *m, uint32_t a, uint32_t b)
 {
     const run_reader *x = &m->rd[a], *y = &m->rd[b];
+    if (m->key64) {
+        uint64_t kx = key_of(x->rec), ky = key_of(y->rec);
+        if (kx != ky)
+            return kx < ky;
+    }
     return m->cmp(m->cmp_ctx, x->rec, x->rec_len, y->rec, y->rec_len) < 0;
 }
 
@@ -530,6 +555,7 @@ int ps_extsort_finish_all(ps_extsort *const *sorts, size_t n, ps_extsort_out out
         return PS_OK;
     for (size_t i = 0; i < n; i++)
         if (!sorts[i] || sorts[i]->finished || sorts[i]->cmp != sorts[0]->cmp ||
+            sorts[i]->key64 != sorts[0]->key64 ||
             sorts[i]->cmp_ctx != sorts[0]->cmp_ctx)
             return PS_ERR_ARG;
     size_t sources = 0;

@@ -36,6 +36,13 @@ typedef int (*ps_extsort_out)(void *ctx, const void *rec, size_t len);
  * NULL when out of memory. */
 ps_extsort *ps_extsort_new(size_t budget, const char *tmpdir, ps_extsort_cmp cmp, void *cmp_ctx);
 
+/* Records begin with a uint64_t in the machine's byte order, and cmp orders
+ * records by it first (as unsigned numbers): records of different keys are
+ * then ordered by their keys without a call to cmp. Every record must be at
+ * least 8 bytes long (PS_ERR_ARG otherwise). Call before the first add; all
+ * sorters finished together must agree. */
+void ps_extsort_set_key64(ps_extsort *s);
+
 /* Add a record (copied). PS_OK, PS_ERR_ARG for one over the maximum size,
  * PS_ERR_NOMEM, or PS_ERR_IO when a run could not be written (the records
  * are lost then: stop). */
