@@ -197,6 +197,19 @@ static void test_unwritable_directory(void **state)
  * all their records, whether a sorter kept everything in memory, wrote a few
  * runs, or so many that together they are more than one merge reads; an
  * empty sorter adds nothing. */
+/* Free the sorters and the records, and check the sorters' directory is
+ * left empty (their temporary files had no names). */
+static void free_all(ps_extsort **sorts, size_t nsorts, rec *r, size_t n, const char *dir)
+{
+    for (size_t k = 0; k < nsorts; k++)
+        ps_extsort_free(sorts[k]);
+    for (size_t i = 0; i < n; i++)
+        free(r[i].p);
+    free(r);
+    assert_int_equal(dir_entries(dir), 0);
+    rmdir(dir);
+}
+
 /* Records that lead with a uint64_t key (ps_extsort_set_key64), compared
  * by it as a number, then by the rest of their bytes. */
 static int key_then_bytes(const void *a, size_t alen, const void *b, size_t blen)
@@ -262,13 +275,7 @@ static void test_leading_key(void **state)
     /* the final merge asks cmp about equal keys only: about as often as
      * there are ties, not about every record */
     assert_true(cmps < (long)(4 * ties + 64));
-    for (int k = 0; k < NSORT; k++)
-        ps_extsort_free(sorts[k]);
-    for (size_t i = 0; i < N; i++)
-        free(r[i].p);
-    free(r);
-    assert_int_equal(dir_entries(dir), 0);
-    rmdir(dir);
+    free_all(sorts, NSORT, r, N, dir);
 }
 
 static void test_several_sorters(void **state)
@@ -304,13 +311,7 @@ static void test_several_sorters(void **state)
     assert_int_equal(c.at, N);
     assert_false(c.bad);
     assert_int_equal(ps_extsort_finish_all(sorts, NSORT, check_out, &c), PS_ERR_ARG);
-    for (int k = 0; k < NSORT; k++)
-        ps_extsort_free(sorts[k]);
-    for (size_t i = 0; i < N; i++)
-        free(r[i].p);
-    free(r);
-    assert_int_equal(dir_entries(dir), 0);
-    rmdir(dir);
+    free_all(sorts, NSORT, r, N, dir);
 }
 
 static void test_stop_and_limits(void **state)
