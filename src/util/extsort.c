@@ -432,7 +432,7 @@ static int merger_init(merger *m, const ps_extsort *s, uint32_t cap)
 static int heap_less(const merger *m, uint32_t a, uint32_t b)
 {
     const run_reader *x = &m->rd[a], *y = &m->rd[b];
-    if (m->key64) {
+    if (m->key64 && x->rec_len >= 8 && y->rec_len >= 8) { /* (always, from add) */
         uint64_t kx = key_of(x->rec), ky = key_of(y->rec);
         if (kx != ky)
             return kx < ky;
