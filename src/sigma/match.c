@@ -744,14 +744,20 @@ static int keyword_match(ps_sigma_scratch *s, const sg_value *v)
     return 0;
 }
 
+/* Has field `sym` been scanned for this event, so that the scan state tells
+ * which of its database's literals its values hold? (Never scans.) */
+static int field_scanned(const ps_sigma_scratch *s, int32_t sym)
+{
+    return s->scan_stamp && !s->scan_failed && s->scan_stamp[sym] == s->epoch;
+}
+
 /* Has the scan of v's field found v's literal, so that v, a plain
  * `contains`, holds for one of the field's values? (The scan folds ASCII
  * case as lowered() does; the literal is v's whole text.) */
 static int seen_contains(const ps_sigma_scratch *s, const sg_field_match *fm, const sg_value *v)
 {
-    return v->kind == SV_STRING && v->shape == SH_CONTAINS && v->pf_id && s->scan_stamp &&
-           !s->scan_failed && s->scan_stamp[fm->sym] == s->epoch &&
-           s->lit_stamp[v->pf_id - 1] == s->epoch;
+    return v->kind == SV_STRING && v->shape == SH_CONTAINS && v->pf_id &&
+           field_scanned(s, fm->sym) && s->lit_stamp[v->pf_id - 1] == s->epoch;
 }
 
 static int one_value(ps_sigma_scratch *s, const sg_field_match *fm, const sg_value *v)
@@ -787,8 +793,7 @@ static int may_hold(const ps_sigma_scratch *s, const sg_field_match *fm, const u
     const sg_value *v = &fm->values[k];
     if (!v->pf_id || fm->sym < 0 || (v->kind != SV_STRING && v->kind != SV_REGEX))
         return 1;
-    return s->scan_failed || s->scan_stamp[fm->sym] != s->epoch ||
-           s->lit_stamp[v->pf_id - 1] == s->epoch;
+    return !field_scanned(s, fm->sym) || s->lit_stamp[v->pf_id - 1] == s->epoch;
 }
 
 /* Does some group of an `all` list have no value that may hold? Found
