@@ -308,11 +308,16 @@ static void fill_quick_fields(ps_event *ev)
     ev->time_filetime = ps_time_parse(when, &ft, NULL) == 0 ? ft : 0;
 }
 
-int jl_build_event(jl_builder *b, json_t *root, ps_event *ev, const char **why)
+void jl_start_event(jl_builder *b)
 {
     b->nfields = 0;
     b->failed = 0;
     ps_arena_reset(&b->arena);
+}
+
+int jl_build_event(jl_builder *b, json_t *root, ps_event *ev, const char **why)
+{
+    jl_start_event(b);
     if (!json_is_object(root)) {
         *why = "not a JSON object";
         return -1;

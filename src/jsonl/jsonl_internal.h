@@ -61,6 +61,7 @@ int jl_same_event(const ps_event *a, const ps_event *b);
 void jl_add_field(jl_builder *b, const char *path, size_t plen, const char *value, size_t vlen,
                   ps_kind kind);
 void jl_real_text(double d, char out[40]);
+void jl_start_event(jl_builder *b);  /* no fields yet; the builder's memory reused */
 void jl_finish_event(jl_builder *b, ps_event *ev);
 
 /* "2024-05-01T10:00:00.123456Z", evtx_dump's SystemTime form. */

@@ -236,9 +236,7 @@ int jl_stream_event(jl_builder *b, const char *data, size_t len, ps_event *ev)
         return -2;
     memset(st, 0, offsetof(stream_state, obj));
     st->b = b;
-    b->nfields = 0;
-    b->failed = 0;
-    ps_arena_reset(&b->arena);
+    jl_start_event(b);
     ps_buf_reset(&b->path);
     yajl_handle h = yajl_alloc(&CALLBACKS, NULL, st);
     if (!h)
